@@ -1,0 +1,15 @@
+//! tailor: mine Java focal-method/test pairs, measure how much vocabulary projects share, and
+//! train and customize BART test generators per project (Zlotchevski et al., ESEC/FSE 2022).
+//!
+//! Each module is one stage or one concept; stages talk to each other only through the Parquet
+//! tables and model files under `out/` (see `tables`).
+
+pub mod acquire;
+pub mod cli;
+pub mod generate;
+pub mod java;
+pub mod mining;
+pub mod model;
+pub mod report;
+pub mod tables;
+pub mod vocab;

@@ -1,0 +1,1 @@
+//! Parquet tables under `out/tables/`: schemas declared once, versioned, checked on read.
