@@ -6,10 +6,12 @@
 
 pub mod acquire;
 pub mod cli;
+pub mod data;
 pub mod generate;
 pub mod java;
 pub mod mining;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod tables;
 pub mod vocab;

@@ -1,1 +1,3 @@
-//! report (being built).
+//! The paper's tables and figures, made from the Parquet tables under `out/`.
+
+pub mod table2;

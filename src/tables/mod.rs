@@ -1,1 +1,342 @@
 //! Parquet tables under `out/tables/`: schemas declared once, versioned, checked on read.
+//!
+//! Every table is written atomically (a temporary file in the same folder, then a rename), so
+//! an interrupted run never leaves a half-written table behind, and carries two key-value
+//! metadata entries, `tailor.table` and `tailor.schema_version`. Reading checks both and the
+//! column types, so a table from an older tailor or another tool is a clear error naming the
+//! file, not a panic deep inside a stage.
+
+pub mod pairs;
+pub mod projects;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use polars::io::parquet::write::KeyValueMetadata;
+use polars::prelude::*;
+
+const TABLE_KEY: &str = "tailor.table";
+const VERSION_KEY: &str = "tailor.schema_version";
+
+/// A table's identity: its name and schema version, and the columns a reader relies on.
+#[derive(Debug, Clone)]
+pub struct TableSchema {
+    pub name: &'static str,
+    pub version: u32,
+    pub columns: Vec<(&'static str, DataType)>,
+}
+
+impl TableSchema {
+    /// The polars schema of the declared columns, in order.
+    pub fn polars_schema(&self) -> Schema {
+        self.columns
+            .iter()
+            .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
+            .collect()
+    }
+}
+
+/// Where each table lives under an output folder (`--out`).
+pub fn table_path(out: &Path, name: &str) -> PathBuf {
+    out.join("tables").join(format!("{name}.parquet"))
+}
+
+/// Writes `df` to `path` atomically, stamped with the table's name and schema version.
+pub fn write_table(df: &mut DataFrame, path: &Path, schema: &TableSchema) -> Result<()> {
+    check_columns(df.schema(), schema).with_context(|| {
+        format!(
+            "refusing to write {}: it does not match table `{}`",
+            path.display(),
+            schema.name
+        )
+    })?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let metadata = KeyValueMetadata::from_static(vec![
+        (TABLE_KEY.to_string(), schema.name.to_string()),
+        (VERSION_KEY.to_string(), schema.version.to_string()),
+    ]);
+    ParquetWriter::new(tmp.as_file())
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(metadata))
+        .finish(df)
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("moving the new table into place at {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads a table written by [`write_table`], checking its name, version and columns.
+pub fn read_table(path: &Path, schema: &TableSchema) -> Result<DataFrame> {
+    let file = File::open(path).with_context(|| {
+        format!(
+            "opening table `{}` at {} (has the stage that writes it run?)",
+            schema.name,
+            path.display()
+        )
+    })?;
+    let mut reader = ParquetReader::new(file);
+    let metadata = reader
+        .get_metadata()
+        .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+    let kv: Vec<(String, Option<String>)> = metadata
+        .key_value_metadata()
+        .iter()
+        .flatten()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    let lookup = |key: &str| {
+        kv.iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.clone())
+    };
+    match (lookup(TABLE_KEY), lookup(VERSION_KEY)) {
+        (Some(name), Some(version)) => {
+            if name != schema.name {
+                bail!(
+                    "{} holds table `{name}`, expected `{}`",
+                    path.display(),
+                    schema.name
+                );
+            }
+            if version != schema.version.to_string() {
+                bail!(
+                    "{} has schema version {version} of table `{}`; this tailor reads version {}: \
+                     re-run the stage that writes it",
+                    path.display(),
+                    schema.name,
+                    schema.version
+                );
+            }
+        }
+        _ => bail!(
+            "{} was not written by tailor (no `{TABLE_KEY}`/`{VERSION_KEY}` metadata); \
+             expected table `{}` version {}",
+            path.display(),
+            schema.name,
+            schema.version
+        ),
+    }
+    let df = reader
+        .finish()
+        .with_context(|| format!("reading {}", path.display()))?;
+    check_columns(df.schema(), schema).with_context(|| format!("in {}", path.display()))?;
+    Ok(df)
+}
+
+fn check_columns(actual: &Schema, schema: &TableSchema) -> Result<()> {
+    for (name, dtype) in &schema.columns {
+        match actual.get(name) {
+            None => bail!("table `{}` lacks column `{name}`", schema.name),
+            Some(found) if found != dtype => bail!(
+                "table `{}` column `{name}` has type {found}, expected {dtype}",
+                schema.name
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Typed access to one column, with the column named in the error.
+pub(crate) fn column<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
+    df.column(name)
+        .with_context(|| format!("missing column `{name}`"))
+}
+
+/// A `List(String)` series from string vectors, one list per row.
+pub(crate) fn string_lists(name: &str, rows: impl Iterator<Item = Vec<String>>) -> Series {
+    let lists: Vec<Series> = rows
+        .map(|items| Series::new("".into(), items))
+        .collect();
+    let mut series = Series::new(name.into(), lists);
+    if series.dtype() != &DataType::List(Box::new(DataType::String)) {
+        // An empty table gives `List(Null)`; the schema says lists of strings.
+        series = series
+            .cast(&DataType::List(Box::new(DataType::String)))
+            .expect("a list of nulls casts to a list of strings");
+    }
+    series
+}
+
+/// Reads a `List(String)` column back into vectors.
+pub(crate) fn read_string_lists(df: &DataFrame, name: &str) -> Result<Vec<Vec<String>>> {
+    let lists = column(df, name)?
+        .list()
+        .with_context(|| format!("column `{name}` is not a list"))?;
+    lists
+        .into_iter()
+        .map(|row| match row {
+            None => Ok(Vec::new()),
+            Some(series) => Ok(series
+                .str()
+                .with_context(|| format!("column `{name}` is not a list of strings"))?
+                .into_iter()
+                .map(|s| s.unwrap_or_default().to_string())
+                .collect()),
+        })
+        .collect()
+}
+
+/// Reads a non-null string column.
+pub(crate) fn read_strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    Ok(column(df, name)?
+        .str()
+        .with_context(|| format!("column `{name}` is not a string column"))?
+        .into_iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect())
+}
+
+/// Reads a nullable string column.
+pub(crate) fn read_opt_strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    Ok(column(df, name)?
+        .str()
+        .with_context(|| format!("column `{name}` is not a string column"))?
+        .into_iter()
+        .map(|s| s.map(str::to_string))
+        .collect())
+}
+
+/// Reads a nullable u64 column.
+pub(crate) fn read_opt_u64(df: &DataFrame, name: &str) -> Result<Vec<Option<u64>>> {
+    Ok(column(df, name)?
+        .u64()
+        .with_context(|| format!("column `{name}` is not a u64 column"))?
+        .into_iter()
+        .collect())
+}
+
+/// Reads a non-null u64 column.
+pub(crate) fn read_u64(df: &DataFrame, name: &str) -> Result<Vec<u64>> {
+    Ok(read_opt_u64(df, name)?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mining::{Framework, Heuristic, MiningStats, Pair};
+    use crate::tables::projects::{ProjectRow, Status};
+
+    fn pair(i: usize) -> Pair {
+        Pair {
+            pair_id: format!("{i:016x}"),
+            project_id: "demo".into(),
+            test_file: "src/test/java/p/FooTest.java".into(),
+            test_class: "FooTest".into(),
+            test_method: format!("testBar{i}"),
+            test_body: "@Test public void testBar() { new Foo().bar(); }".into(),
+            focal_file: "src/main/java/p/Foo.java".into(),
+            focal_class: "Foo".into(),
+            focal_method: "bar".into(),
+            focal_signature: "public int bar()".into(),
+            focal_body: "public int bar() { return 1; }".into(),
+            heuristic: if i % 2 == 0 { Heuristic::Name } else { Heuristic::UniqueCall },
+            framework: Framework::Junit5,
+            class_signature: "public class Foo".into(),
+            constructors: vec!["public Foo()".into()],
+            method_signatures: if i == 0 { vec![] } else { vec!["public int bar()".into()] },
+            fields: vec!["private int x;".into(), "static final String Y = \"y\";".into()],
+        }
+    }
+
+    fn project(id: &str, status: Status) -> ProjectRow {
+        ProjectRow {
+            project_id: id.into(),
+            name: id.into(),
+            source: format!("deb:{id}=1.0-1"),
+            revision: Some("1.0-1".into()),
+            checkout: (status == Status::Ok).then(|| format!("out/cache/checkouts/{id}")),
+            size_bytes: 1234,
+            java_files: 10,
+            java_bytes: 999,
+            test_files: 3,
+            stars: None,
+            status,
+            error: (status == Status::Error).then(|| "404 for the upstream tarball".into()),
+            split: (status == Status::Ok).then(|| "train".into()),
+            size_class: (status == Status::Ok).then(|| "small".into()),
+            target: false,
+            mining: MiningStats {
+                test_cases: 7,
+                mapped_test_cases: 5,
+                duplicate_pairs: 1,
+                ..MiningStats::default()
+            },
+            pairs: 4,
+        }
+    }
+
+    #[test]
+    fn pairs_survive_a_round_trip_through_parquet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_path(dir.path(), "pairs");
+        let pairs: Vec<Pair> = (0..5).map(pair).collect();
+        pairs::write_pairs(&pairs, &path).unwrap();
+        assert_eq!(pairs::read_pairs(&path).unwrap(), pairs);
+    }
+
+    #[test]
+    fn an_empty_pairs_table_keeps_its_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_path(dir.path(), "pairs");
+        pairs::write_pairs(&[], &path).unwrap();
+        assert!(pairs::read_pairs(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn projects_survive_a_round_trip_including_failed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_path(dir.path(), "projects");
+        let rows = vec![project("a", Status::Ok), project("b", Status::Error)];
+        projects::write_projects(&rows, &path).unwrap();
+        assert_eq!(projects::read_projects(&path).unwrap(), rows);
+    }
+
+    #[test]
+    fn reading_a_table_as_another_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_path(dir.path(), "pairs");
+        pairs::write_pairs(&[pair(1)], &path).unwrap();
+        let err = projects::read_projects(&path).unwrap_err();
+        assert!(format!("{err:#}").contains("holds table `pairs`, expected `projects`"));
+    }
+
+    #[test]
+    fn a_table_from_an_older_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = table_path(dir.path(), "pairs");
+        let mut old = pairs::schema();
+        old.version = 0;
+        write_table(&mut pairs::to_frame(&[pair(1)]).unwrap(), &path, &old).unwrap();
+        let err = format!("{:#}", pairs::read_pairs(&path).unwrap_err());
+        assert!(err.contains("schema version 0"), "{err}");
+    }
+
+    #[test]
+    fn a_parquet_file_not_written_by_tailor_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("foreign.parquet");
+        let mut df = df!("project_id" => ["x"]).unwrap();
+        ParquetWriter::new(File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let err = format!("{:#}", projects::read_projects(&path).unwrap_err());
+        assert!(err.contains("not written by tailor"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_table_names_the_stage_to_run() {
+        let err = format!("{:#}", pairs::read_pairs(Path::new("/nonexistent/pairs.parquet")).unwrap_err());
+        assert!(err.contains("has the stage that writes it run"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Stages that chain other stages: `mine` = acquire + extract + split + Table 2.
+
+pub mod mine;
