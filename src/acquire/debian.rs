@@ -296,13 +296,18 @@ fn unpack_stripped(
     Ok(staging.to_path_buf())
 }
 
-/// The files of a source package: `'URI' NAME SIZE HASH` lines of `--print-uris`.
+/// The files of a source package: `'URI' NAME SIZE HASH` lines of `--print-uris`. apt leaves
+/// out files already in the current folder, so it is asked from an empty one.
 fn print_uris(apt: &AptConfig, deb: &DebianSpec, dl: &Path) -> anyhow::Result<Vec<SourceFile>> {
+    let empty = tempfile::Builder::new()
+        .prefix(".print-uris-")
+        .tempdir_in(dl)
+        .with_context(|| format!("cannot create a temporary folder in {}", dl.display()))?;
     let output = apt
         .command()
         .args(["source", "--download-only", "--print-uris"])
         .arg(deb.apt_arg())
-        .current_dir(dl)
+        .current_dir(empty.path())
         .output()
         .context("cannot run apt-get source --print-uris")?;
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -67,13 +67,11 @@ impl Selection {
                 census.display(),
                 self.budget_mb
             ),
-            "Rule (src/acquire/select.rs): >= 20 projects with >= 300 pairs (cheapest first), the largest",
-            "that fits a tenth of the budget, then size classes round-robin by pairs per MB within the budget.",
-            &self.describe(),
+            "Rule (src/acquire/select.rs): >= 20 projects with >= 300 pairs (cheapest first), the largest".to_string(),
+            "that fits a tenth of the budget, then size classes round-robin by pairs per MB within the budget."
+                .to_string(),
+            self.describe(),
         ]
-        .into_iter()
-        .map(|s| s.to_string())
-        .collect()
     }
 
     pub fn describe(&self) -> String {
