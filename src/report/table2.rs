@@ -145,6 +145,7 @@ mod tests {
             java_files: 1,
             java_bytes: 1,
             test_files: 1,
+            download_bytes: 0,
             stars: (id.len() % 2 == 0).then_some(6),
             status: Status::Ok,
             error: None,

@@ -260,6 +260,7 @@ mod tests {
             java_files: 10,
             java_bytes: 999,
             test_files: 3,
+            download_bytes: 0,
             stars: None,
             status,
             error: (status == Status::Error).then(|| "404 for the upstream tarball".into()),

@@ -53,6 +53,8 @@ pub struct ProjectRow {
     pub java_files: u64,
     pub java_bytes: u64,
     pub test_files: u64,
+    /// Bytes downloaded to acquire the project (0 when reused or local).
+    pub download_bytes: u64,
     pub stars: Option<u64>,
     pub status: Status,
     pub error: Option<String>,
@@ -83,6 +85,7 @@ pub fn schema() -> TableSchema {
             ("java_files", UInt64),
             ("java_bytes", UInt64),
             ("test_files", UInt64),
+            ("download_bytes", UInt64),
             ("stars", UInt64),
             ("status", Str),
             ("error", Str),
@@ -153,6 +156,7 @@ pub fn to_frame(rows: &[ProjectRow]) -> Result<DataFrame> {
         Column::new("java_files".into(), nums(|r| r.java_files)),
         Column::new("java_bytes".into(), nums(|r| r.java_bytes)),
         Column::new("test_files".into(), nums(|r| r.test_files)),
+        Column::new("download_bytes".into(), nums(|r| r.download_bytes)),
         Column::new(
             "stars".into(),
             rows.iter().map(|r| r.stars).collect::<Vec<Option<u64>>>(),
@@ -195,6 +199,7 @@ pub fn from_frame(df: &DataFrame) -> Result<Vec<ProjectRow>> {
     let java_files = read_u64(df, "java_files")?;
     let java_bytes = read_u64(df, "java_bytes")?;
     let test_files = read_u64(df, "test_files")?;
+    let download_bytes = read_u64(df, "download_bytes")?;
     let stars = read_opt_u64(df, "stars")?;
     let status = read_strings(df, "status")?;
     let errors = read_opt_strings(df, "error")?;
@@ -225,6 +230,7 @@ pub fn from_frame(df: &DataFrame) -> Result<Vec<ProjectRow>> {
                 java_files: java_files[i],
                 java_bytes: java_bytes[i],
                 test_files: test_files[i],
+                download_bytes: download_bytes[i],
                 stars: stars[i],
                 status: Status::parse(&status[i])
                     .with_context(|| format!("project `{}`", ids[i]))?,
@@ -264,6 +270,7 @@ impl ProjectRow {
             java_files: 0,
             java_bytes: 0,
             test_files: 0,
+            download_bytes: 0,
             stars: spec.stars,
             status: Status::Ok,
             error: None,
@@ -281,6 +288,7 @@ impl ProjectRow {
                 row.java_files = checkout.stats.java_files;
                 row.java_bytes = checkout.stats.java_bytes;
                 row.test_files = checkout.stats.test_files;
+                row.download_bytes = checkout.download_bytes;
             }
             Err(cause) => {
                 row.status = Status::Error;
