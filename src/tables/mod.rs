@@ -8,6 +8,7 @@
 
 pub mod pairs;
 pub mod projects;
+pub mod vocab;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,1 @@
+//! The `shared_tokens` and `vocab_summary` tables (being built).
