@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::acquire::{AcquireOptions, Acquired, acquire_all, read_corpus};
+use crate::tables::projects::{ProjectRow, write_projects};
+use crate::tables::table_path;
 
 /// Fetch the projects of a corpus into checkouts (git, local folders, Debian source packages).
 ///
@@ -25,11 +27,22 @@ pub struct Args {
     /// Fail when any project fails, not only when all do.
     #[arg(long)]
     pub strict: bool,
+    /// Also write OUT/tables/projects.parquet: one row per project with its checkout, its
+    /// measures (Java files, test files, sizes, download bytes) or its error. `tailor heatmap`
+    /// reads it; `tailor mine` writes the same table with the mining columns filled in.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = AcquireOptions::new(&args.cache, args.jobs);
     let acquired = acquire_corpus(&args.corpus, &opts)?;
+    if let Some(out) = &args.out {
+        let rows: Vec<ProjectRow> = acquired.iter().map(ProjectRow::from_acquired).collect();
+        let path = table_path(out, "projects");
+        write_projects(&rows, &path)?;
+        println!("projects table: {}", path.display());
+    }
     let failed = acquired.iter().filter(|a| a.result.is_err()).count();
     if !acquired.is_empty() && failed == acquired.len() {
         anyhow::bail!("no project of {} could be acquired", args.corpus.display());
