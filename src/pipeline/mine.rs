@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::acquire::{Acquired, AcquireOptions};
+use crate::acquire::AcquireOptions;
 use crate::data::split::{SizeClass, Split, assign};
 use crate::mining::{MineOptions, MiningStats, Pair, mine_checkout};
 use crate::report::table2::{Table2, Table2Options, select_targets};
