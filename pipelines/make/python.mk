@@ -11,7 +11,16 @@ VENV_M2T   ?= .venv-m2t
 # reuses the downloaded wheel.
 TORCH_VERSION ?= 2.11.0
 
-.PHONY: fixtures-hf setup-libtorch
+# The PyTorch peer of `tailor bench-model` (pipelines/python/bench_bart_step.py): the `small`
+# preset's shape as a HuggingFace config, one batch shape, intra-op threads.
+PEER_CONFIG  ?= pipelines/python/bart-small.json
+PEER_BATCH   ?= 8
+PEER_SRC     ?= 128
+PEER_TGT     ?= 64
+PEER_STEPS   ?= 5
+PEER_THREADS ?= 2
+
+.PHONY: fixtures-hf bench-model-peer setup-libtorch
 
 $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 	test -x $(VENV_HF)/bin/python || $(PYTHON3) -m venv $(VENV_HF)
@@ -20,3 +29,11 @@ $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 
 fixtures-hf: $(VENV_HF)/.installed ## Regenerate fixtures/hf-bart-tiny with transformers (needs PyPI)
 	$(VENV_HF)/bin/python fixtures/hf-bart-tiny/make.py
+
+bench-model-peer: $(VENV_HF)/.installed ## PyTorch training-step and beam-5 throughput (JSON lines)
+	$(VENV_HF)/bin/python pipelines/python/bench_bart_step.py --preset-config $(PEER_CONFIG) \
+	  --batch $(PEER_BATCH) --src-len $(PEER_SRC) --tgt-len $(PEER_TGT) --steps $(PEER_STEPS) \
+	  --threads $(PEER_THREADS)
+	$(VENV_HF)/bin/python pipelines/python/bench_bart_step.py --preset-config $(PEER_CONFIG) \
+	  --batch $(PEER_BATCH) --src-len $(PEER_SRC) --tgt-len $(PEER_TGT) --steps 2 --warmup 1 \
+	  --threads $(PEER_THREADS) --beam --num-beams 5
