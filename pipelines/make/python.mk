@@ -37,3 +37,6 @@ bench-model-peer: $(VENV_HF)/.installed ## PyTorch training-step and beam-5 thro
 	$(VENV_HF)/bin/python pipelines/python/bench_bart_step.py --preset-config $(PEER_CONFIG) \
 	  --batch $(PEER_BATCH) --src-len $(PEER_SRC) --tgt-len $(PEER_TGT) --steps 2 --warmup 1 \
 	  --threads $(PEER_THREADS) --beam --num-beams 5
+
+setup-libtorch: ## Local venv with the torch wheel for --features tch; prints the env to source
+	pipelines/python/setup-libtorch.sh $(VENV_TORCH) $(TORCH_VERSION) $(PYTHON3)
