@@ -20,7 +20,16 @@ PEER_TGT     ?= 64
 PEER_STEPS   ?= 5
 PEER_THREADS ?= 2
 
-.PHONY: fixtures-hf bench-model-peer setup-libtorch
+# Methods2Test comparison: M2T = a clone of microsoft/methods2test, PROJECT = a Java project
+# folder. By default tailor mines PROJECT alone into OUT/m2t/<name>/tailor; with
+# M2T_OURS=<pairs.parquet> (and M2T_PROJECT_ID=<its project_id>) an existing table is used.
+M2T            ?=
+M2T_NAME       := $(notdir $(abspath $(PROJECT)))
+M2T_DIR         = $(OUT)/m2t/$(M2T_NAME)
+M2T_OURS       ?=
+M2T_PROJECT_ID ?= $(M2T_NAME)
+
+.PHONY: fixtures-hf bench-model-peer setup-libtorch m2t-compare m2t-reference
 
 $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 	test -x $(VENV_HF)/bin/python || $(PYTHON3) -m venv $(VENV_HF)
@@ -40,3 +49,24 @@ bench-model-peer: $(VENV_HF)/.installed ## PyTorch training-step and beam-5 thro
 
 setup-libtorch: ## Local venv with the torch wheel for --features tch; prints the env to source
 	pipelines/python/setup-libtorch.sh $(VENV_TORCH) $(TORCH_VERSION) $(PYTHON3)
+
+$(VENV_M2T)/.installed: pipelines/python/requirements-m2t.txt
+	test -x $(VENV_M2T)/bin/python || $(PYTHON3) -m venv $(VENV_M2T)
+	$(VENV_M2T)/bin/pip install -r $<
+	touch $@
+
+m2t-reference: $(VENV_M2T)/.installed ## Methods2Test's pairs for PROJECT (M2T=clone) as OUT/m2t/<name>/theirs.csv
+	@test -n "$(M2T)" -a -n "$(PROJECT)" || { echo "usage: make $@ M2T=<methods2test clone> PROJECT=<java project folder>"; exit 2; }
+	mkdir -p $(M2T_DIR)
+	PYTHONUTF8=1 $(VENV_M2T)/bin/python pipelines/python/m2t_reference.py \
+	  --m2t $(M2T) --project $(PROJECT) --out $(M2T_DIR)/theirs.csv
+
+m2t-compare: m2t-reference $(if $(M2T_OURS),,build) ## Compare Methods2Test's pairs with tailor's on PROJECT (M2T=clone)
+ifeq ($(M2T_OURS),)
+	printf 'id,name,source,revision,stars\n%s,%s,%s,,\n' "$(M2T_NAME)" "$(M2T_NAME)" "$(abspath $(PROJECT))" \
+	  > $(M2T_DIR)/corpus.csv
+	$(TAILOR) mine --corpus $(M2T_DIR)/corpus.csv --out $(M2T_DIR)/tailor --jobs 1 --strict
+endif
+	$(VENV_M2T)/bin/python pipelines/python/compare_pairs.py --theirs $(M2T_DIR)/theirs.csv \
+	  --ours $(or $(M2T_OURS),$(M2T_DIR)/tailor/tables/pairs.parquet) \
+	  --project-id $(M2T_PROJECT_ID) --json $(M2T_DIR)/compare.json
