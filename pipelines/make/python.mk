@@ -29,7 +29,10 @@ M2T_DIR         = $(OUT)/m2t/$(M2T_NAME)
 M2T_OURS       ?=
 M2T_PROJECT_ID ?= $(M2T_NAME)
 
-.PHONY: fixtures-hf bench-model-peer setup-libtorch m2t-compare m2t-reference
+# check-hf-export: a checkpoint folder tailor saved (config.json + model.safetensors).
+MODEL_DIR ?=
+
+.PHONY: fixtures-hf check-hf-export bench-model-peer setup-libtorch m2t-compare m2t-reference
 
 $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 	test -x $(VENV_HF)/bin/python || $(PYTHON3) -m venv $(VENV_HF)
@@ -38,6 +41,10 @@ $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 
 fixtures-hf: $(VENV_HF)/.installed ## Regenerate fixtures/hf-bart-tiny with transformers (needs PyPI)
 	$(VENV_HF)/bin/python fixtures/hf-bart-tiny/make.py
+
+check-hf-export: $(VENV_HF)/.installed ## Load MODEL_DIR (a tailor export of the fixture model) in transformers; compare with the fixture
+	@test -n "$(MODEL_DIR)" || { echo "usage: make $@ MODEL_DIR=<folder with config.json and model.safetensors>"; exit 2; }
+	$(VENV_HF)/bin/python pipelines/python/check_hf_export.py --model-dir $(MODEL_DIR)
 
 bench-model-peer: $(VENV_HF)/.installed ## PyTorch training-step and beam-5 throughput (JSON lines)
 	$(VENV_HF)/bin/python pipelines/python/bench_bart_step.py --preset-config $(PEER_CONFIG) \
