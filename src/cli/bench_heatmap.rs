@@ -3,8 +3,8 @@
 //! Each size runs in a child process of this same binary (`--child N`), so the peak RSS
 //! (`VmHWM`) it reports belongs to that size alone. A child generates the corpus
 //! (`vocab::synth`), runs the same `vocab::analyze` as `tailor heatmap` — sparse product,
-//! tiles written to shared_tokens.parquet as they finish, vocab_summary — and draws Figure
-//! 1. The parent prints one row per size and the growth exponent of time in n from a
+//! tiles written to shared_tokens.parquet as they finish, vocab_summary — and draws
+//! Figure 1. The parent prints one row per size and the growth exponent of time in n from a
 //! least-squares fit of log time on log n (2 for an all-pairs computation).
 
 use std::path::{Path, PathBuf};

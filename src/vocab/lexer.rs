@@ -107,7 +107,7 @@ pub fn translate_unicode_escapes(src: &str) -> Cow<'_, str> {
             i += 1;
             continue;
         }
-        let escape = if backslashes % 2 == 0 {
+        let escape = if backslashes.is_multiple_of(2) {
             parse_escape(b, i)
         } else {
             None
