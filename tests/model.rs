@@ -62,11 +62,13 @@ fn our_encoder_output_and_logits_equal_transformers_within_1e_4() {
         encoded.hidden.clone(),
         expected.floats::<3>("encoder_last_hidden_state", &device),
     );
-    assert!(encoder_diff < 1e-4, "encoder output differs by {encoder_diff}");
+    assert!(
+        encoder_diff < 1e-4,
+        "encoder output differs by {encoder_diff}"
+    );
 
     let logits = model.decode(&encoded, decoder_input_ids, None);
     let diff = max_abs_diff(logits, expected.floats::<3>("logits", &device));
-    eprintln!("DIFF enc {encoder_diff} logits {diff}");
     assert!(diff < 1e-4, "logits differ by {diff}");
 }
 
@@ -91,7 +93,10 @@ fn cached_decoding_equals_the_full_forward() {
         );
         let [_, _, vocab] = step.dims();
         let diff = max_abs_diff(step, full.clone().slice([0..batch, t..t + 1, 0..vocab]));
-        assert!(diff < 1e-5, "step {t} differs from the full forward by {diff}");
+        assert!(
+            diff < 1e-5,
+            "step {t} differs from the full forward by {diff}"
+        );
     }
 }
 
@@ -155,7 +160,10 @@ fn beam_search_top_5_equals_transformers_with_scores() {
     assert_eq!(generated.sequences, rows(&reference["sequences"]));
     let scores: Vec<f32> = serde_json::from_value(reference["sequences_scores"].clone()).unwrap();
     for (row, (ours, theirs)) in generated.scores.iter().zip(&scores).enumerate() {
-        assert!((ours - theirs).abs() < 1e-4, "row {row}: score {ours} vs {theirs}");
+        assert!(
+            (ours - theirs).abs() < 1e-4,
+            "row {row}: score {ours} vs {theirs}"
+        );
     }
 }
 
@@ -168,7 +176,10 @@ fn a_checkpoint_round_trips_bit_identically() {
     // Every tensor of the HF file comes back with the same bytes.
     let original = read_tensors(&fixture().join("model.safetensors")).unwrap();
     let saved = read_tensors(&dir.path().join("model.safetensors")).unwrap();
-    assert_eq!(original.keys().collect::<Vec<_>>(), saved.keys().collect::<Vec<_>>());
+    assert_eq!(
+        original.keys().collect::<Vec<_>>(),
+        saved.keys().collect::<Vec<_>>()
+    );
     for (key, data) in &original {
         assert_eq!(data.as_bytes(), saved[key].as_bytes(), "{key} changed");
         assert_eq!(data.shape(), saved[key].shape(), "{key} changed shape");
@@ -209,15 +220,31 @@ fn loading_names_missing_unknown_and_misshapen_keys() {
             } else {
                 safetensors::Dtype::F32
             };
-            (k.clone(), safetensors::tensor::TensorView::new(dtype, shape, d.as_bytes()).unwrap())
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(dtype, shape, d.as_bytes()).unwrap(),
+            )
         })
         .collect();
     safetensors::serialize_to_file(views, None, &dir.path().join("model.safetensors")).unwrap();
-    std::fs::copy(fixture().join("config.json"), dir.path().join("config.json")).unwrap();
+    std::fs::copy(
+        fixture().join("config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
     let err = format!("{:#}", load_dir(dir.path(), &device).unwrap_err());
-    assert!(err.contains("missing key model.decoder.layers.1.fc1.bias"), "{err}");
-    assert!(err.contains("unknown key model.encoder.layers.0.self_attn.rotary.weight"), "{err}");
-    assert!(err.contains("shape mismatch for model.encoder.layers.1.fc2.weight"), "{err}");
+    assert!(
+        err.contains("missing key model.decoder.layers.1.fc1.bias"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown key model.encoder.layers.0.self_attn.rotary.weight"),
+        "{err}"
+    );
+    assert!(
+        err.contains("shape mismatch for model.encoder.layers.1.fc2.weight"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -231,8 +258,14 @@ fn a_fresh_model_saves_in_hf_layout_and_loads_back() {
     assert_eq!(saved.len(), 92);
     let shared = saved["model.shared.weight"].try_to_vec::<f32>().unwrap();
     let pad = config.pad_token_id as usize * config.d_model;
-    assert!(shared[pad..pad + config.d_model].iter().all(|v| *v == 0.0), "pad row is zero");
-    assert_eq!(saved["model.encoder.layers.0.fc1.weight"].shape().to_vec(), vec![64, 32]);
+    assert!(
+        shared[pad..pad + config.d_model].iter().all(|v| *v == 0.0),
+        "pad row is zero"
+    );
+    assert_eq!(
+        saved["model.encoder.layers.0.fc1.weight"].shape().to_vec(),
+        vec![64, 32]
+    );
     let back = load_dir(dir.path(), &device).unwrap();
     let ids = Tensor::<2, Int>::from_data([[0, 5, 6, 2]], &device);
     let dec = Tensor::<2, Int>::from_data([[2, 0, 5]], &device);

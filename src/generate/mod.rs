@@ -89,7 +89,10 @@ pub fn generate(
     attention_mask: Option<Tensor<2, Int>>,
     config: &GenerationConfig,
 ) -> Result<Generated> {
-    ensure!(config.max_length >= 2, "max_length must leave room for one generated token");
+    ensure!(
+        config.max_length >= 2,
+        "max_length must leave room for one generated token"
+    );
     ensure!(
         config.max_length <= model.config.max_position_embeddings,
         "max_length {} exceeds the model's max_position_embeddings {}",
@@ -140,11 +143,15 @@ fn process(scores: Tensor<2>, cur_len: usize, config: &GenerationConfig) -> Tens
 
 /// A small device tensor's values on the host.
 fn host_f32(tensor: Tensor<2>) -> Vec<f32> {
-    tensor.try_into_vec_as::<f32>().expect("read back f32 scores")
+    tensor
+        .try_into_vec_as::<f32>()
+        .expect("read back f32 scores")
 }
 
 fn host_i64(tensor: Tensor<2, Int>) -> Vec<i64> {
-    tensor.try_into_vec_as::<i64>().expect("read back token ids")
+    tensor
+        .try_into_vec_as::<i64>()
+        .expect("read back token ids")
 }
 
 fn column(tokens: &[u32], device: &Device) -> Tensor<2, Int> {
@@ -152,7 +159,11 @@ fn column(tokens: &[u32], device: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(values, [tokens.len(), 1]), device)
 }
 
-fn greedy(model: &BartForConditionalGeneration, encoded: Encoded, config: &GenerationConfig) -> Generated {
+fn greedy(
+    model: &BartForConditionalGeneration,
+    encoded: Encoded,
+    config: &GenerationConfig,
+) -> Generated {
     let device = encoded.hidden.device();
     let [batch, ..] = encoded.hidden.dims();
     let mut cache = model.new_cache();
@@ -214,7 +225,11 @@ struct BeamState {
     improvable: bool,
 }
 
-fn beam_search(model: &BartForConditionalGeneration, encoded: Encoded, config: &GenerationConfig) -> Generated {
+fn beam_search(
+    model: &BartForConditionalGeneration,
+    encoded: Encoded,
+    config: &GenerationConfig,
+) -> Generated {
     let device = encoded.hidden.device();
     let [batch, ..] = encoded.hidden.dims();
     let beams = config.num_beams;
@@ -238,7 +253,11 @@ fn beam_search(model: &BartForConditionalGeneration, encoded: Encoded, config: &
     while cur_len < config.max_length {
         let logits = model.decode(&encoded, column(&next, &device), Some(&mut cache));
         let [_, _, vocab] = logits.dims();
-        let log_probs = process(log_softmax(logits.reshape([rows, vocab]), 1), cur_len, config);
+        let log_probs = process(
+            log_softmax(logits.reshape([rows, vocab]), 1),
+            cur_len,
+            config,
+        );
         let running: Vec<f32> = states
             .iter()
             .flat_map(|s| s.running.iter().map(|(_, score)| *score))
@@ -265,8 +284,7 @@ fn beam_search(model: &BartForConditionalGeneration, encoded: Encoded, config: &
 
             // Finished: stopping candidates among the top K, unless this input is closed.
             let closed = !state.improvable
-                || (config.early_stopping == EarlyStopping::True
-                    && state.finished.len() == beams);
+                || (config.early_stopping == EarlyStopping::True && state.finished.len() == beams);
             if !closed {
                 let generated_len = cur_len as f32; // cur_len + 1 - decoder_prompt_len(1)
                 for &(beam, token, score, stops) in candidates.iter().take(beams) {
@@ -306,8 +324,7 @@ fn beam_search(model: &BartForConditionalGeneration, encoded: Encoded, config: &
                 EarlyStopping::Never if config.length_penalty > 0.0 => config.max_length - 1,
                 _ => cur_len - 1,
             };
-            let best_possible =
-                state.running[0].1 / (best_len as f32).powf(config.length_penalty);
+            let best_possible = state.running[0].1 / (best_len as f32).powf(config.length_penalty);
             let worst = state.finished.last().map_or(f32::NEG_INFINITY, |h| h.score);
             state.improvable &= best_possible > worst;
         }
@@ -321,7 +338,11 @@ fn beam_search(model: &BartForConditionalGeneration, encoded: Encoded, config: &
         cache = cache.reorder(reorder);
         next = states
             .iter()
-            .flat_map(|s| s.running.iter().map(|(tokens, _)| *tokens.last().expect("start")))
+            .flat_map(|s| {
+                s.running
+                    .iter()
+                    .map(|(tokens, _)| *tokens.last().expect("start"))
+            })
             .collect();
     }
 

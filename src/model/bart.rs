@@ -85,7 +85,11 @@ impl BartForConditionalGeneration {
     }
 
     /// Encode `input_ids` `[batch, src_len]` with `attention_mask` (1 = token, 0 = pad).
-    pub fn encode(&self, input_ids: Tensor<2, Int>, attention_mask: Option<Tensor<2, Int>>) -> Encoded {
+    pub fn encode(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+    ) -> Encoded {
         let bias = attention_mask.clone().map(padding_bias);
         let hidden = self
             .model
@@ -141,7 +145,11 @@ impl BartForConditionalGeneration {
 
 /// HF `shift_tokens_right`: decoder inputs are the labels shifted one position right, starting
 /// with `decoder_start_token_id`; label padding (-100) becomes `pad_token_id`.
-pub fn shift_tokens_right(labels: Tensor<2, Int>, pad_token_id: u32, decoder_start_token_id: u32) -> Tensor<2, Int> {
+pub fn shift_tokens_right(
+    labels: Tensor<2, Int>,
+    pad_token_id: u32,
+    decoder_start_token_id: u32,
+) -> Tensor<2, Int> {
     let [batch, len] = labels.dims();
     let device = labels.device();
     let start = Tensor::<2, Int>::full([batch, 1], decoder_start_token_id as i64, &device);

@@ -215,7 +215,10 @@ impl BartConfig {
     /// Reject configurations our BART does not implement, naming the field.
     pub fn validate(&self) -> Result<()> {
         if self.model_type != "bart" {
-            bail!("model_type is {:?}; only \"bart\" is supported", self.model_type);
+            bail!(
+                "model_type is {:?}; only \"bart\" is supported",
+                self.model_type
+            );
         }
         if self.activation_function != "gelu" {
             bail!(
@@ -231,7 +234,10 @@ impl BartConfig {
                 bail!("{name} is true: {value} is not supported");
             }
         }
-        ensure!(self.d_model > 0 && self.vocab_size > 0, "d_model and vocab_size must be positive");
+        ensure!(
+            self.d_model > 0 && self.vocab_size > 0,
+            "d_model and vocab_size must be positive"
+        );
         for (name, heads) in [
             ("encoder_attention_heads", self.encoder_attention_heads),
             ("decoder_attention_heads", self.decoder_attention_heads),
@@ -293,7 +299,10 @@ mod tests {
     #[test]
     fn defaults_are_bart_large() {
         let large = BartConfig::preset(Preset::Large);
-        assert_eq!((large.d_model, large.encoder_layers, large.decoder_layers), (1024, 12, 12));
+        assert_eq!(
+            (large.d_model, large.encoder_layers, large.decoder_layers),
+            (1024, 12, 12)
+        );
         assert_eq!(large.vocab_size, 50265);
         for preset in [Preset::Tiny, Preset::Small, Preset::Base, Preset::Large] {
             BartConfig::preset(preset).validate().unwrap();
@@ -304,9 +313,23 @@ mod tests {
     fn unsupported_variants_are_rejected_by_name() {
         let mut config = BartConfig::preset(Preset::Tiny);
         config.activation_function = "relu".into();
-        assert!(config.validate().unwrap_err().to_string().contains("activation_function"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("activation_function")
+        );
         let mut config = BartConfig::preset(Preset::Tiny);
-        config.extra.insert("normalize_before".into(), serde_json::json!(true));
-        assert!(config.validate().unwrap_err().to_string().contains("normalize_before"));
+        config
+            .extra
+            .insert("normalize_before".into(), serde_json::json!(true));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("normalize_before")
+        );
     }
 }

@@ -41,7 +41,8 @@ pub fn load_dir(dir: &Path, device: &Device) -> Result<BartForConditionalGenerat
 
 /// Save `config.json` + `model.safetensors` into `dir` (created if needed).
 pub fn save_dir(model: &BartForConditionalGeneration, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating model folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating model folder {}", dir.display()))?;
     model.config.save(&dir.join(CONFIG_FILE))?;
     save_weights(model, &dir.join(WEIGHTS_FILE))
 }
@@ -52,7 +53,8 @@ pub fn load_weights(
     model: BartForConditionalGeneration,
     path: &Path,
 ) -> Result<BartForConditionalGeneration> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
     let file = SafeTensors::deserialize(&bytes)
         .with_context(|| format!("parsing safetensors {}", path.display()))?;
     let mut loader = Loader {
@@ -163,7 +165,11 @@ impl ModuleMapper for Loader<'_> {
         self.used.insert(file_key);
         let device = param.lazy_device();
         let tensor = Tensor::<D>::from_data(TensorData::new(values, expected), &device);
-        let tensor = if transposed { tensor.transpose() } else { tensor };
+        let tensor = if transposed {
+            tensor.transpose()
+        } else {
+            tensor
+        };
         let id = param.id;
         param.transform_for_load(tensor, id)
     }

@@ -22,12 +22,22 @@ pub fn linear(d_in: usize, d_out: usize, std: f64, device: &Device) -> Linear {
 }
 
 /// An embedding table `[rows, d_model]` ~ N(0, std), with row `padding_idx` zero if given.
-pub fn embedding(rows: usize, d_model: usize, std: f64, padding_idx: Option<usize>, device: &Device) -> Embedding {
-    let weight: Param<Tensor<2>> = Initializer::Normal { mean: 0.0, std }.init([rows, d_model], device);
+pub fn embedding(
+    rows: usize,
+    d_model: usize,
+    std: f64,
+    padding_idx: Option<usize>,
+    device: &Device,
+) -> Embedding {
+    let weight: Param<Tensor<2>> =
+        Initializer::Normal { mean: 0.0, std }.init([rows, d_model], device);
     let weight = match padding_idx {
         Some(pad) => weight.init_mapper(move |w| {
             let device = w.device();
-            w.slice_assign([pad..pad + 1, 0..d_model], Tensor::zeros([1, d_model], &device))
+            w.slice_assign(
+                [pad..pad + 1, 0..d_model],
+                Tensor::zeros([1, d_model], &device),
+            )
         }),
         None => weight,
     };
@@ -36,5 +46,7 @@ pub fn embedding(rows: usize, d_model: usize, std: f64, padding_idx: Option<usiz
 
 /// HF's `nn.LayerNorm(d_model)`: eps 1e-5, gamma one, beta zero.
 pub fn layer_norm(d_model: usize, device: &Device) -> LayerNorm {
-    LayerNormConfig::new(d_model).with_epsilon(1e-5).init(device)
+    LayerNormConfig::new(d_model)
+        .with_epsilon(1e-5)
+        .init(device)
 }

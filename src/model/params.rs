@@ -343,6 +343,10 @@ mod tests {
         let counts = ParamCounts::of(&model);
         let sum: usize = counts.groups.values().sum();
         assert_eq!(sum, model.num_params());
-        assert!((10_000_000..20_000_000).contains(&counts.total()), "{}", counts.total());
+        assert!(
+            (10_000_000..20_000_000).contains(&counts.total()),
+            "{}",
+            counts.total()
+        );
     }
 }
