@@ -78,7 +78,7 @@ impl Selection {
                 census.display(),
                 self.budget_mb
             ),
-            "Rule (src/acquire/select.rs): >= 20 projects with >= 300 pairs (cheapest first), the largest".to_string(),
+            "Rule (src/acquire/select.rs): >= 20 test-split projects with >= 300 pairs (cheapest first), the largest".to_string(),
             "that fits a tenth of the budget, then size classes round-robin by pairs per MB within the budget."
                 .to_string(),
             self.describe(),
@@ -87,7 +87,7 @@ impl Selection {
 
     pub fn describe(&self) -> String {
         format!(
-            "{} of {} candidates ({} census rows): {} with >= {TARGET_PAIRS} pairs, {} pairs, {:.0} MB to download (budget {:.0} MB)",
+            "{} of {} candidates ({} census rows): {} test-split projects with >= {TARGET_PAIRS} pairs, {} pairs, {:.0} MB to download (budget {:.0} MB)",
             self.specs.len(),
             self.candidates,
             self.census_rows,
