@@ -206,11 +206,7 @@ impl<'s> Extractor<'s> {
 
     /// Keyword modifiers, annotations and the `modifiers` node itself.
     fn modifiers(&self, node: Node<'s>) -> (Vec<String>, Vec<Annotation>, Option<Node<'s>>) {
-        let mut cursor = node.walk();
-        let Some(mods) = node
-            .children(&mut cursor)
-            .find(|c| c.kind_id() == self.k.modifiers)
-        else {
+        let Some(mods) = child_of_kind(node, self.k.modifiers) else {
             return (Vec::new(), Vec::new(), None);
         };
         let mut keywords = Vec::new();
@@ -271,13 +267,9 @@ impl<'s> Extractor<'s> {
             let ty = s.named_children(&mut cursor).find(|c| !c.is_extra());
             ty.map(|t| self.text(t).to_string())
         });
-        let interface_list = node.child_by_field_name("interfaces").or_else(|| {
-            let mut cursor = node.walk();
-            let found = node
-                .children(&mut cursor)
-                .find(|c| c.kind_id() == self.k.extends_interfaces);
-            found
-        });
+        let interface_list = node
+            .child_by_field_name("interfaces")
+            .or_else(|| child_of_kind(node, self.k.extends_interfaces));
         let interfaces = interface_list
             .map(|list| self.type_list(list))
             .unwrap_or_default();
@@ -494,6 +486,12 @@ impl<'s> Extractor<'s> {
             .filter(|a| !a.is_extra())
             .count()
     }
+}
+
+/// The first child of `node` of kind `kind`.
+fn child_of_kind(node: Node, kind: u16) -> Option<Node> {
+    let mut cursor = node.walk();
+    node.children(&mut cursor).find(|c| c.kind_id() == kind)
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.

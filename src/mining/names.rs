@@ -158,7 +158,7 @@ mod tests {
         assert!(focal_class_names("Testimony").is_empty());
         assert!(focal_class_names("FooTestUtils").is_empty());
         assert!(focal_class_names("Foo").is_empty());
-        assert!(focal_class_names("TestCase").is_empty());
+        assert_eq!(focal_class_names("TestCase"), ["Case"]);
     }
 
     #[test]
