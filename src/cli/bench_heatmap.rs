@@ -44,6 +44,9 @@ pub struct Args {
     /// Matrix cells per tile of shared_tokens.
     #[arg(long, default_value_t = 2_000_000)]
     pub tile_cells: usize,
+    /// Count every token through postings (no bitsets for frequent tokens), for comparison.
+    #[arg(long)]
+    pub no_bitsets: bool,
     /// Internal: run one size in this process and print its measurements.
     #[arg(long, hide = true)]
     pub child: Option<usize>,
@@ -55,7 +58,9 @@ struct Measurement {
     projects: usize,
     median_unique_tokens: u64,
     postings: usize,
-    work: u64,
+    dense_tokens: usize,
+    increments: u64,
+    popcounts: u64,
     generate_s: f64,
     matrix_s: f64,
     tables_s: f64,
@@ -98,6 +103,7 @@ pub fn run(args: Args) -> Result<()> {
             .args(["--exponent", &args.exponent.to_string()])
             .args(["--median-tokens", &args.median_tokens.to_string()])
             .args(["--tile-cells", &args.tile_cells.to_string()])
+            .args(args.no_bitsets.then_some("--no-bitsets"))
             .stderr(std::process::Stdio::inherit())
             .output()
             .with_context(|| format!("running {} for {n} projects", exe.display()))?;
@@ -141,6 +147,7 @@ fn measure(args: &Args, n: usize, out: &Path) -> Result<Measurement> {
     };
     let opts = AnalyzeOptions {
         tile_cells: args.tile_cells,
+        bitsets: !args.no_bitsets,
         ..AnalyzeOptions::default()
     };
     let analysis = analyze(vocab, out, opts)?;
@@ -162,7 +169,9 @@ fn measure(args: &Args, n: usize, out: &Path) -> Result<Measurement> {
         projects: n,
         median_unique_tokens: sizes.get(n / 2).map_or(0, |r| r.unique_tokens),
         postings: analysis.postings,
-        work: analysis.work,
+        dense_tokens: analysis.dense_tokens,
+        increments: analysis.work.0,
+        popcounts: analysis.work.1,
         generate_s,
         matrix_s: analysis.matrix_seconds,
         tables_s: analysis.write_seconds,
@@ -195,7 +204,7 @@ fn loglog_slope(points: &[(f64, f64)]) -> Option<f64> {
 fn table(results: &[Measurement], args: &Args) -> String {
     let mut out = format!(
         "Synthetic Zipf corpora (vocabulary {}, exponent {}, median {} unique tokens/project, seed {}):\n\
-         {:>8} {:>8} {:>11} {:>10} {:>7} {:>9} {:>9} {:>8} {:>12} {:>9} {:>9} {:>7}\n",
+         {:>8} {:>8} {:>11} {:>6} {:>10} {:>10} {:>7} {:>9} {:>9} {:>8} {:>12} {:>9} {:>9} {:>7}\n",
         args.vocabulary,
         args.exponent,
         args.median_tokens,
@@ -203,7 +212,9 @@ fn table(results: &[Measurement], args: &Args) -> String {
         "projects",
         "|Ti| med",
         "postings",
-        "work",
+        "dense",
+        "increments",
+        "popcounts",
         "gen s",
         "matrix s",
         "tables s",
@@ -215,11 +226,13 @@ fn table(results: &[Measurement], args: &Args) -> String {
     );
     for m in results {
         out.push_str(&format!(
-            "{:>8} {:>8} {:>11} {:>10.2e} {:>7.2} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>9.1} {:>9.0} {:>6.1}%\n",
+            "{:>8} {:>8} {:>11} {:>6} {:>10.2e} {:>10.2e} {:>7.2} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>9.1} {:>9.0} {:>6.1}%\n",
             m.projects,
             m.median_unique_tokens,
             m.postings,
-            m.work as f64,
+            m.dense_tokens,
+            m.increments as f64,
+            m.popcounts as f64,
             m.generate_s,
             m.matrix_s,
             m.tables_s,
@@ -240,10 +253,11 @@ fn table(results: &[Measurement], args: &Args) -> String {
         .map_or("n/a".to_string(), |s| format!("{s:.2}"))
     };
     out.push_str(&format!(
-        "growth exponent (log-log fit over n): matrix time {}, tables time {}, work {}, peak RSS {}\n",
+        "growth exponent (log-log fit over n): matrix time {}, tables time {}, increments {}, popcounts {}, peak RSS {}\n",
         fit(|m| m.matrix_s),
         fit(|m| m.tables_s),
-        fit(|m| m.work as f64),
+        fit(|m| m.increments as f64),
+        fit(|m| m.popcounts as f64),
         fit(|m| m.peak_rss_mb),
     ));
     out

@@ -234,13 +234,15 @@ pub fn report(analysis: &Analysis, summary: Option<Summary>) -> String {
     let sizes: Vec<u64> = analysis.ranked.iter().map(|r| r.unique_tokens).collect();
     let mut out = format!(
         "vocabulary: {} distinct tokens; unique tokens per project: min {}, median {}, max {}\n\
-         matrix: {n}×{n} from {} postings, {:.3e} increments, tiles of {} rows\n",
+         matrix: {n}×{n} from {} postings; {} frequent tokens as bitsets; {:.3e} increments + {:.3e} popcounts; tiles of {} rows\n",
         analysis.distinct_tokens,
         sizes.first().copied().unwrap_or(0),
         sizes.get(n / 2).copied().unwrap_or(0),
         sizes.last().copied().unwrap_or(0),
         analysis.postings,
-        analysis.work as f64,
+        analysis.dense_tokens,
+        analysis.work.0 as f64,
+        analysis.work.1 as f64,
         analysis.tile_rows,
     );
     let Some(s) = summary else {

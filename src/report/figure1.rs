@@ -245,7 +245,11 @@ fn draw_histogram<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, fig: &Figur
                 .draw_series(dashes(x, top).map(|seg| PathElement::new(seg, BLACK.stroke_width(2))))
                 .map_err(plot_err)?
                 .label(label)
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 24, y)], BLACK.stroke_width(2)));
+                .legend(|(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new([(0, 0), (9, 0)], BLACK.stroke_width(2))
+                        + PathElement::new([(15, 0), (24, 0)], BLACK.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

@@ -30,7 +30,7 @@ use crate::tables::table_path;
 use crate::tables::vocab::{
     SharedTokensWriter, VocabSummaryRow, shared_frame, write_vocab_summary,
 };
-use matrix::{Postings, shared_counts_tiled, tile_rows_for};
+use matrix::{SharedCounts, shared_counts_tiled, tile_rows_for};
 use project::{ProjectTokens, project_tokens};
 use stats::{HeatGrid, RatioStats};
 
@@ -122,6 +122,9 @@ impl Vocabulary {
 pub struct AnalyzeOptions {
     /// Matrix cells per tile (see [`tile_rows_for`]).
     pub tile_cells: usize,
+    /// Count tokens used by more than n/8 of the projects through bitsets (see
+    /// [`matrix`]); off, everything goes through postings.
+    pub bitsets: bool,
     /// Largest side of the heat-map grid (the figure's pixels).
     pub grid_side: usize,
     pub progress: bool,
@@ -131,6 +134,7 @@ impl Default for AnalyzeOptions {
     fn default() -> Self {
         AnalyzeOptions {
             tile_cells: 2_000_000,
+            bitsets: true,
             grid_side: 930,
             progress: true,
         }
@@ -147,8 +151,10 @@ pub struct Analysis {
     pub distinct_tokens: usize,
     /// Σ|Ti|: non-zeros of the incidence matrix.
     pub postings: usize,
-    /// Σ_t df(t)²: increments the sparse product did.
-    pub work: u64,
+    /// Tokens counted through bitsets (in more than n/8 of the projects).
+    pub dense_tokens: usize,
+    /// (increments over postings, AND-popcounts over bitsets) the product did.
+    pub work: (u64, u64),
     pub tile_rows: usize,
     pub shared_rows: u64,
     pub shared_bytes: u64,
@@ -183,7 +189,13 @@ pub fn analyze(vocab: Vocabulary, out: &Path, opts: AnalyzeOptions) -> Result<An
         .collect();
     write_vocab_summary(&ranked, &table_path(out, "vocab_summary"))?;
 
-    let postings = Postings::new(&sets, vocab.n_tokens);
+    let postings: usize = sets.iter().map(Vec::len).sum();
+    let min_dense_df = if opts.bitsets {
+        SharedCounts::default_min_dense_df(n)
+    } else {
+        usize::MAX
+    };
+    let counts = SharedCounts::new(&sets, vocab.n_tokens, min_dense_df);
     // At least 16 tiles when n allows, so the progress bar moves.
     let tile_rows = tile_rows_for(n, opts.tile_cells).min(n.div_ceil(16).max(1));
     let mut stats = RatioStats::default();
@@ -193,7 +205,7 @@ pub fn analyze(vocab: Vocabulary, out: &Path, opts: AnalyzeOptions) -> Result<An
     let pb = bar(n as u64, "shared tokens", opts.progress);
     let start = Instant::now();
     let mut write_seconds = 0.0;
-    shared_counts_tiled(&sets, &postings, tile_rows, |tile| -> Result<()> {
+    shared_counts_tiled(&counts, tile_rows, |tile| -> Result<()> {
         let t0 = Instant::now();
         let cells = tile.rows.len() * n;
         let (mut pi, mut pj) = (Vec::with_capacity(cells), Vec::with_capacity(cells));
@@ -227,8 +239,9 @@ pub fn analyze(vocab: Vocabulary, out: &Path, opts: AnalyzeOptions) -> Result<An
         stats,
         grid,
         distinct_tokens: vocab.n_tokens,
-        postings: postings.len(),
-        work: postings.work(),
+        postings,
+        dense_tokens: counts.dense_tokens(),
+        work: counts.work(),
         tile_rows,
         shared_rows,
         shared_bytes,
