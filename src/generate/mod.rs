@@ -335,7 +335,7 @@ fn beam_search(
             break;
         }
         let reorder = Tensor::<1, Int>::from_data(TensorData::new(reorder, [rows]), &device);
-        cache = cache.reorder(reorder);
+        cache = cache.reorder_beams(reorder);
         next = states
             .iter()
             .flat_map(|s| {

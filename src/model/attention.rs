@@ -160,7 +160,7 @@ impl BartAttention {
             (None, None) => self.project_kv(hidden),
         };
         let (key, value, bias) = match &self.prefix {
-            Some(prefix) => self.prepend_prefix(prefix, kv, bias, batch, q_len),
+            Some(prefix) => self.prepend_prefix(prefix, kv, bias, batch),
             None => (kv.key, kv.value, bias),
         };
 
@@ -181,7 +181,6 @@ impl BartAttention {
         kv: KeyValue,
         bias: Option<Tensor<4>>,
         batch: usize,
-        q_len: usize,
     ) -> (Tensor<4>, Tensor<4>, Option<Tensor<4>>) {
         let len = prefix.len();
         let heads = |p: Tensor<2>| {
@@ -192,9 +191,11 @@ impl BartAttention {
         };
         let key = Tensor::cat(vec![heads(prefix.key.val()), kv.key], 2);
         let value = Tensor::cat(vec![heads(prefix.value.val()), kv.value], 2);
+        // The bias may broadcast over batch or queries (`[1 | batch, 1, 1 | q_len, kv_len]`);
+        // prefix positions are open to every query.
         let bias = bias.map(|bias| {
-            let [b, _, _, _] = bias.dims();
-            let open = Tensor::zeros([b, 1, q_len, len], &bias.device());
+            let [b, _, q, _] = bias.dims();
+            let open = Tensor::zeros([b, 1, q, len], &bias.device());
             Tensor::cat(vec![open, bias], 3)
         });
         (key, value, bias)

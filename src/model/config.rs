@@ -243,7 +243,7 @@ impl BartConfig {
             ("decoder_attention_heads", self.decoder_attention_heads),
         ] {
             ensure!(
-                heads > 0 && self.d_model % heads == 0,
+                heads > 0 && self.d_model.is_multiple_of(heads),
                 "d_model {} is not divisible by {name} {heads}",
                 self.d_model
             );

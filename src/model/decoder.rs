@@ -50,15 +50,17 @@ impl DecoderCache {
         }
     }
 
-    /// Keep the batch rows named by `indices` (`[new_batch]`): beam search follows the beams
-    /// that survive a step. Cross-attention rows move too, so a beam keeps its example's source.
-    pub fn reorder(self, indices: Tensor<1, Int>) -> Self {
+    /// Follow the beams that survive a beam-search step: row `i` of the new cache is row
+    /// `indices[i]` of the old. Only self-attention keys/values move, as in HF's
+    /// `_reorder_cache`: beams never leave their input's group, and within a group every row
+    /// holds the same encoder output, so the cross-attention cache is already right.
+    pub fn reorder_beams(self, indices: Tensor<1, Int>) -> Self {
         let layers = self
             .layers
             .into_iter()
             .map(|layer| LayerCache {
                 self_attn: layer.self_attn.map(|kv| kv.reorder(indices.clone())),
-                cross_attn: layer.cross_attn.map(|kv| kv.reorder(indices.clone())),
+                cross_attn: layer.cross_attn,
             })
             .collect();
         Self {
