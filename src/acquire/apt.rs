@@ -183,10 +183,10 @@ pub fn deb_src_lines_from_one_line(text: &str) -> Vec<String> {
             continue;
         };
         let components: Vec<&str> = words.collect();
-        if let Some(l) = format_deb_src(&kept, uri, suite, &components) {
-            if !out.contains(&l) {
-                out.push(l);
-            }
+        if let Some(l) = format_deb_src(&kept, uri, suite, &components)
+            && !out.contains(&l)
+        {
+            out.push(l);
         }
     }
     out
@@ -226,10 +226,10 @@ pub fn deb_src_lines_from_deb822(text: &str) -> Vec<String> {
         let components: Vec<&str> = get("Components").split_whitespace().collect();
         for uri in get("URIs").split_whitespace() {
             for suite in get("Suites").split_whitespace() {
-                if let Some(l) = format_deb_src(&options, uri, suite, &components) {
-                    if !out.contains(&l) {
-                        out.push(l);
-                    }
+                if let Some(l) = format_deb_src(&options, uri, suite, &components)
+                    && !out.contains(&l)
+                {
+                    out.push(l);
                 }
             }
         }

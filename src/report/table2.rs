@@ -148,7 +148,7 @@ mod tests {
             java_bytes: 1,
             test_files: 1,
             download_bytes: 0,
-            stars: (id.len() % 2 == 0).then_some(6),
+            stars: id.len().is_multiple_of(2).then_some(6),
             status: Status::Ok,
             error: None,
             split: Some(split.into()),

@@ -239,7 +239,7 @@ mod tests {
             focal_method: "bar".into(),
             focal_signature: "public int bar()".into(),
             focal_body: "public int bar() { return 1; }".into(),
-            heuristic: if i % 2 == 0 {
+            heuristic: if i.is_multiple_of(2) {
                 Heuristic::Name
             } else {
                 Heuristic::UniqueCall

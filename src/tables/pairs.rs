@@ -120,6 +120,7 @@ pub fn from_frame(df: &DataFrame) -> Result<Vec<Pair>> {
         .collect::<Result<_>>()?;
     let mut take = |i: usize, row: usize| std::mem::take(&mut strings[i][row]);
     let mut pairs = Vec::with_capacity(df.height());
+    #[allow(clippy::needless_range_loop)] // `row` indexes 17 parallel columns, not one list
     for row in 0..df.height() {
         let pair_id = take(0, row);
         let heuristic =
