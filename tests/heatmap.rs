@@ -159,6 +159,7 @@ fn heatmap_writes_the_tables_statistics_and_figure() {
         "the heat-map is an embedded raster"
     );
     assert!(svg.contains("Off-diagonal ratios"));
+    assert!(svg.contains("\"data:image/png;base64,") && !svg.contains("\"data:png;"));
 }
 
 #[test]
