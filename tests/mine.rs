@@ -105,7 +105,10 @@ fn mine_writes_tables_records_failures_and_resumes() {
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "mine failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("projects: 2 ok, 1 failed"), "{stdout}");
-    assert!(stdout.contains("missing"), "the failure is reported: {stdout}");
+    assert!(
+        stdout.contains("missing"),
+        "the failure is reported: {stdout}"
+    );
     assert!(stdout.contains("Table 2"), "{stdout}");
 
     let rows = projects::read_projects(&table_path(&out, "projects")).unwrap();
@@ -116,7 +119,11 @@ fn mine_writes_tables_records_failures_and_resumes() {
     let git = by_id("git-calc");
     assert_eq!(git.status, Status::Ok);
     assert_eq!(git.stars, Some(42));
-    assert_eq!(git.revision.as_deref().map(str::len), Some(40), "the commit is recorded");
+    assert_eq!(
+        git.revision.as_deref().map(str::len),
+        Some(40),
+        "the commit is recorded"
+    );
     assert!(git.split.is_some() && git.size_class.as_deref() == Some("small"));
 
     let mined = pairs::read_pairs(&table_path(&out, "pairs")).unwrap();

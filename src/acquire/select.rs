@@ -78,7 +78,7 @@ impl Selection {
                 census.display(),
                 self.budget_mb
             ),
-            "Rule (src/acquire/select.rs): >= 20 projects with >= 300 pairs (cheapest first), the largest".to_string(),
+            "Rule (src/acquire/select.rs): >= 20 test-split projects with >= 300 pairs (cheapest first), the largest".to_string(),
             "that fits a tenth of the budget, then size classes round-robin by pairs per MB within the budget."
                 .to_string(),
             self.describe(),
@@ -87,7 +87,7 @@ impl Selection {
 
     pub fn describe(&self) -> String {
         format!(
-            "{} of {} candidates ({} census rows): {} with >= {TARGET_PAIRS} pairs, {} pairs, {:.0} MB to download (budget {:.0} MB)",
+            "{} of {} candidates ({} census rows): {} test-split projects with >= {TARGET_PAIRS} pairs, {} pairs, {:.0} MB to download (budget {:.0} MB)",
             self.specs.len(),
             self.candidates,
             self.census_rows,
@@ -301,14 +301,28 @@ mod tests {
             java_bytes,
             pairs,
             download_bytes: (mb * 1e6) as u64,
-            split: Some(if pairs >= TARGET_PAIRS && !id.ends_with("train") { "test" } else { "train" }.into()),
+            split: Some(
+                if pairs >= TARGET_PAIRS && !id.ends_with("train") {
+                    "test"
+                } else {
+                    "train"
+                }
+                .into(),
+            ),
         }
     }
 
     #[test]
     fn the_default_holds_enough_table2_targets_within_the_budget() {
         let mut rows: Vec<Row> = (0..30)
-            .map(|i| row(&format!("big{i:02}"), 5_000_000, 400 + i, 1.0 + i as f64))
+            .map(|i| {
+                row(
+                    &format!("big{i:02}"),
+                    5_000_000,
+                    400 + i,
+                    1.0 + 0.1 * i as f64,
+                )
+            })
             .collect();
         rows.extend((0..50).map(|i| row(&format!("small{i:02}"), 50_000, 5, 0.1)));
         rows.extend((0..5).map(|i| row(&format!("big{i:02}train"), 5_000_000, 900, 0.5)));
@@ -317,7 +331,15 @@ mod tests {
         let s = choose(rows, 87, 100.0);
         assert!(s.targets >= 20, "{}", s.describe());
         assert!(s.download_bytes <= 100_000_000);
-        assert_eq!(s.targets, s.specs.iter().filter(|p| p.id.starts_with("big") && !p.id.ends_with("train")).count() + 1, "train-split projects are not counted as targets; guava (test) is");
+        assert_eq!(
+            s.targets,
+            s.specs
+                .iter()
+                .filter(|p| p.id.starts_with("big") && !p.id.ends_with("train"))
+                .count()
+                + 1,
+            "train-split projects are not counted as targets; guava (test) is"
+        );
         let ids: Vec<&str> = s.specs.iter().map(|p| p.id.as_str()).collect();
         assert!(ids.contains(&"guava") && !ids.contains(&"huge"), "{ids:?}");
         assert!(

@@ -57,7 +57,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// order for the caller (`tailor mine`) to record.
 pub fn acquire_corpus(corpus: &Path, opts: &AcquireOptions) -> anyhow::Result<Vec<Acquired>> {
     let specs = read_corpus(corpus)?;
-    anyhow::ensure!(!specs.is_empty(), "corpus {} lists no project", corpus.display());
+    anyhow::ensure!(
+        !specs.is_empty(),
+        "corpus {} lists no project",
+        corpus.display()
+    );
     let start = Instant::now();
     let acquired = acquire_all(&specs, opts);
     print!("{}", summary(&acquired, start.elapsed().as_secs_f64()));

@@ -59,7 +59,10 @@ pub fn run(args: Args) -> Result<()> {
     );
     let failed = report.failed().count();
     if report.ok() == 0 {
-        bail!("no project of {} could be acquired and mined", config.corpus.display());
+        bail!(
+            "no project of {} could be acquired and mined",
+            config.corpus.display()
+        );
     }
     if args.strict && failed > 0 {
         bail!("{failed} project(s) failed (--strict)");

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::acquire::{Acquired, AcquireOptions};
+use crate::acquire::AcquireOptions;
 use crate::data::split::{SizeClass, Split, assign};
 use crate::mining::{MineOptions, MiningStats, Pair, mine_checkout};
 use crate::report::table2::{Table2, Table2Options, select_targets};
@@ -164,7 +164,9 @@ pub fn run(config: &MineConfig) -> Result<MineReport> {
                 None => mine_checkout(&checkout.spec.id, &checkout.path, &config.mine).and_then(
                     |found| {
                         store_cached(cache, &checkout.spec.id, key, &found.pairs, &found.stats)
-                            .with_context(|| format!("caching the pairs of {}", checkout.spec.id))?;
+                            .with_context(|| {
+                                format!("caching the pairs of {}", checkout.spec.id)
+                            })?;
                         Ok((found.pairs, found.stats))
                     },
                 ),
@@ -255,7 +257,11 @@ pub fn summary(report: &MineReport) -> String {
         s,
         "\nsplit (projects / pairs) by size class (test files in the checkout):"
     );
-    let _ = writeln!(s, "  {:<10} {:>16} {:>16} {:>16}", "class", "train", "valid", "test");
+    let _ = writeln!(
+        s,
+        "  {:<10} {:>16} {:>16} {:>16}",
+        "class", "train", "valid", "test"
+    );
     for class in SizeClass::ALL {
         let cells: Vec<String> = Split::ALL
             .iter()

@@ -42,7 +42,9 @@ pub fn select_targets(rows: &mut [ProjectRow], opts: &Table2Options) -> Table2 {
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            r.status == Status::Ok && r.split.as_deref() == Some("test") && r.pairs >= opts.min_pairs
+            r.status == Status::Ok
+                && r.split.as_deref() == Some("test")
+                && r.pairs >= opts.min_pairs
         })
         .map(|(i, _)| i)
         .collect();
@@ -169,32 +171,67 @@ mod tests {
     #[test]
     fn targets_come_from_the_test_split_with_enough_pairs_sorted_by_dataset_size() {
         let mut rows = corpus();
-        let opts = Table2Options { n: 20, min_pairs: 300, seed: 1 };
+        let opts = Table2Options {
+            n: 20,
+            min_pairs: 300,
+            seed: 1,
+        };
         let table = select_targets(&mut rows, &opts);
         assert_eq!(table.targets.len(), 20);
         assert_eq!(table.eligible, 30);
-        assert!(table.targets.iter().all(|t| t.pairs >= 300 && t.split.as_deref() == Some("test")));
+        assert!(
+            table
+                .targets
+                .iter()
+                .all(|t| t.pairs >= 300 && t.split.as_deref() == Some("test"))
+        );
         assert!(table.targets.windows(2).all(|w| w[0].pairs <= w[1].pairs));
         assert_eq!(rows.iter().filter(|r| r.target).count(), 20);
-        assert!(!rows.iter().any(|r| r.target && (r.project_id == "small" || r.project_id == "trainee")));
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r.target && (r.project_id == "small" || r.project_id == "trainee"))
+        );
     }
 
     #[test]
     fn the_sample_depends_on_the_seed_not_on_row_order() {
-        let opts = Table2Options { n: 10, min_pairs: 300, seed: 7 };
+        let opts = Table2Options {
+            n: 10,
+            min_pairs: 300,
+            seed: 7,
+        };
         let mut a = corpus();
         let mut b = corpus();
         b.reverse();
-        let ids = |t: &Table2| t.targets.iter().map(|r| r.project_id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&select_targets(&mut a, &opts)), ids(&select_targets(&mut b, &opts)));
+        let ids = |t: &Table2| {
+            t.targets
+                .iter()
+                .map(|r| r.project_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(&select_targets(&mut a, &opts)),
+            ids(&select_targets(&mut b, &opts))
+        );
         let other = Table2Options { seed: 8, ..opts };
-        assert_ne!(ids(&select_targets(&mut a, &opts)), ids(&select_targets(&mut a, &other)));
+        assert_ne!(
+            ids(&select_targets(&mut a, &opts)),
+            ids(&select_targets(&mut a, &other))
+        );
     }
 
     #[test]
     fn the_table_has_the_papers_columns() {
         let mut rows = corpus();
-        let table = select_targets(&mut rows, &Table2Options { n: 2, min_pairs: 300, seed: 1 });
+        let table = select_targets(
+            &mut rows,
+            &Table2Options {
+                n: 2,
+                min_pairs: 300,
+                seed: 1,
+            },
+        );
         let md = table.to_markdown();
         assert!(md.contains("| Project ID | Name | Size (MB) | Stars | Dataset Size |"));
         assert!(md.contains("| 5.3 |"));

@@ -153,9 +153,7 @@ pub(crate) fn column<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
 
 /// A `List(String)` series from string vectors, one list per row.
 pub(crate) fn string_lists(name: &str, rows: impl Iterator<Item = Vec<String>>) -> Series {
-    let lists: Vec<Series> = rows
-        .map(|items| Series::new("".into(), items))
-        .collect();
+    let lists: Vec<Series> = rows.map(|items| Series::new("".into(), items)).collect();
     let mut series = Series::new(name.into(), lists);
     if series.dtype() != &DataType::List(Box::new(DataType::String)) {
         // An empty table gives `List(Null)`; the schema says lists of strings.
@@ -241,12 +239,23 @@ mod tests {
             focal_method: "bar".into(),
             focal_signature: "public int bar()".into(),
             focal_body: "public int bar() { return 1; }".into(),
-            heuristic: if i % 2 == 0 { Heuristic::Name } else { Heuristic::UniqueCall },
+            heuristic: if i % 2 == 0 {
+                Heuristic::Name
+            } else {
+                Heuristic::UniqueCall
+            },
             framework: Framework::Junit5,
             class_signature: "public class Foo".into(),
             constructors: vec!["public Foo()".into()],
-            method_signatures: if i == 0 { vec![] } else { vec!["public int bar()".into()] },
-            fields: vec!["private int x;".into(), "static final String Y = \"y\";".into()],
+            method_signatures: if i == 0 {
+                vec![]
+            } else {
+                vec!["public int bar()".into()]
+            },
+            fields: vec![
+                "private int x;".into(),
+                "static final String Y = \"y\";".into(),
+            ],
         }
     }
 
@@ -338,7 +347,10 @@ mod tests {
 
     #[test]
     fn a_missing_table_names_the_stage_to_run() {
-        let err = format!("{:#}", pairs::read_pairs(Path::new("/nonexistent/pairs.parquet")).unwrap_err());
+        let err = format!(
+            "{:#}",
+            pairs::read_pairs(Path::new("/nonexistent/pairs.parquet")).unwrap_err()
+        );
         assert!(err.contains("has the stage that writes it run"), "{err}");
     }
 }

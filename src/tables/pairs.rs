@@ -122,8 +122,10 @@ pub fn from_frame(df: &DataFrame) -> Result<Vec<Pair>> {
     let mut pairs = Vec::with_capacity(df.height());
     for row in 0..df.height() {
         let pair_id = take(0, row);
-        let heuristic = parse_heuristic(&take(11, row)).with_context(|| format!("pair {pair_id}"))?;
-        let framework = parse_framework(&take(12, row)).with_context(|| format!("pair {pair_id}"))?;
+        let heuristic =
+            parse_heuristic(&take(11, row)).with_context(|| format!("pair {pair_id}"))?;
+        let framework =
+            parse_framework(&take(12, row)).with_context(|| format!("pair {pair_id}"))?;
         pairs.push(Pair {
             project_id: take(1, row),
             test_file: take(2, row),

@@ -1,0 +1,216 @@
+//! Finding, reading and parsing a project's `.java` files: the walk, the byte-scan prefilter
+//! and the parallel parse (one tree-sitter parser per rayon thread).
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use crate::java::{JavaFile, JavaParser};
+
+/// A `.java` file of the project.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Relative to the project root, `/`-separated.
+    pub rel: String,
+    pub abs: PathBuf,
+    pub size: u64,
+}
+
+/// Folders of version control and of quilt (`.pc` holds Debian's unpatched copies, which
+/// would duplicate every patched class).
+const SKIPPED_DIRS: [&str; 4] = [".git", ".hg", ".svn", ".pc"];
+
+/// Every regular `.java` file under `root`, sorted by path. Symbolic links are never followed
+/// (neither to files nor to folders), so nothing outside the project is read.
+pub fn walk(root: &Path) -> Result<Vec<SourceFile>> {
+    let mut out = Vec::new();
+    let entries = WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !(e.file_type().is_dir() && SKIPPED_DIRS.iter().any(|d| e.file_name() == *d))
+        });
+    for entry in entries {
+        let entry = entry.with_context(|| format!("walking {}", root.display()))?;
+        if !entry.file_type().is_file() || entry.path().extension().is_none_or(|e| e != "java") {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let size = entry
+            .metadata()
+            .with_context(|| format!("reading the metadata of {}", entry.path().display()))?
+            .len();
+        out.push(SourceFile {
+            rel,
+            abs: entry.into_path(),
+            size,
+        });
+    }
+    Ok(out)
+}
+
+/// Byte strings one of which every file declaring a test case contains: test annotations
+/// (`@Test` also covers `@TestFactory` and `@TestTemplate`), `junit` (qualified annotations
+/// such as `@org.junit.Test` and every JUnit import), `testng`, and `TestCase` (JUnit 3).
+/// JUnit 3 classes that extend `TestCase` only through a project base class are found by a
+/// second scan for the names of those base classes.
+pub const TEST_MARKERS: [&str; 7] = [
+    "@Test",
+    "@ParameterizedTest",
+    "@RepeatedTest",
+    "@Property",
+    "junit",
+    "testng",
+    "TestCase",
+];
+
+fn test_markers() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| AhoCorasick::new(TEST_MARKERS).expect("valid patterns"))
+}
+
+/// Whether the file can declare a test case (see [`TEST_MARKERS`]).
+pub fn may_declare_tests(bytes: &[u8]) -> bool {
+    test_markers().is_match(bytes)
+}
+
+/// Whether `bytes` mention one of `names` as a whole identifier.
+pub fn mentions(names: &AhoCorasick, bytes: &[u8]) -> bool {
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    names.find_iter(bytes).any(|m| {
+        let before = m.start().checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(m.end()).copied();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+/// The text of a file, decoded lossily if it is not UTF-8, without a byte-order mark.
+pub fn decode(bytes: Vec<u8>) -> (String, bool) {
+    let (mut text, lossy) = match String::from_utf8(bytes) {
+        Ok(s) => (s, false),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
+    };
+    if text.starts_with('\u{feff}') {
+        text.replace_range(..'\u{feff}'.len_utf8(), "");
+    }
+    (text, lossy)
+}
+
+thread_local! {
+    static PARSER: RefCell<Option<JavaParser>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's parser (made on first use).
+pub fn with_parser<T>(f: impl FnOnce(&mut JavaParser) -> Result<T>) -> Result<T> {
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(JavaParser::new()?);
+        }
+        f(slot.as_mut().expect("parser just made"))
+    })
+}
+
+/// What happened to one file in a parse pass.
+pub struct Outcome {
+    /// Index into the slice given to [`parse_selected`].
+    pub index: usize,
+    /// The file is not valid UTF-8.
+    pub lossy: bool,
+    /// The model, if `select` wanted the file.
+    pub parsed: Option<JavaFile>,
+}
+
+/// Reads `files` in parallel and parses those whose bytes `select` accepts. Each file's bytes
+/// and tree are dropped as soon as its model is built.
+pub fn parse_selected(
+    files: &[&SourceFile],
+    select: impl Fn(&[u8]) -> bool + Sync,
+) -> Result<Vec<Outcome>> {
+    files
+        .par_iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let bytes = std::fs::read(&file.abs)
+                .with_context(|| format!("reading {}", file.abs.display()))?;
+            if !select(&bytes) {
+                let lossy = std::str::from_utf8(&bytes).is_err();
+                return Ok(Outcome {
+                    index,
+                    lossy,
+                    parsed: None,
+                });
+            }
+            let (text, lossy) = decode(bytes);
+            let parsed = with_parser(|p| p.parse(&file.rel, &text))?;
+            Ok(Outcome {
+                index,
+                lossy,
+                parsed: Some(parsed),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_and_mentions() {
+        assert!(may_declare_tests(b"class A { @Test void t() {} }"));
+        assert!(may_declare_tests(
+            b"class A { @org.junit.Test void t() {} }"
+        ));
+        assert!(may_declare_tests(b"class A extends TestCase {}"));
+        assert!(!may_declare_tests(b"class A { void t() {} }"));
+        let names = AhoCorasick::new(["BaseTest"]).unwrap();
+        assert!(mentions(&names, b"class A extends BaseTest {"));
+        assert!(!mentions(&names, b"class A extends MyBaseTest {"));
+        assert!(!mentions(&names, b"class A extends BaseTests {"));
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFclass A {}".to_vec()),
+            ("class A {}".to_string(), false)
+        );
+        let (text, lossy) = decode(b"// caf\xE9\nclass A {}".to_vec());
+        assert!(lossy);
+        assert!(text.ends_with("class A {}"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn walk_skips_links_and_vcs_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("Out.java"), "class Out {}").unwrap();
+        std::fs::create_dir_all(dir.path().join("p/.pc/x")).unwrap();
+        std::fs::write(dir.path().join("p/A.java"), "class A {}").unwrap();
+        std::fs::write(dir.path().join("p/.pc/x/A.java"), "class A {}").unwrap();
+        std::fs::write(dir.path().join("p/notes.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linked")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("Out.java"), dir.path().join("p/L.java"))
+            .unwrap();
+        let files = walk(dir.path()).unwrap();
+        let rels: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["p/A.java"]);
+        assert_eq!(files[0].size, 10);
+    }
+}
