@@ -159,6 +159,7 @@ fn heatmap_writes_the_tables_statistics_and_figure() {
         "the heat-map is an embedded raster"
     );
     assert!(svg.contains("Off-diagonal ratios"));
+    assert!(svg.contains("\"data:image/png;base64,") && !svg.contains("\"data:png;"));
 }
 
 #[test]
@@ -194,4 +195,37 @@ fn a_missing_projects_table_names_the_stage_to_run() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("projects.parquet"), "{stderr}");
+}
+
+#[test]
+fn a_sampled_project_without_tokens_is_replaced_by_the_next_in_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut rows = corpus(dir.path());
+    let comments = dir.path().join("comments");
+    write(
+        &comments,
+        "Only.java",
+        "// nothing but a comment\n/* and another */\n",
+    );
+    rows.push(row("comments", Some(&comments), 1, Status::Ok));
+    write_projects(&rows, &table_path(&out, "projects")).unwrap();
+    let mut replaced = 0;
+    for seed in ["1", "2", "3", "4"] {
+        let stdout = heatmap(&out, &["--limit", "3", "--seed", seed]);
+        if stdout.contains("skipped 1 projects without Java tokens") {
+            replaced += 1;
+        }
+        let ids: Vec<String> = read_vocab_summary(&table_path(&out, "vocab_summary"))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.project_id)
+            .collect();
+        assert_eq!(ids.len(), 3, "seed {seed}: {stdout}");
+        assert!(!ids.contains(&"comments".to_string()), "seed {seed}");
+    }
+    assert!(
+        replaced > 0,
+        "no seed sampled the comment-only project: the test proves nothing"
+    );
 }

@@ -48,11 +48,16 @@ pub fn draw_figure1(fig: &Figure1, png: &Path, svg: &Path) -> Result<()> {
             .map_err(|e| anyhow!("{e:?}"))
             .with_context(|| format!("writing {}", png.display()))?;
     }
-    let root = SVGBackend::new(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    draw(&root, fig).with_context(|| format!("drawing {}", svg.display()))?;
-    root.present()
-        .map_err(|e| anyhow!("{e:?}"))
-        .with_context(|| format!("writing {}", svg.display()))?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, fig).with_context(|| format!("drawing {}", svg.display()))?;
+        root.present().map_err(|e| anyhow!("{e:?}"))?;
+    }
+    // plotters-svg 0.3.7 labels embedded rasters `data:png;base64,`, which is not a media
+    // type; strict renderers (Firefox, rsvg) then drop the heat-map. Name it properly.
+    let text = text.replace("\"data:png;base64,", "\"data:image/png;base64,");
+    std::fs::write(svg, text).with_context(|| format!("writing {}", svg.display()))?;
     Ok(())
 }
 

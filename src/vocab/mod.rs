@@ -196,6 +196,9 @@ pub fn analyze(vocab: Vocabulary, out: &Path, opts: AnalyzeOptions) -> Result<An
         usize::MAX
     };
     let counts = SharedCounts::new(&sets, vocab.n_tokens, min_dense_df);
+    // From here on only |Ti| is needed; the sets live on, split, inside `counts`.
+    let sizes: Vec<usize> = sets.iter().map(Vec::len).collect();
+    drop(sets);
     // At least 16 tiles when n allows, so the progress bar moves.
     let tile_rows = tile_rows_for(n, opts.tile_cells).min(n.div_ceil(16).max(1));
     let mut stats = RatioStats::default();
@@ -212,7 +215,7 @@ pub fn analyze(vocab: Vocabulary, out: &Path, opts: AnalyzeOptions) -> Result<An
         let (mut shared, mut ratios) = (Vec::with_capacity(cells), Vec::with_capacity(cells));
         for (k, row) in tile.rows.iter().enumerate() {
             let i = tile.first_row + k;
-            let size_i = sets[i].len();
+            let size_i = sizes[i];
             let start = ratios.len();
             for (j, &s) in row.iter().enumerate() {
                 let r = matrix::ratio(s, size_i, i, j);
