@@ -71,13 +71,15 @@ mod scan;
 use std::collections::HashSet;
 use std::path::Path;
 
-use aho_corasick::AhoCorasick;
 use anyhow::{Context, Result};
 
 pub use names::{Location, file_stem, focal_class_names, focal_method_names};
 pub use pair::{Framework, Heuristic, Pair};
-pub use scan::{SourceFile, TEST_MARKERS, decode, may_declare_tests, walk, with_parser};
+pub use scan::{
+    SourceFile, TEST_MARKERS, decode, may_declare_tests, name_matcher, walk, with_parser,
+};
 
+use crate::java::{Detail, JavaFile};
 use project::Project;
 
 /// Extraction settings.
@@ -144,7 +146,7 @@ fn mine(project_id: &str, root: &Path, opts: &MineOptions) -> Result<ProjectMini
     // Pass 1: files that may declare tests. Every eligible file is read once here, so this
     // pass also counts the files that are not UTF-8.
     let mut models = Vec::new();
-    for outcome in scan::parse_selected(&eligible, may_declare_tests)? {
+    for outcome in scan::parse_selected(&eligible, Detail::Full, may_declare_tests)? {
         stats.files_lossy_utf8 += u64::from(outcome.lossy);
         if let Some(model) = outcome.parsed {
             parsed[outcome.index] = true;
@@ -169,8 +171,8 @@ fn mine(project_id: &str, root: &Path, opts: &MineOptions) -> Result<ProjectMini
             break;
         }
         searched.extend(names.iter().cloned());
-        let matcher = AhoCorasick::new(&names).context("building the JUnit 3 base-class scan")?;
-        let added = parse_more(&eligible, &mut parsed, |bytes| {
+        let matcher = scan::name_matcher(&names)?;
+        let added = parse_more(&eligible, &mut parsed, Detail::Full, |bytes| {
             scan::mentions(&matcher, bytes)
         })?;
         if added.is_empty() {
@@ -190,7 +192,9 @@ fn mine(project_id: &str, root: &Path, opts: &MineOptions) -> Result<ProjectMini
     for (i, w) in wanted_files.iter().enumerate() {
         selected[i] |= !w;
     }
-    let added = parse_more(&eligible, &mut selected, |_| true)?;
+    // No test case is declared in these files (they have no marker and extend no JUnit 3
+    // class), so their calls are never looked at: skip walking their method bodies.
+    let added = parse_more(&eligible, &mut selected, Detail::Declarations, |_| true)?;
     for (i, w) in wanted_files.iter().enumerate() {
         parsed[i] |= *w;
     }
@@ -222,12 +226,13 @@ fn mine(project_id: &str, root: &Path, opts: &MineOptions) -> Result<ProjectMini
 fn parse_more(
     eligible: &[&SourceFile],
     parsed: &mut [bool],
+    detail: Detail,
     select: impl Fn(&[u8]) -> bool + Sync,
-) -> Result<Vec<crate::java::JavaFile>> {
+) -> Result<Vec<JavaFile>> {
     let todo: Vec<usize> = (0..eligible.len()).filter(|&i| !parsed[i]).collect();
     let files: Vec<&SourceFile> = todo.iter().map(|&i| eligible[i]).collect();
     let mut added = Vec::new();
-    for outcome in scan::parse_selected(&files, select)? {
+    for outcome in scan::parse_selected(&files, detail, select)? {
         if let Some(model) = outcome.parsed {
             parsed[todo[outcome.index]] = true;
             added.push(model);
@@ -236,7 +241,7 @@ fn parse_more(
     Ok(added)
 }
 
-fn extend(project: Project, added: Vec<crate::java::JavaFile>) -> Project {
+fn extend(project: Project, added: Vec<JavaFile>) -> Project {
     let mut files = project.files;
     files.extend(added);
     Project::new(files)

@@ -5,12 +5,12 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, MatchKind};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::java::{JavaFile, JavaParser};
+use crate::java::{Detail, JavaFile, JavaParser};
 
 /// A `.java` file of the project.
 #[derive(Debug, Clone)]
@@ -80,7 +80,17 @@ pub const TEST_MARKERS: [&str; 7] = [
 
 fn test_markers() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| AhoCorasick::new(TEST_MARKERS).expect("valid patterns"))
+    AC.get_or_init(|| name_matcher(&TEST_MARKERS).expect("valid patterns"))
+}
+
+/// A matcher for a few literal strings. Leftmost-longest semantics let aho-corasick use its
+/// SIMD (Teddy) prefilter, several times faster than the automaton on source text, and make
+/// `Base` not hide `BaseTest` in [`mentions`].
+pub fn name_matcher<S: AsRef<[u8]>>(names: &[S]) -> Result<AhoCorasick> {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(names)
+        .context("building a byte-scan matcher")
 }
 
 /// Whether the file can declare a test case (see [`TEST_MARKERS`]).
@@ -135,10 +145,11 @@ pub struct Outcome {
     pub parsed: Option<JavaFile>,
 }
 
-/// Reads `files` in parallel and parses those whose bytes `select` accepts. Each file's bytes
-/// and tree are dropped as soon as its model is built.
+/// Reads `files` in parallel and parses those whose bytes `select` accepts, at `detail`.
+/// Each file's bytes and tree are dropped as soon as its model is built.
 pub fn parse_selected(
     files: &[&SourceFile],
+    detail: Detail,
     select: impl Fn(&[u8]) -> bool + Sync,
 ) -> Result<Vec<Outcome>> {
     files
@@ -156,7 +167,7 @@ pub fn parse_selected(
                 });
             }
             let (text, lossy) = decode(bytes);
-            let parsed = with_parser(|p| p.parse(&file.rel, &text))?;
+            let parsed = with_parser(|p| p.parse_with(&file.rel, &text, detail))?;
             Ok(Outcome {
                 index,
                 lossy,
@@ -178,8 +189,9 @@ mod tests {
         ));
         assert!(may_declare_tests(b"class A extends TestCase {}"));
         assert!(!may_declare_tests(b"class A { void t() {} }"));
-        let names = AhoCorasick::new(["BaseTest"]).unwrap();
+        let names = name_matcher(&["Base", "BaseTest"]).unwrap();
         assert!(mentions(&names, b"class A extends BaseTest {"));
+        let names = name_matcher(&["BaseTest"]).unwrap();
         assert!(!mentions(&names, b"class A extends MyBaseTest {"));
         assert!(!mentions(&names, b"class A extends BaseTests {"));
     }
