@@ -121,7 +121,8 @@ pub struct Method {
     pub text: String,
     /// Whether it has a body (abstract, interface and native methods do not).
     pub has_body: bool,
-    /// Method invocations in the body (lambdas and anonymous classes included), in order.
+    /// Method invocations in the body (lambdas and anonymous classes included), in order;
+    /// empty when parsed with [`Detail::Declarations`](super::Detail::Declarations).
     pub calls: Vec<Call>,
     /// `new T(...)` expressions in the body, `name` being `T` without type arguments.
     pub creations: Vec<Call>,

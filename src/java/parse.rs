@@ -46,6 +46,21 @@ struct Kinds {
     extends_interfaces: u16,
     asterisk: u16,
     error: u16,
+    /// Field ids (looked up once: by name, every lookup scans the grammar's field names).
+    f: Fields,
+}
+
+struct Fields {
+    name: u16,
+    body: u16,
+    ty: u16,
+    parameters: u16,
+    superclass: u16,
+    interfaces: u16,
+    type_parameters: u16,
+    arguments: u16,
+    object: u16,
+    dimensions: u16,
 }
 
 fn kinds() -> &'static Kinds {
@@ -82,6 +97,25 @@ fn kinds() -> &'static Kinds {
             extends_interfaces: id("extends_interfaces"),
             asterisk: id("asterisk"),
             error: id("ERROR"),
+            f: {
+                let field = |name: &str| {
+                    lang.field_id_for_name(name)
+                        .unwrap_or_else(|| panic!("tree-sitter-java has no field `{name}`"))
+                        .get()
+                };
+                Fields {
+                    name: field("name"),
+                    body: field("body"),
+                    ty: field("type"),
+                    parameters: field("parameters"),
+                    superclass: field("superclass"),
+                    interfaces: field("interfaces"),
+                    type_parameters: field("type_parameters"),
+                    arguments: field("arguments"),
+                    object: field("object"),
+                    dimensions: field("dimensions"),
+                }
+            },
         }
     })
 }
@@ -118,17 +152,32 @@ impl JavaParser {
         self.parser.parse(source, None)
     }
 
-    /// Parses `source` (the file at `path`, relative to its project) into the model.
+    /// Parses `source` (the file at `path`, relative to its project) into the full model.
     pub fn parse(&mut self, path: &str, source: &str) -> Result<JavaFile> {
+        self.parse_with(path, source, Detail::Full)
+    }
+
+    /// Parses `source` into the model at the given level of detail.
+    pub fn parse_with(&mut self, path: &str, source: &str, detail: Detail) -> Result<JavaFile> {
         let tree = self
             .parse_tree(source)
             .with_context(|| format!("tree-sitter returned no tree for {path}"))?;
-        Ok(extract(&tree, path, source))
+        Ok(extract(&tree, path, source, detail))
     }
 }
 
+/// How much of method bodies to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything, calls and creations in method bodies included.
+    Full,
+    /// No calls or creations: method bodies are not walked, which is most of the extraction's
+    /// cost beyond the parse. For files whose calls nobody looks at (the miner's focal files).
+    Declarations,
+}
+
 /// Builds the model of one file from its tree.
-pub fn extract(tree: &Tree, path: &str, source: &str) -> JavaFile {
+pub fn extract(tree: &Tree, path: &str, source: &str, detail: Detail) -> JavaFile {
     let root = tree.root_node();
     let mut file = JavaFile {
         path: path.to_string(),
@@ -138,6 +187,7 @@ pub fn extract(tree: &Tree, path: &str, source: &str) -> JavaFile {
     let ex = Extractor {
         src: source,
         k: kinds(),
+        calls: detail == Detail::Full,
     };
     ex.top_level(root, &mut file, 0);
     file
@@ -149,6 +199,8 @@ const MAX_ERROR_DEPTH: usize = 3;
 struct Extractor<'s> {
     src: &'s str,
     k: &'static Kinds,
+    /// Walk method bodies for calls.
+    calls: bool,
 }
 
 impl<'s> Extractor<'s> {
@@ -215,11 +267,11 @@ impl<'s> Extractor<'s> {
         for child in mods.children(&mut cursor) {
             let id = child.kind_id();
             if id == self.k.annotation || id == self.k.marker_annotation {
-                if let Some(name) = child.child_by_field_name("name") {
+                if let Some(name) = child.child_by_field_id(self.k.f.name) {
                     annotations.push(Annotation {
                         name: self.text(name).split_whitespace().collect(),
                         arguments: child
-                            .child_by_field_name("arguments")
+                            .child_by_field_id(self.k.f.arguments)
                             .map(|a| self.text(a).to_string()),
                     });
                 }
@@ -248,7 +300,7 @@ impl<'s> Extractor<'s> {
         let Some(kind) = self.k.class_kind(node.kind_id()) else {
             return;
         };
-        let Some(name_node) = node.child_by_field_name("name") else {
+        let Some(name_node) = node.child_by_field_id(self.k.f.name) else {
             return;
         };
         let name = self.text(name_node).to_string();
@@ -262,18 +314,18 @@ impl<'s> Extractor<'s> {
             format!("{}.{}", file.package, nested_name)
         };
         let (modifiers, annotations, mods) = self.modifiers(node);
-        let superclass = node.child_by_field_name("superclass").and_then(|s| {
+        let superclass = node.child_by_field_id(self.k.f.superclass).and_then(|s| {
             let mut cursor = s.walk();
             let ty = s.named_children(&mut cursor).find(|c| !c.is_extra());
             ty.map(|t| self.text(t).to_string())
         });
         let interface_list = node
-            .child_by_field_name("interfaces")
+            .child_by_field_id(self.k.f.interfaces)
             .or_else(|| child_of_kind(node, self.k.extends_interfaces));
         let interfaces = interface_list
             .map(|list| self.type_list(list))
             .unwrap_or_default();
-        let body = node.child_by_field_name("body");
+        let body = node.child_by_field_id(self.k.f.body);
         let end = body.map_or(node.end_byte(), |b| b.start_byte());
         let signature = self.signature(node, mods, &modifiers, end);
         file.classes.push(Class {
@@ -285,7 +337,7 @@ impl<'s> Extractor<'s> {
             modifiers,
             annotations,
             type_parameters: node
-                .child_by_field_name("type_parameters")
+                .child_by_field_id(self.k.f.type_parameters)
                 .map(|t| self.text(t).to_string()),
             superclass,
             interfaces,
@@ -347,26 +399,26 @@ impl<'s> Extractor<'s> {
 
     fn method(&self, node: Node<'s>, is_constructor: bool) -> Method {
         let name = node
-            .child_by_field_name("name")
+            .child_by_field_id(self.k.f.name)
             .map(|n| self.text(n).to_string())
             .unwrap_or_default();
         let (modifiers, annotations, mods) = self.modifiers(node);
         let return_type = if is_constructor {
             None
         } else {
-            node.child_by_field_name("type")
+            node.child_by_field_id(self.k.f.ty)
                 .map(|t| self.text(t).to_string())
         };
         let parameters = node
-            .child_by_field_name("parameters")
+            .child_by_field_id(self.k.f.parameters)
             .map(|p| self.parameters(p))
             .unwrap_or_default();
-        let body = node.child_by_field_name("body");
+        let body = node.child_by_field_id(self.k.f.body);
         let end = body.map_or(node.end_byte(), |b| b.start_byte());
         let signature = self.signature(node, mods, &modifiers, end);
         let mut calls = Vec::new();
         let mut creations = Vec::new();
-        if let Some(body) = body {
+        if let Some(body) = body.filter(|_| self.calls) {
             self.collect_calls(body, &mut calls, &mut creations);
         }
         Method {
@@ -391,15 +443,15 @@ impl<'s> Extractor<'s> {
             let id = child.kind_id();
             if id == self.k.formal_parameter {
                 let ty = child
-                    .child_by_field_name("type")
+                    .child_by_field_id(self.k.f.ty)
                     .map(|t| self.text(t))
                     .unwrap_or_default();
                 let dims = child
-                    .child_by_field_name("dimensions")
+                    .child_by_field_id(self.k.f.dimensions)
                     .map(|d| self.text(d))
                     .unwrap_or_default();
                 let name = child
-                    .child_by_field_name("name")
+                    .child_by_field_id(self.k.f.name)
                     .map(|n| self.text(n))
                     .unwrap_or_default();
                 out.push(Parameter {
@@ -414,7 +466,7 @@ impl<'s> Extractor<'s> {
                     let pid = part.kind_id();
                     if pid == self.k.variable_declarator {
                         name = part
-                            .child_by_field_name("name")
+                            .child_by_field_id(self.k.f.name)
                             .map(|n| self.text(n))
                             .unwrap_or_default();
                     } else if pid != self.k.modifiers
@@ -442,17 +494,17 @@ impl<'s> Extractor<'s> {
             let node = cursor.node();
             let id = node.kind_id();
             if id == self.k.method_invocation {
-                if let Some(name) = node.child_by_field_name("name") {
+                if let Some(name) = node.child_by_field_id(self.k.f.name) {
                     calls.push(Call {
                         name: self.text(name).to_string(),
                         args: self.argument_count(node),
                         receiver: node
-                            .child_by_field_name("object")
+                            .child_by_field_id(self.k.f.object)
                             .map(|o| cut(self.text(o), MAX_RECEIVER_BYTES).to_string()),
                     });
                 }
             } else if id == self.k.object_creation_expression
-                && let Some(ty) = node.child_by_field_name("type")
+                && let Some(ty) = node.child_by_field_id(self.k.f.ty)
             {
                 creations.push(Call {
                     name: simple_name(erase_type_arguments(self.text(ty))).to_string(),
@@ -478,7 +530,7 @@ impl<'s> Extractor<'s> {
     }
 
     fn argument_count(&self, call: Node) -> usize {
-        let Some(args) = call.child_by_field_name("arguments") else {
+        let Some(args) = call.child_by_field_id(self.k.f.arguments) else {
             return 0;
         };
         let mut cursor = args.walk();

@@ -113,6 +113,28 @@ enum Focal {
     Constructor(usize),
 }
 
+/// The focal class's methods with a body by lower-cased name (in declaration order), built
+/// once per test class so mapping a test case costs its name and calls, not the class's size.
+struct FocalIndex<'a> {
+    class: &'a Class,
+    class_lower: String,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+impl<'a> FocalIndex<'a> {
+    fn new(class: &'a Class) -> Self {
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, m) in class.methods.iter().enumerate().filter(|(_, m)| m.has_body) {
+            by_name.entry(m.name.to_lowercase()).or_default().push(i);
+        }
+        Self {
+            class,
+            class_lower: class.name.to_lowercase(),
+            by_name,
+        }
+    }
+}
+
 /// The focal method of test method `test` in `focal`, and how it was found.
 ///
 /// By name (see [`focal_method_names`]): the first candidate name that some method with a
@@ -122,50 +144,39 @@ enum Focal {
 /// name a method with a body of the focal class; exactly one → that method.
 /// Among overloads, the first whose parameter count equals the argument count of a call of
 /// that name in the test (exact counts before varargs), else the first declared.
-fn focal_method(test: &Method, focal: &Class) -> Option<(Focal, Heuristic)> {
-    let class_lower = focal.name.to_lowercase();
-    let lowered: Vec<String> = focal
-        .methods
-        .iter()
-        .map(|m| m.name.to_lowercase())
-        .collect();
+fn focal_method(test: &Method, focal: &FocalIndex) -> Option<(Focal, Heuristic)> {
+    let class = focal.class;
     for candidate in focal_method_names(&test.name) {
-        let group: Vec<usize> = (0..focal.methods.len())
-            .filter(|&i| focal.methods[i].has_body && lowered[i] == candidate)
-            .collect();
-        if !group.is_empty() {
-            let m = choose_overload(&group, &focal.methods, &test.calls, &candidate);
+        if let Some(group) = focal.by_name.get(&candidate) {
+            let m = choose_overload(group, &class.methods, &test.calls, &candidate);
             return Some((Focal::Method(m), Heuristic::Name));
         }
-        if candidate == class_lower && !focal.constructors.is_empty() {
-            let group: Vec<usize> = (0..focal.constructors.len()).collect();
-            let c = choose_overload(&group, &focal.constructors, &test.creations, &candidate);
+        if candidate == focal.class_lower && !class.constructors.is_empty() {
+            let group: Vec<usize> = (0..class.constructors.len()).collect();
+            let c = choose_overload(&group, &class.constructors, &test.creations, &candidate);
             return Some((Focal::Constructor(c), Heuristic::Name));
         }
     }
-    let focal_names: HashSet<&str> = (0..focal.methods.len())
-        .filter(|&i| focal.methods[i].has_body)
-        .map(|i| lowered[i].as_str())
-        .collect();
-    let mut called: Vec<String> = Vec::new();
+    let mut called: Option<(String, &[usize])> = None;
     for call in &test.calls {
         let lower = call.name.to_lowercase();
-        if focal_names.contains(lower.as_str()) && !called.contains(&lower) {
-            called.push(lower);
-            if called.len() > 1 {
-                return None;
+        if let Some(group) = focal.by_name.get(&lower) {
+            match &called {
+                None => called = Some((lower, group)),
+                Some((name, _)) if *name == lower => {}
+                Some(_) => return None,
             }
         }
     }
-    let name = called.pop()?;
-    let group: Vec<usize> = (0..focal.methods.len())
-        .filter(|&i| focal.methods[i].has_body && lowered[i] == name)
-        .collect();
-    let m = choose_overload(&group, &focal.methods, &test.calls, &name);
+    let (name, group) = called?;
+    let m = choose_overload(group, &class.methods, &test.calls, &name);
     Some((Focal::Method(m), Heuristic::UniqueCall))
 }
 
 fn choose_overload(group: &[usize], methods: &[Method], calls: &[Call], lower_name: &str) -> usize {
+    if group.len() == 1 {
+        return group[0];
+    }
     let counts: Vec<usize> = calls
         .iter()
         .filter(|c| c.name.to_lowercase() == lower_name)
@@ -207,9 +218,10 @@ pub fn pairs(
         let focal_file = &project.files[fr.file];
         let focal = project.class(fr);
         let context = FocalContext::of(focal);
+        let index = FocalIndex::new(focal);
         for case in cases {
             let test = &test_class.methods[case.method];
-            let Some((f, heuristic)) = focal_method(test, focal) else {
+            let Some((f, heuristic)) = focal_method(test, &index) else {
                 continue;
             };
             stats.mapped_test_cases += 1;
@@ -309,7 +321,7 @@ mod tests {
     }
 
     fn map(test: &str, focal: &Class) -> Option<(String, usize, Heuristic)> {
-        focal_method(&method(test), focal).map(|(f, h)| match f {
+        focal_method(&method(test), &FocalIndex::new(focal)).map(|(f, h)| match f {
             Focal::Method(i) => (
                 focal.methods[i].name.clone(),
                 focal.methods[i].parameters.len(),

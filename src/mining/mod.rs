@@ -7,8 +7,9 @@
 //! and parses in parallel, in passes, only the files that can matter:
 //! 1. files whose bytes contain a test marker ([`scan::TEST_MARKERS`]);
 //! 2. while some parsed class extends `junit.framework.TestCase` (directly or through
-//!    project classes), files mentioning such a class's name that were not parsed yet (their
-//!    classes may be JUnit 3 tests through a base class);
+//!    project classes), the files not parsed yet that `extends` such a class by name (their
+//!    classes may be JUnit 3 tests through a base class; pass 1 noted what every file it
+//!    did not parse extends, so nothing is read twice to find them);
 //! 3. files whose name is a focal class name some test class points to.
 //!
 //! # Test cases
@@ -71,13 +72,15 @@ mod scan;
 use std::collections::HashSet;
 use std::path::Path;
 
-use aho_corasick::AhoCorasick;
 use anyhow::{Context, Result};
 
 pub use names::{Location, file_stem, focal_class_names, focal_method_names};
 pub use pair::{Framework, Heuristic, Pair};
-pub use scan::{SourceFile, TEST_MARKERS, decode, may_declare_tests, walk, with_parser};
+pub use scan::{
+    SourceFile, TEST_MARKERS, decode, may_declare_tests, name_matcher, walk, with_parser,
+};
 
+use crate::java::{Detail, JavaFile};
 use project::Project;
 
 /// Extraction settings.
@@ -142,13 +145,17 @@ fn mine(project_id: &str, root: &Path, opts: &MineOptions) -> Result<ProjectMini
     let mut parsed = vec![false; eligible.len()];
 
     // Pass 1: files that may declare tests. Every eligible file is read once here, so this
-    // pass also counts the files that are not UTF-8.
+    // pass also counts the files that are not UTF-8 and notes what the others extend.
     let mut models = Vec::new();
-    for outcome in scan::parse_selected(&eligible, may_declare_tests)? {
+    let mut extends: Vec<Vec<String>> = vec![Vec::new(); eligible.len()];
+    for outcome in scan::parse_selected(&eligible, Detail::Full, may_declare_tests)? {
         stats.files_lossy_utf8 += u64::from(outcome.lossy);
-        if let Some(model) = outcome.parsed {
-            parsed[outcome.index] = true;
-            models.push(model);
+        match outcome.parsed {
+            Some(model) => {
+                parsed[outcome.index] = true;
+                models.push(model);
+            }
+            None => extends[outcome.index] = outcome.extends,
         }
     }
     let mut project = Project::new(models);
@@ -157,43 +164,34 @@ fn mine(project_id: &str, root: &Path, opts: &MineOptions) -> Result<ProjectMini
     let mut searched: HashSet<String> = HashSet::new();
     loop {
         let mut memo = Default::default();
-        let mut names: Vec<String> = project
+        let names: HashSet<String> = project
             .classes()
             .filter(|&r| project.is_junit3(r, &mut memo))
             .map(|r| project.class(r).name.clone())
             .filter(|n| !searched.contains(n))
             .collect();
-        names.sort();
-        names.dedup();
         if names.is_empty() {
             break;
         }
-        searched.extend(names.iter().cloned());
-        let matcher = AhoCorasick::new(&names).context("building the JUnit 3 base-class scan")?;
-        let added = parse_more(&eligible, &mut parsed, |bytes| {
-            scan::mentions(&matcher, bytes)
+        let added = parse_more(&eligible, &mut parsed, Detail::Full, |i| {
+            extends[i].iter().any(|n| names.contains(n))
         })?;
+        searched.extend(names);
         if added.is_empty() {
             break;
         }
         project = extend(project, added);
     }
+    drop(extends);
 
-    // Pass 3: the focal candidates the test classes name.
+    // Pass 3: the focal candidates the test classes name. No test case is declared in these
+    // files (they have no marker and extend no JUnit 3 class), so their calls are never
+    // looked at: their method bodies are not walked.
     let tests = map::find_tests(&project);
     let wanted = map::wanted_focal_names(&project, &tests);
-    let wanted_files: Vec<bool> = eligible
-        .iter()
-        .map(|f| wanted.contains(file_stem(&f.rel)))
-        .collect();
-    let mut selected = parsed.clone();
-    for (i, w) in wanted_files.iter().enumerate() {
-        selected[i] |= !w;
-    }
-    let added = parse_more(&eligible, &mut selected, |_| true)?;
-    for (i, w) in wanted_files.iter().enumerate() {
-        parsed[i] |= *w;
-    }
+    let added = parse_more(&eligible, &mut parsed, Detail::Declarations, |i| {
+        wanted.contains(file_stem(&eligible[i].rel))
+    })?;
     if !added.is_empty() {
         project = extend(project, added);
     }
@@ -217,17 +215,20 @@ fn mine(project_id: &str, root: &Path, opts: &MineOptions) -> Result<ProjectMini
     })
 }
 
-/// Parses the eligible files not yet marked in `parsed` whose bytes `select` accepts, and
-/// marks them.
+/// Parses (at `detail`) the eligible files not yet marked in `parsed` that `pick` accepts
+/// (by index), and marks them.
 fn parse_more(
     eligible: &[&SourceFile],
     parsed: &mut [bool],
-    select: impl Fn(&[u8]) -> bool + Sync,
-) -> Result<Vec<crate::java::JavaFile>> {
-    let todo: Vec<usize> = (0..eligible.len()).filter(|&i| !parsed[i]).collect();
+    detail: Detail,
+    pick: impl Fn(usize) -> bool,
+) -> Result<Vec<JavaFile>> {
+    let todo: Vec<usize> = (0..eligible.len())
+        .filter(|&i| !parsed[i] && pick(i))
+        .collect();
     let files: Vec<&SourceFile> = todo.iter().map(|&i| eligible[i]).collect();
     let mut added = Vec::new();
-    for outcome in scan::parse_selected(&files, select)? {
+    for outcome in scan::parse_selected(&files, detail, |_| true)? {
         if let Some(model) = outcome.parsed {
             parsed[todo[outcome.index]] = true;
             added.push(model);
@@ -236,7 +237,7 @@ fn parse_more(
     Ok(added)
 }
 
-fn extend(project: Project, added: Vec<crate::java::JavaFile>) -> Project {
+fn extend(project: Project, added: Vec<JavaFile>) -> Project {
     let mut files = project.files;
     files.extend(added);
     Project::new(files)

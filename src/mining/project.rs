@@ -47,6 +47,8 @@ struct Frameworks {
     testng: bool,
     jqwik: bool,
     quickcheck: bool,
+    /// The framework of `@Test` by the file's imports of it (explicit, or on demand).
+    test_import: Option<Framework>,
 }
 
 impl Frameworks {
@@ -64,6 +66,18 @@ impl Frameworks {
                 f.jqwik = true;
             } else if p.starts_with("com.pholser.junit.quickcheck") {
                 f.quickcheck = true;
+            }
+            if f.test_import.is_none() && !import.is_static {
+                f.test_import = match (import.is_wildcard, p) {
+                    (false, "org.junit.Test") | (true, "org.junit") => Some(Framework::Junit4),
+                    (false, "org.junit.jupiter.api.Test") | (true, "org.junit.jupiter.api") => {
+                        Some(Framework::Junit5)
+                    }
+                    (false, "org.testng.annotations.Test") | (true, "org.testng.annotations") => {
+                        Some(Framework::Testng)
+                    }
+                    _ => None,
+                };
             }
         }
         f
@@ -214,17 +228,16 @@ impl Project {
     pub fn test_cases(&self, r: ClassRef, junit3: bool) -> Vec<TestCase> {
         let class = self.class(r);
         let fw = self.frameworks[r.file];
-        let file = &self.files[r.file];
         let class_level_testng = class
             .annotations
             .iter()
-            .any(|a| test_annotation(a, file, fw) == Some(Framework::Testng));
+            .any(|a| test_annotation(a, fw) == Some(Framework::Testng));
         let mut out = Vec::new();
         for (mi, m) in class.methods.iter().enumerate() {
             let framework = m
                 .annotations
                 .iter()
-                .find_map(|a| test_annotation(a, file, fw))
+                .find_map(|a| test_annotation(a, fw))
                 .or_else(|| {
                     (class_level_testng && is_testng_class_level_test(m))
                         .then_some(Framework::Testng)
@@ -245,7 +258,7 @@ impl Project {
 /// `@Test` (JUnit 4, JUnit 5, TestNG: by import), `@ParameterizedTest`, `@RepeatedTest`,
 /// `@TestFactory`, `@TestTemplate` (JUnit 5) and `@Property` when the file imports jqwik (JUnit 5
 /// platform) or junit-quickcheck (JUnit 4 runner) — a bare `@Property` is too common a name.
-fn test_annotation(a: &Annotation, file: &JavaFile, fw: Frameworks) -> Option<Framework> {
+fn test_annotation(a: &Annotation, fw: Frameworks) -> Option<Framework> {
     match a.name.as_str() {
         "org.junit.Test" => return Some(Framework::Junit4),
         "org.junit.jupiter.api.Test" => return Some(Framework::Junit5),
@@ -265,25 +278,7 @@ fn test_annotation(a: &Annotation, file: &JavaFile, fw: Frameworks) -> Option<Fr
         _ => {}
     }
     match a.name.as_str() {
-        "Test" => {
-            for import in file.imports.iter().filter(|i| !i.is_static) {
-                let p = import.path.as_str();
-                let explicit = !import.is_wildcard && simple_name(p) == "Test";
-                match (explicit, import.is_wildcard, p) {
-                    (true, _, "org.junit.Test") | (_, true, "org.junit") => {
-                        return Some(Framework::Junit4);
-                    }
-                    (true, _, "org.junit.jupiter.api.Test")
-                    | (_, true, "org.junit.jupiter.api") => {
-                        return Some(Framework::Junit5);
-                    }
-                    (true, _, "org.testng.annotations.Test")
-                    | (_, true, "org.testng.annotations") => return Some(Framework::Testng),
-                    _ => {}
-                }
-            }
-            Some(fw.default_for_test())
-        }
+        "Test" => Some(fw.test_import.unwrap_or(fw.default_for_test())),
         "ParameterizedTest" | "RepeatedTest" | "TestFactory" | "TestTemplate" => {
             Some(Framework::Junit5)
         }
