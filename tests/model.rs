@@ -276,7 +276,9 @@ fn a_fresh_model_saves_in_hf_layout_and_loads_back() {
         model.forward(ids.clone(), None, dec.clone()),
         back.forward(ids, None, dec),
     );
-    assert_eq!(diff, 0.0);
+    // Same weights (bit for bit, see the round-trip test); libtorch may pick another matmul
+    // kernel for the loaded (transposed-view) weights, hence a rounding-level tolerance.
+    assert!(diff < 1e-6, "reloaded model differs by {diff}");
 }
 
 fn logits_of_row(

@@ -8,7 +8,11 @@ TCH_ENV_FILE   ?= $(VENV_TORCH)/tailor-tch.env
 # The PyTorch peer of bench-model (pipelines/python/bench_bart_step.py) runs in the HF venv when
 # it exists (`make fixtures-hf` or `make bench-model-peer` creates it).
 PYTORCH_PYTHON ?= $(wildcard $(VENV_HF)/bin/python)
-BENCH_MODEL_ARGS ?=
+BENCH_MODEL_ARGS ?= --repeats 2
+# mimalloc returns freed arena memory to the OS after 10 ms by default; a training step frees
+# and re-allocates ~2 GiB of activations, so every step re-faults (and the kernel re-zeroes)
+# them: 30% of a `small` flex step in perf. Never purging measured 1.0-1.5x faster.
+BENCH_ENV ?= MIMALLOC_PURGE_DELAY=-1
 # Commands that build or run with libtorch need its environment first.
 TCH_ENV = $(if $(filter tch,$(subst $(comma), ,$(FEATURES))),. $(TCH_ENV_FILE) &&,)
 comma := ,
@@ -24,7 +28,7 @@ check-tch-env:
 # FEATURES=tch adds the libtorch backend (flex stays compiled): every compiled backend is measured.
 bench-model: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Train-step and beam-5 tokens/s of PRESET per backend, vs PyTorch when .venv-hf exists
 	$(TCH_ENV) $(CARGO) build --bin tailor $(if $(FEATURES),--features $(FEATURES))
-	$(TCH_ENV) $(TAILOR) bench-model --preset $(PRESET) \
+	$(TCH_ENV) $(BENCH_ENV) $(TAILOR) bench-model --preset $(PRESET) \
 	  $(if $(PYTORCH_PYTHON),--pytorch-python $(PYTORCH_PYTHON)) $(BENCH_MODEL_ARGS)
 
 test-tch: check-tch-env ## The model tests (HF parity, generation, round trip) on the libtorch backend

@@ -138,7 +138,11 @@ impl BartAttention {
     ) -> Tensor<3> {
         let [batch, q_len, d_model] = hidden.dims();
         let head_dim = d_model / self.num_heads;
-        let query = self.split_heads(self.q_proj.forward(hidden.clone()));
+        // Scaling the queries (as HF's BART did before 4.48) touches head_dim values per query
+        // instead of kv_len scores; the results agree to float rounding.
+        let query = self
+            .split_heads(self.q_proj.forward(hidden.clone()))
+            .mul_scalar((head_dim as f64).powf(-0.5));
 
         let kv = match (cross, cache) {
             (Some(states), Some(cache)) => cache
@@ -164,8 +168,7 @@ impl BartAttention {
             None => (kv.key, kv.value, bias),
         };
 
-        let scale = (head_dim as f64).powf(-0.5);
-        let mut scores = query.matmul(key.swap_dims(2, 3)).mul_scalar(scale);
+        let mut scores = query.matmul(key.swap_dims(2, 3));
         if let Some(bias) = bias {
             scores = scores + bias;
         }
