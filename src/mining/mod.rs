@@ -62,6 +62,20 @@
 //!   a constructor mapping here.
 //! - Focal files: it drops every file containing the text `@Test` or a `src/test` path from the
 //!   focal candidates; we drop test classes and test source roots.
+//! - Case: it compares lower-cased paths, so `FOOTest.java` maps to `Foo.java`; Java names are
+//!   case-sensitive and so are our class-name rules (method names are compared ignoring case,
+//!   as it does).
+//! - Duplicates: it keeps identical (focal, test) pairs; we map them and count them in
+//!   `duplicate_pairs` but store one (forked modules such as log4j's `log4j-web` and
+//!   `log4j-jakarta-web` repeat whole test classes).
+//! - Name before call: where our extra name rules (2 and 3 of [`names::focal_method_names`])
+//!   name a method, that method wins over the unique call, so `chars_should_not_be_supported`
+//!   maps to `chars` where the reference, whose name rule fails, takes the one called method.
+//!
+//! `tests/mining.rs` re-implements the reference and checks, on the fixtures, that the pairs it
+//! maps and we do not are exactly the documented cases. On 150 Debian checkouts it mapped
+//! 3,476 pairs, we 8,968; the 37 of its pairs that are not ours are all of the kinds above
+//! (mostly duplicates, then abstract focal methods, name-before-call and case).
 
 mod map;
 mod names;
