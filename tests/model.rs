@@ -395,8 +395,8 @@ fn the_cli_generates_transformers_top_5_from_token_ids() {
     let ids = &expected.tensors["input_ids"];
     let mask = &expected.tensors["attention_mask"];
     let [_, src] = ids.shape().dims::<2>();
-    let ids: Vec<i64> = ids.to_vec().unwrap();
-    let mask: Vec<i64> = mask.to_vec().unwrap();
+    let ids: Vec<i64> = ids.try_to_vec().unwrap();
+    let mask: Vec<i64> = mask.try_to_vec().unwrap();
     // Input 1 (padded in the fixture batch) given alone, without its padding.
     let row: Vec<String> = (0..src)
         .filter(|&i| mask[src + i] == 1)
