@@ -388,3 +388,77 @@ fn adamw_steps_reduce_the_loss_and_frozen_parameters_stay_put() {
     let fc1_after = model.model.decoder.layers[1].fc1.weight.val().into_data();
     assert_eq!(fc1_before, fc1_after, "a frozen weight moved");
 }
+
+#[test]
+fn the_cli_generates_transformers_top_5_from_token_ids() {
+    let expected = Expected::load();
+    let ids = &expected.tensors["input_ids"];
+    let mask = &expected.tensors["attention_mask"];
+    let [_, src] = ids.shape().dims::<2>();
+    let ids: Vec<i64> = ids.try_to_vec().unwrap();
+    let mask: Vec<i64> = mask.try_to_vec().unwrap();
+    // Input 1 (padded in the fixture batch) given alone, without its padding.
+    let row: Vec<String> = (0..src)
+        .filter(|&i| mask[src + i] == 1)
+        .map(|i| ids[src + i].to_string())
+        .collect();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(["generate", "--model"])
+        .arg(fixture())
+        .args(["--input-ids", &row.join(" "), "--max-length", "10"])
+        .args(["--num-beams", "5", "--num-return-sequences", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reference = rows(&generations()["beam"]["sequences"]);
+    assert_eq!(lines.len(), 5);
+    for (rank, line) in lines.iter().enumerate() {
+        assert_eq!(line["rank"], rank + 1);
+        let ids: Vec<u32> = serde_json::from_value(line["ids"].clone()).unwrap();
+        // Alone, the rows are padded only to this input's own longest beam.
+        let theirs = &reference[5 + rank];
+        assert_eq!(ids[..], theirs[..ids.len()], "rank {}", rank + 1);
+        assert!(theirs[ids.len()..].iter().all(|&t| t == 1));
+    }
+}
+
+#[test]
+fn the_cli_initialises_and_converts_models_losslessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let tailor = env!("CARGO_BIN_EXE_tailor");
+    let init = std::process::Command::new(tailor)
+        .args(["model", "init", "--preset", "tiny", "--out"])
+        .arg(dir.path().join("fresh"))
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let convert = std::process::Command::new(tailor)
+        .args(["model", "convert", "--model"])
+        .arg(fixture())
+        .arg("--out")
+        .arg(dir.path().join("converted"))
+        .output()
+        .unwrap();
+    assert!(
+        convert.status.success(),
+        "{}",
+        String::from_utf8_lossy(&convert.stderr)
+    );
+    let report = String::from_utf8(convert.stdout).unwrap();
+    assert!(report.contains("92 tensors identical"), "{report}");
+    let device = device();
+    load_dir(&dir.path().join("fresh"), &device).unwrap();
+}
