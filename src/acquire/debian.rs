@@ -212,15 +212,7 @@ pub(crate) fn fetch(
         .iter()
         .map(|m| format!("not downloaded: {m}"))
         .collect();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".tmp-{id}-"))
-        .tempdir_in(checkouts_dir)
-        .with_context(|| {
-            format!(
-                "cannot create a temporary folder in {}",
-                checkouts_dir.display()
-            )
-        })?;
+    let tmp = super::fetch_tempdir(checkouts_dir, id)?;
     let tree = tmp.path().join(super::FETCHED_TREE);
     let main = unpack_stripped(
         &dl.join(&upstream[0].name),

@@ -28,15 +28,7 @@ pub(crate) fn fetch(
     checkouts_dir: &Path,
     id: &str,
 ) -> anyhow::Result<Fetched> {
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".tmp-{id}-"))
-        .tempdir_in(checkouts_dir)
-        .with_context(|| {
-            format!(
-                "cannot create a temporary folder in {}",
-                checkouts_dir.display()
-            )
-        })?;
+    let tmp = super::fetch_tempdir(checkouts_dir, id)?;
     let tree = tmp.path().join(FETCHED_TREE);
     let repo = Repository::init(&tree)
         .with_context(|| format!("cannot create a repository in {}", tree.display()))?;

@@ -283,6 +283,21 @@ pub(crate) struct Fetched {
 /// The name of the finished tree inside [`Fetched::tmp`].
 pub(crate) const FETCHED_TREE: &str = "tree";
 
+/// A temporary folder for fetching project `id`, beside the checkouts so the finished tree
+/// is renamed into place (same file system) and a crash leaves only a `.tmp-*` folder.
+pub(crate) fn fetch_tempdir(checkouts_dir: &Path, id: &str) -> anyhow::Result<tempfile::TempDir> {
+    use anyhow::Context;
+    tempfile::Builder::new()
+        .prefix(&format!(".tmp-{id}-"))
+        .tempdir_in(checkouts_dir)
+        .with_context(|| {
+            format!(
+                "cannot create a temporary folder in {}",
+                checkouts_dir.display()
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::heatmap::figure_paths;
-use crate::report::figure1::{Figure1, HISTOGRAM_BINS, draw_figure1};
+use crate::cli::heatmap::draw_analysis;
 use crate::vocab::synth::ZipfCorpus;
 use crate::vocab::{AnalyzeOptions, Vocabulary, analyze, peak_rss_bytes};
 
@@ -152,17 +151,7 @@ fn measure(args: &Args, n: usize, out: &Path) -> Result<Measurement> {
     };
     let analysis = analyze(vocab, out, opts)?;
     let t1 = Instant::now();
-    let (png, svg) = figure_paths(out);
-    let summary = analysis.stats.summary();
-    draw_figure1(
-        &Figure1 {
-            grid: &analysis.grid,
-            histogram: analysis.stats.histogram(HISTOGRAM_BINS),
-            summary,
-        },
-        &png,
-        &svg,
-    )?;
+    let (summary, _, _) = draw_analysis(&analysis, out)?;
     let figure_s = t1.elapsed().as_secs_f64();
     let sizes = &analysis.ranked;
     Ok(Measurement {

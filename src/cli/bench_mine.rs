@@ -249,10 +249,7 @@ fn report(runs: &[Run], peak_rss_mib: Option<f64>) -> String {
 
 /// The process's peak resident set size (`VmHWM`), in MiB.
 fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    crate::vocab::peak_rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0))
 }
 
 #[cfg(test)]

@@ -107,17 +107,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let analysis = analyze(vocab, &args.out, analyze_opts)?;
     let t1 = Instant::now();
-    let (png, svg) = figure_paths(&args.out);
-    let summary = analysis.stats.summary();
-    draw_figure1(
-        &Figure1 {
-            grid: &analysis.grid,
-            histogram: analysis.stats.histogram(HISTOGRAM_BINS),
-            summary,
-        },
-        &png,
-        &svg,
-    )?;
+    let (summary, png, svg) = draw_analysis(&analysis, &args.out)?;
     let figure_seconds = t1.elapsed().as_secs_f64();
     print!("{}", report(&analysis, summary));
     println!(
@@ -139,6 +129,26 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// Where Figure 1 goes under an output folder.
+/// Draw Figure 1 of an analysis into OUT/figures (PNG and SVG); the summary comes back for
+/// the report.
+pub fn draw_analysis(
+    analysis: &Analysis,
+    out: &Path,
+) -> Result<(Option<Summary>, PathBuf, PathBuf)> {
+    let (png, svg) = figure_paths(out);
+    let summary = analysis.stats.summary();
+    draw_figure1(
+        &Figure1 {
+            grid: &analysis.grid,
+            histogram: analysis.stats.histogram(HISTOGRAM_BINS),
+            summary,
+        },
+        &png,
+        &svg,
+    )?;
+    Ok((summary, png, svg))
+}
+
 pub fn figure_paths(out: &Path) -> (PathBuf, PathBuf) {
     let dir = out.join("figures");
     (dir.join("figure1.png"), dir.join("figure1.svg"))
