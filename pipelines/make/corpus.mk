@@ -11,7 +11,7 @@ corpus-debian: build ## Regenerate debian-java-all.csv: every Java source packag
 census: build ## Acquire and mine all of debian-java-all.csv into CENSUS (about 15 min, 3 GB download, 16 GB unpacked)
 	$(TAILOR) mine --corpus pipelines/corpora/debian-java-all.csv --cache $(OUT)/cache --out $(CENSUS) --jobs $(JOBS)
 
-select-default: ## Regenerate debian-java-default.csv from the census (BUDGET_MB=1200)
+select-default: build ## Regenerate debian-java-default.csv from the census (BUDGET_MB=1200)
 	$(TAILOR) corpus select-default --projects $(CENSUS)/tables/projects.parquet $(if $(BUDGET_MB),--budget-mb $(BUDGET_MB))
 
 acquire: build ## Only fetch CORPUS into OUT/cache (resumable) and write OUT/tables/projects.parquet
