@@ -59,7 +59,10 @@ impl Backend {
         match self {
             #[cfg(feature = "flex")]
             Backend::Flex if !cuda => Ok(Device::flex()),
+            // burn-tch is deprecated upstream (gone in burn 0.23) but is our GPU path on 0.22
+            // (DESIGN "Backends"); burn is pinned to =0.22.1 for it.
             #[cfg(feature = "tch")]
+            #[allow(deprecated)]
             Backend::Tch => Ok(if cuda {
                 Device::libtorch_cuda(0)
             } else {
