@@ -54,10 +54,10 @@ mod tests {
     fn ngrams_ban_the_continuations_of_the_last_n_minus_1_tokens() {
         // bigrams: after 5 came 6 and 7; the sequence ends with 5.
         assert_eq!(banned_ngram_tokens(&[2, 5, 6, 5, 7, 5], 2), vec![6, 7]);
-        assert_eq!(banned_ngram_tokens(&[2, 5, 6, 5], 3), vec![]);
+        assert_eq!(banned_ngram_tokens(&[2, 5, 6, 5], 3), Vec::<u32>::new());
         assert_eq!(banned_ngram_tokens(&[2, 5, 6, 5, 6], 3), vec![5]);
-        assert_eq!(banned_ngram_tokens(&[2, 5], 3), vec![]);
-        assert_eq!(banned_ngram_tokens(&[2, 5, 6], 0), vec![]);
+        assert_eq!(banned_ngram_tokens(&[2, 5], 3), Vec::<u32>::new());
+        assert_eq!(banned_ngram_tokens(&[2, 5, 6], 0), Vec::<u32>::new());
         // The start token counts: 2 2 → after 2 comes 2.
         assert_eq!(banned_ngram_tokens(&[2, 2], 2), vec![2]);
     }
