@@ -11,6 +11,10 @@
 //! beam can no longer beat its worst kept hypothesis (`early_stopping`). Scores on the device
 //! (log-softmax, top-k over `beam × vocab`); the bookkeeping of at most `2 × num_beams`
 //! candidates per input on the host.
+//!
+//! Logits processors, in HF's order: repetition penalty and n-gram blocking (on the host, as they
+//! read each hypothesis's tokens; see [`processors`]), min_length, forced BOS, forced EOS. As in
+//! HF, greedy search processes the raw logits and beam search the log-softmaxed scores.
 
 use anyhow::{Result, ensure};
 use burn::prelude::*;
@@ -152,7 +156,9 @@ impl GenerationConfig {
 pub struct Generated {
     pub sequences: Vec<Vec<u32>>,
     /// Per row: beam search's hypothesis score (length-penalised sum of log-probabilities);
-    /// greedy: the sum of the chosen tokens' log-probabilities divided by the generated length.
+    /// greedy: the sum of the chosen tokens' log-probabilities (log-softmax of the processed
+    /// logits, HF `compute_transition_scores(normalize_logits=True)`) divided by the generated
+    /// length ^ length_penalty.
     pub scores: Vec<f32>,
 }
 
