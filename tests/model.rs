@@ -462,3 +462,98 @@ fn the_cli_initialises_and_converts_models_losslessly() {
     let device = device();
     load_dir(&dir.path().join("fresh"), &device).unwrap();
 }
+
+/// Our generation with a fixture key's settings (`greedy_*` or `beam_*`), checked against
+/// transformers: sequences exactly, beam scores within 1e-4.
+fn assert_generation_equals_transformers(key: &str) {
+    let device = device();
+    let model = load_dir(&fixture(), &device).unwrap();
+    let expected = Expected::load();
+    let reference = &generations()[key];
+    let int = |name: &str, default: u64| reference[name].as_u64().unwrap_or(default) as usize;
+    let num_beams = int("num_beams", 1);
+    let config = GenerationConfig {
+        max_length: int("max_length", 20),
+        min_length: int("min_length", 0),
+        num_beams,
+        num_return_sequences: int("num_return_sequences", 1),
+        length_penalty: reference["length_penalty"].as_f64().unwrap_or(1.0) as f32,
+        early_stopping: EarlyStopping::False,
+        no_repeat_ngram_size: int("no_repeat_ngram_size", 0),
+        repetition_penalty: reference["repetition_penalty"].as_f64().unwrap_or(1.0) as f32,
+        ..GenerationConfig::for_model(&model)
+    };
+    assert!(!reference["early_stopping"].as_bool().unwrap_or(false));
+    let generated = generate(
+        &model,
+        expected.ids("input_ids", &device),
+        Some(expected.ids("attention_mask", &device)),
+        &config,
+    )
+    .unwrap();
+    assert_eq!(generated.sequences, rows(&reference["sequences"]), "{key}");
+    if num_beams > 1 {
+        let scores: Vec<f32> =
+            serde_json::from_value(reference["sequences_scores"].clone()).unwrap();
+        assert_eq!(generated.scores.len(), scores.len());
+        for (row, (ours, theirs)) in generated.scores.iter().zip(&scores).enumerate() {
+            assert!(
+                (ours - theirs).abs() < 1e-4,
+                "{key} row {row}: score {ours} vs {theirs}"
+            );
+        }
+    }
+}
+
+#[test]
+fn greedy_with_no_repeat_ngram_size_1_equals_transformers() {
+    assert_generation_equals_transformers("greedy_nrng1");
+}
+
+#[test]
+fn beam_search_with_no_repeat_ngram_size_1_equals_transformers() {
+    assert_generation_equals_transformers("beam_nrng1");
+}
+
+#[test]
+fn greedy_with_no_repeat_ngram_size_2_equals_transformers() {
+    assert_generation_equals_transformers("greedy_nrng2");
+}
+
+#[test]
+fn beam_search_with_no_repeat_ngram_size_2_equals_transformers() {
+    assert_generation_equals_transformers("beam_nrng2");
+}
+
+#[test]
+fn greedy_with_repetition_penalty_equals_transformers() {
+    assert_generation_equals_transformers("greedy_rep15");
+}
+
+#[test]
+fn beam_search_with_repetition_penalty_equals_transformers() {
+    assert_generation_equals_transformers("beam_rep15");
+}
+
+#[test]
+fn the_fixture_generation_config_json_is_applied() {
+    let device = device();
+    let model = load_dir(&fixture(), &device).unwrap();
+    let mut config = GenerationConfig {
+        num_beams: 5,
+        max_length: 128,
+        no_repeat_ngram_size: 3,
+        repetition_penalty: 2.0,
+        forced_eos_token_id: Some(2),
+        ..GenerationConfig::for_model(&model)
+    };
+    let text = std::fs::read_to_string(fixture().join("generation_config.json")).unwrap();
+    config.apply_hf_generation_config(&serde_json::from_str(&text).unwrap());
+    assert_eq!(config.num_beams, 1);
+    assert_eq!(config.max_length, 10);
+    assert_eq!(config.no_repeat_ngram_size, 0);
+    assert_eq!(config.repetition_penalty, 1.0);
+    assert_eq!(config.decoder_start_token_id, 2);
+    // Absent from the file: kept.
+    assert_eq!(config.forced_eos_token_id, Some(2));
+}

@@ -28,22 +28,35 @@ pub struct Args {
     /// A file of inputs, one space-separated id sequence per line.
     #[arg(long, conflicts_with = "input_ids")]
     pub input_file: Option<PathBuf>,
-    /// Beam width; 1 is greedy search.
-    #[arg(long, default_value_t = 5)]
-    pub num_beams: usize,
-    /// Sequences returned per input (top-k), at most --num-beams.
-    #[arg(long, default_value_t = 5)]
-    pub num_return_sequences: usize,
-    /// Maximum output length, counting the decoder start token.
-    #[arg(long, default_value_t = 128)]
-    pub max_length: usize,
-    #[arg(long, default_value_t = 0)]
-    pub min_length: usize,
-    /// Hypothesis score = sum of log-probabilities / generated_length ^ length_penalty.
-    #[arg(long, default_value_t = 1.0)]
-    pub length_penalty: f32,
-    #[arg(long, value_enum, default_value_t = EarlyStopping::False)]
-    pub early_stopping: EarlyStopping,
+    /// Beam width; 1 is greedy search [default: the model's generation_config.json, else 5].
+    #[arg(long)]
+    pub num_beams: Option<usize>,
+    /// Sequences returned per input (top-k), at most --num-beams [default: 5, at most
+    /// num_beams].
+    #[arg(long)]
+    pub num_return_sequences: Option<usize>,
+    /// Maximum output length, counting the decoder start token [default: generation_config.json,
+    /// else 128].
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// [default: generation_config.json, else 0]
+    #[arg(long)]
+    pub min_length: Option<usize>,
+    /// Hypothesis score = sum of log-probabilities / generated_length ^ length_penalty
+    /// [default: generation_config.json, else 1.0].
+    #[arg(long)]
+    pub length_penalty: Option<f32>,
+    /// [default: generation_config.json, else false]
+    #[arg(long, value_enum)]
+    pub early_stopping: Option<EarlyStopping>,
+    /// Ban repeating n-grams of this size; 0 disables [default: generation_config.json, else
+    /// config.json, else 0].
+    #[arg(long)]
+    pub no_repeat_ngram_size: Option<usize>,
+    /// HF repetition penalty on tokens already generated; 1.0 disables [default:
+    /// generation_config.json, else 1.0].
+    #[arg(long)]
+    pub repetition_penalty: Option<f32>,
     /// Inputs generated at once.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -86,15 +99,45 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(bad) = inputs.iter().flatten().find(|&&t| t < 0 || t >= vocab) {
         bail!("token id {bad} is outside the model's vocabulary (0..{vocab})");
     }
-    let config = GenerationConfig {
-        max_length: args.max_length,
-        min_length: args.min_length,
-        num_beams: args.num_beams,
-        num_return_sequences: args.num_return_sequences,
-        length_penalty: args.length_penalty,
-        early_stopping: args.early_stopping,
+    // Precedence: flags, then the folder's generation_config.json, then tailor's defaults.
+    let mut config = GenerationConfig {
+        max_length: 128,
+        num_beams: 5,
         ..GenerationConfig::for_model(&model)
     };
+    let path = args.model.join("generation_config.json");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        config.apply_hf_generation_config(&json);
+    }
+    if let Some(v) = args.num_beams {
+        config.num_beams = v;
+    }
+    config.num_return_sequences = args
+        .num_return_sequences
+        .unwrap_or_else(|| config.num_beams.min(5));
+    if let Some(v) = args.max_length {
+        config.max_length = v;
+    }
+    if let Some(v) = args.min_length {
+        config.min_length = v;
+    }
+    if let Some(v) = args.length_penalty {
+        config.length_penalty = v;
+    }
+    if let Some(v) = args.early_stopping {
+        config.early_stopping = v;
+    }
+    if let Some(v) = args.no_repeat_ngram_size {
+        config.no_repeat_ngram_size = v;
+    }
+    if let Some(v) = args.repetition_penalty {
+        config.repetition_penalty = v;
+    }
+    let config = config;
     let pad = model.config.pad_token_id as i64;
     let progress = ProgressBar::new(inputs.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} inputs {elapsed} (eta {eta})")

@@ -11,12 +11,18 @@
 //! beam can no longer beat its worst kept hypothesis (`early_stopping`). Scores on the device
 //! (log-softmax, top-k over `beam × vocab`); the bookkeeping of at most `2 × num_beams`
 //! candidates per input on the host.
+//!
+//! Logits processors, in HF's order: repetition penalty and n-gram blocking (on the host, as they
+//! read each hypothesis's tokens; see [`processors`]), min_length, forced BOS, forced EOS. As in
+//! HF, greedy search processes the raw logits and beam search the log-softmaxed scores.
 
 use anyhow::{Result, ensure};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
 use crate::model::{BartForConditionalGeneration, Encoded};
+
+pub mod processors;
 
 /// When beam search stops accepting hypotheses for an input (HF `early_stopping`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -50,6 +56,12 @@ pub struct GenerationConfig {
     pub forced_bos_token_id: Option<u32>,
     /// Token forced at the last position (`max_length - 1`).
     pub forced_eos_token_id: Option<u32>,
+    /// Ban tokens that would repeat an n-gram of the hypothesis (decoder start token included);
+    /// 0 disables (HF `NoRepeatNGramLogitsProcessor`).
+    pub no_repeat_ngram_size: usize,
+    /// Scores of tokens already in the hypothesis: negative ones × penalty, others ÷ penalty;
+    /// 1.0 disables (HF `RepetitionPenaltyLogitsProcessor`).
+    pub repetition_penalty: f32,
 }
 
 impl GenerationConfig {
@@ -68,7 +80,73 @@ impl GenerationConfig {
             pad_token_id: config.pad_token_id,
             forced_bos_token_id: config.forced_bos_token_id,
             forced_eos_token_id: config.forced_eos_token_id,
+            no_repeat_ngram_size: config.no_repeat_ngram_size.unwrap_or(0),
+            repetition_penalty: 1.0,
         }
+    }
+
+    /// Applies a HF `generation_config.json` (the fields tailor uses; absent ones stay).
+    pub fn apply_hf_generation_config(&mut self, json: &serde_json::Value) {
+        let int = |key: &str| json.get(key).and_then(serde_json::Value::as_u64);
+        let float = |key: &str| json.get(key).and_then(serde_json::Value::as_f64);
+        // A token id field may be null (switched off) or, for eos, a list (the first counts).
+        let token = |key: &str| -> Option<Option<u32>> {
+            let value = json.get(key)?;
+            match value {
+                serde_json::Value::Null => Some(None),
+                serde_json::Value::Array(ids) => Some(ids.first()?.as_u64().map(|t| t as u32)),
+                _ => Some(value.as_u64().map(|t| t as u32)),
+            }
+        };
+        if let Some(v) = int("num_beams") {
+            self.num_beams = v as usize;
+        }
+        if let Some(v) = int("num_return_sequences") {
+            self.num_return_sequences = v as usize;
+        }
+        if let Some(v) = int("max_length") {
+            self.max_length = v as usize;
+        }
+        if let Some(v) = int("min_length") {
+            self.min_length = v as usize;
+        }
+        if let Some(v) = int("no_repeat_ngram_size") {
+            self.no_repeat_ngram_size = v as usize;
+        }
+        if let Some(v) = float("repetition_penalty") {
+            self.repetition_penalty = v as f32;
+        }
+        if let Some(v) = float("length_penalty") {
+            self.length_penalty = v as f32;
+        }
+        match json.get("early_stopping") {
+            Some(serde_json::Value::Bool(true)) => self.early_stopping = EarlyStopping::True,
+            Some(serde_json::Value::Bool(false)) => self.early_stopping = EarlyStopping::False,
+            Some(serde_json::Value::String(s)) if s == "never" => {
+                self.early_stopping = EarlyStopping::Never
+            }
+            _ => {}
+        }
+        if let Some(v) = token("forced_bos_token_id") {
+            self.forced_bos_token_id = v;
+        }
+        if let Some(v) = token("forced_eos_token_id") {
+            self.forced_eos_token_id = v;
+        }
+        if let Some(Some(v)) = token("decoder_start_token_id") {
+            self.decoder_start_token_id = v;
+        }
+        if let Some(Some(v)) = token("eos_token_id") {
+            self.eos_token_id = v;
+        }
+        if let Some(Some(v)) = token("pad_token_id") {
+            self.pad_token_id = v;
+        }
+    }
+
+    /// Whether a processor needs the hypotheses' tokens (applied on the host).
+    fn uses_history(&self) -> bool {
+        self.no_repeat_ngram_size > 0 || self.repetition_penalty != 1.0
     }
 }
 
@@ -78,7 +156,9 @@ impl GenerationConfig {
 pub struct Generated {
     pub sequences: Vec<Vec<u32>>,
     /// Per row: beam search's hypothesis score (length-penalised sum of log-probabilities);
-    /// greedy: the sum of the chosen tokens' log-probabilities divided by the generated length.
+    /// greedy: the sum of the chosen tokens' log-probabilities (log-softmax of the processed
+    /// logits, HF `compute_transition_scores(normalize_logits=True)`) divided by the generated
+    /// length ^ length_penalty.
     pub scores: Vec<f32>,
 }
 
@@ -141,6 +221,26 @@ fn process(scores: Tensor<2>, cur_len: usize, config: &GenerationConfig) -> Tens
     scores
 }
 
+/// The processors that read each row's tokens so far (HF order: repetition penalty, then
+/// n-gram blocking), on the host; `scores` is `[rows, vocab]`, `sequences` one per row.
+fn process_history(
+    scores: Tensor<2>,
+    sequences: &[&[u32]],
+    config: &GenerationConfig,
+) -> Tensor<2> {
+    if !config.uses_history() {
+        return scores;
+    }
+    let [rows, vocab] = scores.dims();
+    let device = scores.device();
+    let mut values = host_f32(scores);
+    for (row, tokens) in values.chunks_exact_mut(vocab).zip(sequences) {
+        processors::repetition_penalty(row, tokens, config.repetition_penalty);
+        processors::no_repeat_ngram(row, tokens, config.no_repeat_ngram_size);
+    }
+    Tensor::from_data(TensorData::new(values, [rows, vocab]), &device)
+}
+
 /// A small device tensor's values on the host.
 fn host_f32(tensor: Tensor<2>) -> Vec<f32> {
     tensor
@@ -176,7 +276,10 @@ fn greedy(
         let logits = model.decode(&encoded, column(&next, &device), Some(&mut cache));
         let [_, _, vocab] = logits.dims();
         let logits = logits.reshape([batch, vocab]);
-        let scores = process(log_softmax(logits, 1), cur_len, config);
+        // HF's greedy search processes the raw logits; the score is the processed log-softmax.
+        let history: Vec<&[u32]> = sequences.iter().map(Vec::as_slice).collect();
+        let logits = process_history(logits, &history, config);
+        let scores = log_softmax(process(logits, cur_len, config), 1);
         let (best, tokens) = scores.max_dim_with_indices(1);
         let best: Vec<f32> = host_f32(best);
         let tokens: Vec<i64> = host_i64(tokens);
@@ -253,8 +356,14 @@ fn beam_search(
     while cur_len < config.max_length {
         let logits = model.decode(&encoded, column(&next, &device), Some(&mut cache));
         let [_, _, vocab] = logits.dims();
+        // HF's beam search processes the log-softmaxed scores.
+        let history: Vec<&[u32]> = states
+            .iter()
+            .flat_map(|s| s.running.iter().map(|(tokens, _)| tokens.as_slice()))
+            .collect();
+        let log_probs = log_softmax(logits.reshape([rows, vocab]), 1);
         let log_probs = process(
-            log_softmax(logits.reshape([rows, vocab]), 1),
+            process_history(log_probs, &history, config),
             cur_len,
             config,
         );

@@ -61,6 +61,9 @@ pub struct BartConfig {
     /// Generation: token forced at the last position of `max_length` (HF default: eos).
     #[serde(default = "defaults::forced_eos_token_id")]
     pub forced_eos_token_id: Option<u32>,
+    /// Generation: n-gram size that may not repeat (bart-large: 3), if the config sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_repeat_ngram_size: Option<usize>,
     /// Everything else in `config.json`, kept so that saving writes back what was read.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
