@@ -98,26 +98,24 @@ impl GenerationConfig {
                 _ => Some(value.as_u64().map(|t| t as u32)),
             }
         };
-        if let Some(v) = int("num_beams") {
-            self.num_beams = v as usize;
+        for (key, slot) in [
+            ("num_beams", &mut self.num_beams),
+            ("num_return_sequences", &mut self.num_return_sequences),
+            ("max_length", &mut self.max_length),
+            ("min_length", &mut self.min_length),
+            ("no_repeat_ngram_size", &mut self.no_repeat_ngram_size),
+        ] {
+            if let Some(v) = int(key) {
+                *slot = v as usize;
+            }
         }
-        if let Some(v) = int("num_return_sequences") {
-            self.num_return_sequences = v as usize;
-        }
-        if let Some(v) = int("max_length") {
-            self.max_length = v as usize;
-        }
-        if let Some(v) = int("min_length") {
-            self.min_length = v as usize;
-        }
-        if let Some(v) = int("no_repeat_ngram_size") {
-            self.no_repeat_ngram_size = v as usize;
-        }
-        if let Some(v) = float("repetition_penalty") {
-            self.repetition_penalty = v as f32;
-        }
-        if let Some(v) = float("length_penalty") {
-            self.length_penalty = v as f32;
+        for (key, slot) in [
+            ("repetition_penalty", &mut self.repetition_penalty),
+            ("length_penalty", &mut self.length_penalty),
+        ] {
+            if let Some(v) = float(key) {
+                *slot = v as f32;
+            }
         }
         match json.get("early_stopping") {
             Some(serde_json::Value::Bool(true)) => self.early_stopping = EarlyStopping::True,
