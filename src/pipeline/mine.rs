@@ -137,7 +137,7 @@ fn store_cached(
 /// Runs the stage.
 pub fn run(config: &MineConfig) -> Result<MineReport> {
     let start = Instant::now();
-    let acquired = crate::cli::acquire::acquire_corpus(&config.corpus, &config.acquire)?;
+    let acquired = crate::acquire::acquire_corpus(&config.corpus, &config.acquire)?;
     let mut rows: Vec<ProjectRow> = Vec::with_capacity(acquired.len());
     let mut all_pairs: Vec<Pair> = Vec::new();
 
