@@ -183,3 +183,46 @@ fn mine_fails_when_no_project_succeeds() {
     let rows = projects::read_projects(&table_path(&out, "projects")).unwrap();
     assert_eq!(rows[0].status, Status::Error);
 }
+
+#[test]
+fn acquire_out_writes_the_projects_table_with_checkout_measures_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local-calc");
+    write_project(&local);
+    let corpus = tmp.path().join("corpus.csv");
+    std::fs::write(
+        &corpus,
+        format!(
+            "id,name,source,revision,stars\n\
+             local-calc,Local Calculator,{},,7\n\
+             missing,Missing Project,{},,\n",
+            local.display(),
+            tmp.path().join("does-not-exist").display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = tailor(&[
+        "acquire",
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--cache",
+        tmp.path().join("cache").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let rows = projects::read_projects(&table_path(&out, "projects")).unwrap();
+    assert_eq!(rows.len(), 2);
+    let ok = rows.iter().find(|r| r.project_id == "local-calc").unwrap();
+    assert_eq!(ok.status, Status::Ok);
+    assert_eq!((ok.java_files, ok.test_files, ok.stars), (2, 1, Some(7)));
+    assert!(ok.checkout.is_some());
+    let failed = rows.iter().find(|r| r.project_id == "missing").unwrap();
+    assert_eq!(failed.status, Status::Error);
+    assert!(failed.error.as_deref().unwrap().contains("does-not-exist"));
+}
