@@ -30,6 +30,8 @@ enum Command {
     Heatmap(cli::heatmap::Args),
     /// BART models: presets, parameter counts (Table 1), HF import/export.
     Model(cli::model::Args),
+    /// Train the baseline test generator (tokenizer and examples first if missing).
+    Baseline(cli::baseline::Args),
     /// Generate test cases for focal methods with greedy or beam search.
     Generate(cli::generate::Args),
     /// Benchmark extraction: MB/s, files/s, share of time in tree-sitter, peak RSS.
@@ -48,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Table2(args) => cli::table2::run(args),
         Command::Heatmap(args) => cli::heatmap::run(args),
         Command::Model(args) => cli::model::run(args),
+        Command::Baseline(args) => cli::baseline::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::BenchMine(args) => cli::bench_mine::run(args),
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),

@@ -1,6 +1,7 @@
 //! One file per subcommand: each parses its arguments and calls its stage.
 
 pub mod acquire;
+pub mod baseline;
 pub mod bench_heatmap;
 pub mod bench_mine;
 pub mod bench_model;

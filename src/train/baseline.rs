@@ -1,0 +1,337 @@
+//! The baseline stage (`tailor baseline`, `make baseline`): the test generator every
+//! customization starts from (the paper's AthenaTest, §3.1). We have no pretrained weights, so
+//! it is trained here on the train split's examples and early-stopped on the valid split.
+//!
+//! It builds what is missing first (tokenizer, examples), trains through the one loop
+//! ([`super::trainer::train`]), keeps the best model as a HuggingFace folder (`config.json`,
+//! `model.safetensors`, `tokenizer.json`, `generation_config.json`) that `transformers` loads,
+//! and reports loss, perplexity, tokens, compute and a few generated tests as text.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::settings::Profile;
+use super::strategy::{Strategy, StrategyKind};
+use super::trainer::{self, BEST_DIR, Run, RunModel};
+use crate::data::examples::{Example, ensure_examples, read_examples, tokenizer_dir};
+use crate::data::tokenizer::CodeTokenizer;
+use crate::generate::{GenerationConfig, generate};
+use crate::model::{Backend, BartConfig, BartForConditionalGeneration, hf};
+
+/// The run folder of a profile's baseline: `OUT/runs/baseline/<profile>`.
+pub fn run_dir(out: &Path, profile: &str) -> PathBuf {
+    out.join("runs").join("baseline").join(profile)
+}
+
+/// The baseline model folder a finished run leaves (`…/best`).
+pub fn model_dir(out: &Path, profile: &str) -> PathBuf {
+    run_dir(out, profile).join(BEST_DIR)
+}
+
+/// `generation_config.json` as `transformers` writes it: beam search as the paper evaluates
+/// (5 beams), lengths from the profile.
+pub fn write_generation_config(dir: &Path, config: &BartConfig, max_length: usize) -> Result<()> {
+    let json = serde_json::json!({
+        "_from_model_config": false,
+        "bos_token_id": config.bos_token_id,
+        "decoder_start_token_id": config.decoder_start_token_id,
+        "early_stopping": false,
+        "eos_token_id": config.eos_token_id,
+        "forced_eos_token_id": config.forced_eos_token_id,
+        "length_penalty": 1.0,
+        "max_length": max_length,
+        "num_beams": 5,
+        "pad_token_id": config.pad_token_id,
+    });
+    super::checkpoint::write_atomic(
+        &dir.join("generation_config.json"),
+        (serde_json::to_string_pretty(&json)? + "\n").as_bytes(),
+    )
+}
+
+/// A complete model folder: HF weights and config, the tokenizer, the generation settings.
+pub fn save_model_folder(
+    model: &BartForConditionalGeneration,
+    tokenizer: &CodeTokenizer,
+    max_target: usize,
+    dir: &Path,
+) -> Result<()> {
+    hf::save_dir(model, dir)?;
+    tokenizer.save(dir)?;
+    // The decoder start token plus the longest target the model was trained on.
+    write_generation_config(dir, &model.config, max_target + 1)
+}
+
+/// What `tailor baseline` reports, also written to `<run>/summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BaselineSummary {
+    pub profile: String,
+    pub backend: String,
+    pub model_dir: PathBuf,
+    pub parameters: usize,
+    pub train_examples: usize,
+    pub valid_examples: usize,
+    pub steps: u64,
+    pub epochs: f64,
+    pub tokens: u64,
+    pub pf_seconds: f64,
+    pub wall_seconds: f64,
+    pub best_step: u64,
+    pub best_val_loss: f64,
+    pub best_val_perplexity: f64,
+    /// Loss of the best model on every validation example (the curve may use a sample).
+    pub full_val_loss: f64,
+    /// Entropy (nats) of the validation targets' unigram distribution: the loss of a model that
+    /// knows token frequencies but not the input. A learning model must be far below it.
+    pub unigram_entropy: f64,
+    pub stopped: String,
+}
+
+/// Entropy in nats of the unigram distribution of `sequences`' tokens.
+pub fn unigram_entropy<'a>(sequences: impl IntoIterator<Item = &'a [u32]>) -> f64 {
+    let mut counts = std::collections::HashMap::<u32, u64>::new();
+    let mut total = 0u64;
+    for sequence in sequences {
+        for &id in sequence {
+            *counts.entry(id).or_insert(0) += 1;
+            total += 1;
+        }
+    }
+    counts
+        .values()
+        .map(|&c| {
+            let p = c as f64 / total as f64;
+            -p * p.ln()
+        })
+        .sum()
+}
+
+/// Training hooks of the baseline: every parameter trains (`custom`), the best model is a full
+/// model folder.
+struct FullModel<'a> {
+    strategy: Strategy,
+    tokenizer: &'a CodeTokenizer,
+    max_target: usize,
+}
+
+impl RunModel for FullModel<'_> {
+    fn freeze(&self, model: BartForConditionalGeneration) -> BartForConditionalGeneration {
+        self.strategy.freeze(model)
+    }
+    fn trains(&self, path: &str) -> bool {
+        path != "final_logits_bias"
+    }
+    fn save_best(&self, model: &BartForConditionalGeneration, dir: &Path) -> Result<()> {
+        save_model_folder(model, self.tokenizer, self.max_target, dir)
+    }
+}
+
+/// Options of the baseline stage beside the profile.
+#[derive(Debug, Clone)]
+pub struct BaselineOptions {
+    pub out: PathBuf,
+    pub backend: Backend,
+    pub cuda: bool,
+    pub peak_tflops: Option<f64>,
+    /// Validation examples to generate tests for at the end (0: none).
+    pub samples: usize,
+}
+
+/// Run (or resume, or report) the baseline of `profile`.
+pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<BaselineSummary> {
+    let started = Instant::now();
+    let examples_summary = ensure_examples(&options.out, &profile.data, true)?;
+    let tokenizer = CodeTokenizer::load(&tokenizer_dir(&options.out))?;
+    let examples = read_examples(&options.out)?;
+    let (train, valid): (Vec<Example>, Vec<Example>) = {
+        let mut train = Vec::new();
+        let mut valid = Vec::new();
+        for example in examples {
+            match example.split.as_str() {
+                "train" => train.push(example),
+                "valid" => valid.push(example),
+                _ => {}
+            }
+        }
+        (train, valid)
+    };
+    ensure!(
+        !train.is_empty() && !valid.is_empty(),
+        "the examples table has {} train and {} valid examples; the baseline needs both \
+         (did `tailor mine` assign splits?)",
+        train.len(),
+        valid.len()
+    );
+    let _ = examples_summary;
+    let config = profile.model.config(tokenizer.vocab_size())?;
+    ensure!(
+        config.max_position_embeddings >= profile.data.max_input.max(profile.data.max_target),
+        "model.preset {} has {} positions, fewer than data.max_input {} / data.max_target {}",
+        profile.model.preset,
+        config.max_position_embeddings,
+        profile.data.max_input,
+        profile.data.max_target
+    );
+
+    options.backend.set_threads(profile.train.threads);
+    let device = options.backend.device(options.cuda)?.autodiff();
+    device.seed(profile.train.seed);
+    let model = BartForConditionalGeneration::new(&config, &device);
+    let dir = run_dir(&options.out, &profile.name);
+    super::settings::claim_run_dir(&dir, &profile.to_toml()?)?;
+    println!(
+        "baseline: {} preset, {} parameters, {} train / {} valid examples → {}",
+        profile.model.preset,
+        model.num_params(),
+        train.len(),
+        valid.len(),
+        dir.display()
+    );
+    let hooks = FullModel {
+        strategy: Strategy::new(StrategyKind::Custom),
+        tokenizer: &tokenizer,
+        max_target: profile.data.max_target,
+    };
+    let run = Run {
+        dir: dir.clone(),
+        label: format!("baseline/{}", profile.name),
+        settings: &profile.train,
+        train: &train,
+        valid: &valid,
+        progress: None,
+        peak_tflops: options.peak_tflops,
+    };
+    let outcome = trainer::train(&run, model, &hooks, &device)?;
+    let state = &outcome.state;
+    let best_dir = model_dir(&options.out, &profile.name);
+
+    // The best model on the whole valid split, and a few generated tests.
+    let inference_device = options.backend.device(options.cuda)?;
+    let best = hf::load_dir(&best_dir, &inference_device)
+        .with_context(|| format!("loading the best model from {}", best_dir.display()))?;
+    let valid_refs: Vec<&Example> = valid.iter().collect();
+    let (full_val_loss, _) =
+        trainer::evaluate(&best, &valid_refs, profile.train.batch_tokens, &inference_device)?;
+    let best_val_loss = state.best_val_loss.unwrap_or(f64::NAN);
+    let summary = BaselineSummary {
+        profile: profile.name.clone(),
+        backend: format!("{}{}", options.backend, if options.cuda { " cuda" } else { "" }),
+        model_dir: best_dir.clone(),
+        parameters: outcome.total_params,
+        train_examples: train.len(),
+        valid_examples: valid.len(),
+        steps: state.step,
+        epochs: state.curve.last().map_or(0.0, |p| p.epoch),
+        tokens: state.tokens,
+        pf_seconds: state.flops / 1e15,
+        wall_seconds: state.wall_seconds,
+        best_step: state.best_step,
+        best_val_loss,
+        best_val_perplexity: best_val_loss.exp(),
+        full_val_loss,
+        unigram_entropy: unigram_entropy(valid.iter().map(|e| e.target_ids.as_slice())),
+        stopped: state.stopped.clone().unwrap_or_default(),
+    };
+    super::checkpoint::write_atomic(
+        &dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    let figure = options
+        .out
+        .join("figures")
+        .join(format!("baseline-{}-curve.png", profile.name));
+    crate::report::curves::draw_learning_curve(
+        &state.curve,
+        summary.unigram_entropy,
+        &format!("baseline ({} profile)", profile.name),
+        &figure,
+    )?;
+    print_summary(&summary, &figure, outcome.already_done, started.elapsed().as_secs_f64());
+    if options.samples > 0 {
+        print_samples(&best, &tokenizer, &valid, options.samples, profile, &inference_device)?;
+    }
+    Ok(summary)
+}
+
+fn print_summary(summary: &BaselineSummary, figure: &Path, already_done: bool, seconds: f64) {
+    if already_done {
+        println!("baseline: already trained ({}); reporting it", summary.stopped);
+    }
+    println!("baseline model:     {}", summary.model_dir.display());
+    println!(
+        "best validation:    loss {:.4} (perplexity {:.3}) at step {} of {} (stopped: {})",
+        summary.best_val_loss, summary.best_val_perplexity, summary.best_step, summary.steps, summary.stopped
+    );
+    println!(
+        "all {} validation examples: loss {:.4} (perplexity {:.3}); unigram entropy of the \
+         targets {:.4} nats",
+        summary.valid_examples,
+        summary.full_val_loss,
+        summary.full_val_loss.exp(),
+        summary.unigram_entropy
+    );
+    println!(
+        "compute:            {} tokens, {:.4} PF-s, {:.2} epochs, {:.0} s training on {} \
+         ({:.0} s this call)",
+        summary.tokens, summary.pf_seconds, summary.epochs, summary.wall_seconds, summary.backend, seconds
+    );
+    println!("learning curve:     {}", figure.display());
+}
+
+/// Generate tests for a few validation focal methods (beam search, top 1) and print them as text
+/// beside the developer's.
+fn print_samples(
+    model: &BartForConditionalGeneration,
+    tokenizer: &CodeTokenizer,
+    valid: &[Example],
+    n: usize,
+    profile: &Profile,
+    device: &Device,
+) -> Result<()> {
+    let step = (valid.len() / n.max(1)).max(1);
+    let mut config = GenerationConfig {
+        max_length: profile.data.max_target + 1,
+        num_beams: 5,
+        num_return_sequences: 1,
+        ..GenerationConfig::for_model(model)
+    };
+    config.forced_eos_token_id = None;
+    for example in valid.iter().step_by(step).take(n) {
+        let ids: Vec<i64> = example.input_ids.iter().map(|&t| i64::from(t)).collect();
+        let len = ids.len();
+        let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, len]), device);
+        let generated = generate(model, input, None, &config)?;
+        let text = tokenizer.decode(&generated.sequences[0])?;
+        println!("\n── pair {} ({})", example.pair_id, example.project_id);
+        println!("focal:     {}", one_line(&tokenizer.decode(&example.input_ids)?, 300));
+        println!("developer: {}", one_line(&tokenizer.decode(&example.target_ids)?, 400));
+        println!("generated: {}", one_line(&text, 400));
+    }
+    Ok(())
+}
+
+fn one_line(text: &str, max_chars: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max_chars {
+        flat.chars().take(max_chars).collect::<String>() + " …"
+    } else {
+        flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unigram_entropy_of_a_uniform_distribution_is_ln_n() {
+        let a: Vec<u32> = vec![1, 2, 3, 4];
+        assert!((unigram_entropy([a.as_slice()]) - 4f64.ln()).abs() < 1e-12);
+        let b: Vec<u32> = vec![7, 7, 7];
+        assert_eq!(unigram_entropy([b.as_slice()]), 0.0);
+    }
+}
