@@ -29,5 +29,5 @@ baseline: train-build ## Train the baseline test generator (PROFILE=cpu|smoke|pa
 
 .PHONY: fixtures-train
 fixtures-train: $(VENV_HF)/.installed ## Regenerate fixtures/train-corpus and pipelines/corpora/train-fixtures.csv (deterministic)
-	$(VENV_HF)/bin/pip install -q xxhash==3.6.0
+	$(VENV_HF)/bin/pip install -q xxhash==4.1.0
 	$(VENV_HF)/bin/python fixtures/train-corpus/make.py
