@@ -32,6 +32,8 @@ enum Command {
     Model(cli::model::Args),
     /// Train the baseline test generator (tokenizer and examples first if missing).
     Baseline(cli::baseline::Args),
+    /// Customize the baseline per target project with each strategy, k-fold (trains it first if missing).
+    Finetune(cli::finetune::Args),
     /// Generate test cases for focal methods with greedy or beam search.
     Generate(cli::generate::Args),
     /// Benchmark extraction: MB/s, files/s, share of time in tree-sitter, peak RSS.
@@ -51,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::Heatmap(args) => cli::heatmap::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Baseline(args) => cli::baseline::run(args),
+        Command::Finetune(args) => cli::finetune::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::BenchMine(args) => cli::bench_mine::run(args),
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),

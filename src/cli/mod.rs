@@ -6,6 +6,7 @@ pub mod bench_heatmap;
 pub mod bench_mine;
 pub mod bench_model;
 pub mod corpus;
+pub mod finetune;
 pub mod generate;
 pub mod heatmap;
 pub mod mine;

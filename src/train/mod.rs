@@ -7,6 +7,7 @@ pub mod baseline;
 pub mod batch;
 pub mod checkpoint;
 pub mod compute;
+pub mod finetune;
 pub mod schedule;
 pub mod settings;
 pub mod strategy;

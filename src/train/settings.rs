@@ -12,6 +12,8 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::data::examples::ExampleSettings;
+use crate::data::folds::FoldBy;
+use crate::train::strategy::{LoraSettings, PrefixSettings, StrategyKind};
 use crate::model::{BartConfig, Preset};
 
 /// The learning-rate schedule after warm-up.
@@ -116,13 +118,44 @@ pub struct Profile {
     pub model: ModelSettings,
     pub data: ExampleSettings,
     pub train: TrainSettings,
-    /// Customization (issue 12): the fine-tuning recipe; `train` overrides for fine-tuning runs.
+    /// Customization (paper §3): which strategies, targets and folds, and the fine-tuning
+    /// recipe. Profiles without it can train a baseline but not customize.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finetune: Option<toml::Table>,
+    pub finetune: Option<FinetuneSettings>,
+}
+
+/// The `[finetune]` section: a sweep of customization runs (strategy × target × fold).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneSettings {
+    /// `custom`, `l-eo`, `l-ldb`, `prefix`, `lora`.
+    pub strategies: Vec<StrategyKind>,
+    /// Target project ids; empty: the projects table's Table 2 targets.
+    pub projects: Vec<String>,
+    /// At most this many targets (the largest first); 0: all.
+    pub max_projects: usize,
+    /// Folds of the cross-validation (the paper: 4).
+    pub folds: usize,
+    /// Which folds to run; empty: all.
+    pub run_folds: Vec<usize>,
+    /// `pair` (the paper) or `test-class` (keeps a test class's near-copies together).
+    pub fold_by: FoldBy,
+    /// Share of the non-test folds held out for early stopping (the paper: 10%).
+    pub valid_fraction: f64,
+    pub fold_seed: u64,
+    pub prefix: PrefixSettings,
+    pub lora: LoraSettings,
+    /// The optimisation recipe of customization runs.
+    pub train: TrainSettings,
 }
 
 /// Fields that may differ when a run is resumed: they change speed, not results.
-const RESUMABLE_CHANGES: [&str; 2] = ["train.threads", "train.max_minutes"];
+const RESUMABLE_CHANGES: [&str; 4] = [
+    "train.threads",
+    "train.max_minutes",
+    "finetune.train.threads",
+    "finetune.train.max_minutes",
+];
 
 impl Profile {
     /// The profile file for a name or path: `cpu` → `pipelines/train/cpu.toml`.
@@ -155,6 +188,20 @@ impl Profile {
             .try_into()
             .with_context(|| format!("checking training profile {}", path.display()))?;
         profile.train.validate().with_context(|| format!("checking {}", path.display()))?;
+        if let Some(finetune) = &profile.finetune {
+            finetune
+                .train
+                .validate()
+                .and_then(|()| {
+                    ensure!(finetune.folds >= 2, "finetune.folds must be at least 2");
+                    ensure!(
+                        (0.0..1.0).contains(&finetune.valid_fraction),
+                        "finetune.valid_fraction must be in [0, 1)"
+                    );
+                    Ok(())
+                })
+                .with_context(|| format!("checking [finetune] of {}", path.display()))?;
+        }
         Ok(profile)
     }
 

@@ -1,0 +1,103 @@
+//! `tailor finetune`: customize the baseline per target project with each strategy, k-fold.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::data::folds::FoldBy;
+use crate::model::Backend;
+use crate::train::finetune::{FinetuneOptions, run_finetune};
+use crate::train::settings::Profile;
+use crate::train::strategy::StrategyKind;
+
+/// Customize the baseline to each target project with each strategy (custom, l-eo, l-ldb,
+/// prefix, lora) in k-fold cross-validation; evaluate every fold's test part against the
+/// baseline; write out/tables/finetune.parquet as runs finish. Trains the baseline first when it
+/// is missing; re-runs skip finished runs and resume interrupted ones.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Training profile: a name under pipelines/train/ (smoke, cpu, paper) or a TOML file; its
+    /// [finetune] section is the sweep.
+    #[arg(long, default_value = "cpu")]
+    pub profile: String,
+    /// Override a profile field, `section.key=value` (repeatable): `--set finetune.train.lr=1e-4`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Strategies, comma-separated, or `all` [default: the profile's].
+    #[arg(long, value_delimiter = ',')]
+    pub strategy: Vec<String>,
+    /// Target project ids, comma-separated [default: the profile's, else Table 2's targets].
+    #[arg(long, value_delimiter = ',')]
+    pub projects: Vec<String>,
+    /// Folds to run, comma-separated indices [default: the profile's, else all].
+    #[arg(long, value_delimiter = ',')]
+    pub folds: Vec<usize>,
+    /// Group pairs into folds by pair (the paper) or by test class.
+    #[arg(long, value_enum)]
+    pub fold_by: Option<FoldBy>,
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+    #[arg(long)]
+    pub cuda: bool,
+    #[arg(long)]
+    pub peak_tflops: Option<f64>,
+}
+
+/// `all` or a list of strategy names.
+pub fn parse_strategies(names: &[String]) -> Result<Option<Vec<StrategyKind>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    if names.iter().any(|n| n == "all") {
+        return Ok(Some(vec![
+            StrategyKind::Custom,
+            StrategyKind::LEo,
+            StrategyKind::LLdb,
+            StrategyKind::Prefix,
+            StrategyKind::Lora,
+        ]));
+    }
+    names
+        .iter()
+        .map(|name| {
+            <StrategyKind as clap::ValueEnum>::from_str(name.trim(), true).map_err(|_| {
+                anyhow::anyhow!("unknown strategy {name:?}: use custom, l-eo, l-ldb, prefix, lora or all")
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let profile = Profile::load(&args.profile, &args.overrides)?;
+    let Some(mut settings) = profile.finetune.clone() else {
+        bail!(
+            "profile {} has no [finetune] section: it can train a baseline but does not say how to customize",
+            Profile::path_of(&args.profile).display()
+        );
+    };
+    if let Some(kinds) = parse_strategies(&args.strategy).context("--strategy")? {
+        settings.strategies = kinds;
+    }
+    if !args.projects.is_empty() {
+        settings.projects = args.projects.iter().map(|p| p.trim().to_string()).collect();
+    }
+    if !args.folds.is_empty() {
+        settings.run_folds = args.folds.clone();
+    }
+    if let Some(fold_by) = args.fold_by {
+        settings.fold_by = fold_by;
+    }
+    run_finetune(
+        &profile,
+        &settings,
+        &FinetuneOptions {
+            out: args.out,
+            backend: args.backend,
+            cuda: args.cuda,
+            peak_tflops: args.peak_tflops,
+        },
+    )
+}
