@@ -42,6 +42,8 @@ enum Command {
     BenchHeatmap(cli::bench_heatmap::Args),
     /// Benchmark training-step and beam-search throughput per backend.
     BenchModel(cli::bench_model::Args),
+    /// Benchmark the training loop and each strategy's step on real batches, beside PyTorch.
+    BenchTrain(cli::bench_train::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,5 +60,6 @@ fn main() -> anyhow::Result<()> {
         Command::BenchMine(args) => cli::bench_mine::run(args),
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),
         Command::BenchModel(args) => cli::bench_model::run(args),
+        Command::BenchTrain(args) => cli::bench_train::run(args),
     }
 }

@@ -31,3 +31,26 @@ baseline: train-build ## Train the baseline test generator (PROFILE=cpu|smoke|pa
 fixtures-train: $(VENV_HF)/.installed ## Regenerate fixtures/train-corpus and pipelines/corpora/train-fixtures.csv (deterministic)
 	$(VENV_HF)/bin/pip install -q xxhash==4.1.0
 	$(VENV_HF)/bin/python fixtures/train-corpus/make.py
+
+# Customization (issue 12): STRATEGY=custom|l-eo|l-ldb|prefix|lora|all (comma lists too),
+# PROJECTS=id,id (default: the profile's, else Table 2's targets), FOLDS=0,1 (default: the
+# profile's). The baseline and examples are built first when missing.
+FOLDS ?=
+.PHONY: finetune
+finetune: train-build ## Customize the baseline per target and fold (STRATEGY=all|l-ldb|…, PROJECTS=, FOLDS=, PROFILE=, BACKEND=)
+	$(TRAIN_ENV) $(BENCH_ENV) $(TAILOR) finetune $(TRAIN_ARGS) --strategy $(STRATEGY) \
+	  $(if $(PROJECTS),--projects $(PROJECTS)) $(if $(FOLDS),--folds $(FOLDS))
+
+# Benchmarks of the training loop on real batches (after `make examples` or `make baseline`):
+# every compiled backend (FEATURES=tch adds libtorch), each strategy's bare step with its FLOPs,
+# the loop's marginal step, and the PyTorch peer when .venv-hf exists.
+BENCH_TRAIN_ARGS ?=
+.PHONY: bench-train bench-finetune
+bench-train: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Training loop tokens/s on real batches per backend, vs the bare step and PyTorch
+	$(TCH_ENV) $(CARGO) build --bin tailor $(if $(FEATURES),--features $(FEATURES))
+	$(TCH_ENV) $(BENCH_ENV) $(TAILOR) bench-train --out $(OUT) --profile $(PROFILE) \
+	  $(if $(PYTORCH_PYTHON),--pytorch-python $(PYTORCH_PYTHON)) $(BENCH_TRAIN_ARGS)
+
+bench-finetune: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Step time and FLOPs/step of every strategy on real batches (cheaper by accounting = cheaper measured)
+	$(TCH_ENV) $(CARGO) build --bin tailor $(if $(FEATURES),--features $(FEATURES))
+	$(TCH_ENV) $(BENCH_ENV) $(TAILOR) bench-train --out $(OUT) --profile $(PROFILE) --strategies all --no-loop $(BENCH_TRAIN_ARGS)

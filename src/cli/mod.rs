@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod bench_heatmap;
 pub mod bench_mine;
 pub mod bench_model;
+pub mod bench_train;
 pub mod corpus;
 pub mod finetune;
 pub mod generate;

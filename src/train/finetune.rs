@@ -94,8 +94,8 @@ fn target_projects(out: &Path, settings: &FinetuneSettings) -> Result<Vec<String
          finetune.projects is empty: give PROJECTS=id,id",
         table_path(out, "projects").display()
     );
-    // Largest first, so a capped sweep customizes the projects with the most data.
-    targets.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Smallest first, so a sweep capped by `max_projects` fits a compute budget.
+    targets.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut ids: Vec<String> = targets.into_iter().map(|(_, id)| id).collect();
     if settings.max_projects > 0 {
         ids.truncate(settings.max_projects);

@@ -132,7 +132,7 @@ pub struct FinetuneSettings {
     pub strategies: Vec<StrategyKind>,
     /// Target project ids; empty: the projects table's Table 2 targets.
     pub projects: Vec<String>,
-    /// At most this many targets (the largest first); 0: all.
+    /// At most this many targets (the smallest first, to fit a budget); 0: all.
     pub max_projects: usize,
     /// Folds of the cross-validation (the paper: 4).
     pub folds: usize,

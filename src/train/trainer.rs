@@ -120,7 +120,7 @@ fn no_decay(param: &NamedParam) -> bool {
     param.owner == "LayerNorm" || param.path.ends_with(".bias") || param.path.ends_with(".beta")
 }
 
-fn optimizer(settings: &TrainSettings, params: &[NamedParam]) -> ModuleOptimizer {
+pub(crate) fn optimizer(settings: &TrainSettings, params: &[NamedParam]) -> ModuleOptimizer {
     let adamw = |decay: f64| {
         AdamWConfig::new()
             .with_beta_1(settings.beta1 as f32)
@@ -138,7 +138,7 @@ fn optimizer(settings: &TrainSettings, params: &[NamedParam]) -> ModuleOptimizer
 
 /// Scale all gradients so that their global L2 norm is at most `max_norm` (PyTorch's
 /// `clip_grad_norm_`); returns the norm before clipping.
-fn clip_global_norm(grads: &mut GradientsParams, params: &[NamedParam], max_norm: f64) -> f64 {
+pub(crate) fn clip_global_norm(grads: &mut GradientsParams, params: &[NamedParam], max_norm: f64) -> f64 {
     let mut squares: Option<Tensor<1>> = None;
     let mut add = |t: Tensor<1>| {
         squares = Some(match squares.take() {
