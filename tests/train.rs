@@ -1,0 +1,172 @@
+//! Training end to end on the training fixtures (`pipelines/corpora/train-fixtures.csv`, the
+//! `smoke` profile, the `tiny` preset): the baseline learns, a `kill -9` at any point followed
+//! by the same command ends where an uninterrupted run ends, a run folder of another recipe is
+//! refused, and every customization strategy runs, stores an adapter and is evaluated.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tailor::tables::curves::{self, CurvePoint};
+use tailor::tables::finetune::read_rows;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn tailor() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tailor"));
+    command.current_dir(ROOT).env("MIMALLOC_PURGE_DELAY", "-1");
+    command
+}
+
+fn run_ok(command: &mut Command) -> String {
+    let output = command.output().expect("tailor runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "tailor failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Mine the training fixtures into `out`.
+fn mine(out: &Path) {
+    run_ok(tailor().args(["mine", "--corpus", "pipelines/corpora/train-fixtures.csv", "--jobs", "2", "--out"]).arg(out));
+}
+
+fn baseline_dir(out: &Path) -> PathBuf {
+    out.join("runs/baseline/smoke")
+}
+
+fn curve(out: &Path) -> Vec<CurvePoint> {
+    curves::read_curve(&baseline_dir(out).join(curves::FILE)).unwrap()
+}
+
+fn baseline(out: &Path, extra: &[&str]) -> Command {
+    let mut command = tailor();
+    command
+        .args(["baseline", "--profile", "smoke", "--samples", "2", "--out"])
+        .arg(out)
+        .args(extra);
+    command
+}
+
+#[test]
+fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
+    let steps = ["--set", "train.max_steps=60", "--set", "train.checkpoint_every_steps=3"];
+    let whole = tempfile::tempdir().unwrap();
+    mine(whole.path());
+    let stdout = run_ok(&mut baseline(whole.path(), &steps));
+    assert!(stdout.contains("baseline model:"), "{stdout}");
+    assert!(stdout.contains("generated:"), "{stdout}");
+    let uninterrupted = curve(whole.path());
+    assert_eq!(uninterrupted.last().unwrap().step, 60);
+    let first = uninterrupted.first().unwrap().val_loss;
+    let last = uninterrupted.last().unwrap().val_loss;
+    assert!(last < 0.7 * first, "validation loss {first} → {last} did not fall");
+    let model = baseline_dir(whole.path()).join("best");
+    for file in ["config.json", "model.safetensors", "tokenizer.json", "generation_config.json"] {
+        assert!(model.join(file).exists(), "{file} missing from {}", model.display());
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(baseline_dir(whole.path()).join("summary.json")).unwrap())
+            .unwrap();
+    assert!(
+        summary["best_val_loss"].as_f64().unwrap() < summary["unigram_entropy"].as_f64().unwrap(),
+        "{summary}"
+    );
+
+    // The same run, killed (SIGKILL) once training has checkpointed, then started again.
+    let killed = tempfile::tempdir().unwrap();
+    mine(killed.path());
+    let mut child = baseline(killed.path(), &steps)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = baseline_dir(killed.path()).join("checkpoint/state.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let step = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["step"].as_u64())
+            .unwrap_or(0);
+        if step >= 10 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let resumed_stdout = run_ok(&mut baseline(killed.path(), &steps));
+    assert!(resumed_stdout.contains("baseline model:"));
+    let resumed = curve(killed.path());
+    assert_eq!(resumed.len(), uninterrupted.len());
+    for (a, b) in uninterrupted.iter().zip(&resumed) {
+        assert_eq!(a.step, b.step);
+        assert_eq!(a.tokens, b.tokens);
+        assert!((a.val_loss - b.val_loss).abs() < 1e-5, "step {}: {} vs {}", a.step, a.val_loss, b.val_loss);
+        assert!((a.train_loss - b.train_loss).abs() < 1e-5, "step {}: {} vs {}", a.step, a.train_loss, b.train_loss);
+    }
+
+    // A finished run is reported, not retrained; another recipe in the same folder is refused.
+    let again = run_ok(&mut baseline(whole.path(), &steps));
+    assert!(again.contains("already trained"), "{again}");
+    let output = baseline(whole.path(), &["--set", "train.max_steps=60", "--set", "train.lr=0.5"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("different configuration") && stderr.contains("train.lr"), "{stderr}");
+}
+
+#[test]
+fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
+    let out = tempfile::tempdir().unwrap();
+    mine(out.path());
+    let stdout = run_ok(
+        tailor()
+            .args(["finetune", "--profile", "smoke", "--strategy", "all", "--set", "train.max_steps=20", "--out"])
+            .arg(out.path()),
+    );
+    assert!(stdout.contains("| l-ldb |"), "{stdout}");
+    let rows = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
+    let strategies = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora"];
+    for strategy in strategies {
+        let row = rows
+            .iter()
+            .find(|r| r.strategy == strategy && r.project_id == "music-31" && r.fold == 0)
+            .unwrap_or_else(|| panic!("no {strategy} row in {rows:?}"));
+        assert_eq!(row.status, "done", "{row:?}");
+        assert!(row.test_loss.is_finite() && row.test_tokens > 0, "{row:?}");
+        if strategy != "baseline" {
+            assert!(row.trainable_params > 0 && row.adapter_bytes > 0, "{row:?}");
+            assert!(row.pf_seconds > 0.0 && row.steps > 0, "{row:?}");
+            assert!(Path::new(&row.run_dir).join("best/adapter.safetensors").exists());
+        }
+    }
+    let by = |s: &str| rows.iter().find(|r| r.strategy == s).unwrap();
+    // Table 1's ordering: custom trains everything, L-LDB and prefixes a small share.
+    assert_eq!(by("custom").trainable_params, by("custom").total_params);
+    assert!(by("l-ldb").trainable_params < by("l-eo").trainable_params);
+    assert!(by("l-ldb").adapter_bytes < by("custom").adapter_bytes);
+    // The accounting charges L-LDB less per token than custom (no backward below its block).
+    let per_token = |s: &str| by(s).pf_seconds / by(s).tokens as f64;
+    assert!(per_token("l-ldb") < per_token("custom"));
+
+    // A second call finds every run finished and changes no row.
+    run_ok(
+        tailor()
+            .args(["finetune", "--profile", "smoke", "--strategy", "all", "--set", "train.max_steps=20", "--out"])
+            .arg(out.path()),
+    );
+    let again = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
+    assert_eq!(again.len(), rows.len());
+    for (a, b) in rows.iter().zip(&again) {
+        assert_eq!((a.wall_seconds, a.test_loss.to_bits()), (b.wall_seconds, b.test_loss.to_bits()));
+    }
+}
