@@ -167,7 +167,7 @@ fn loop_steps(
     steps: usize,
     device: &Device,
 ) -> Result<(f64, u64)> {
-    let mut measure = |n: usize| -> Result<(f64, u64)> {
+    let measure = |n: usize| -> Result<(f64, u64)> {
         let dir = tempfile::tempdir()?;
         let mut settings = profile.train.clone();
         settings.max_steps = n as u64;

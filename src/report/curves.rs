@@ -78,12 +78,12 @@ fn draw<DB: DrawingBackend>(
             .collect()
     };
     chart
-        .draw_series(LineSeries::new(series(|p| p.train_loss), train.stroke_width(3)))
+        .draw_series(std::iter::once(PathElement::new(series(|p| p.train_loss), train.stroke_width(3))))
         .map_err(plot_err)?
         .label("train loss (since previous evaluation)")
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], train.stroke_width(3)));
     chart
-        .draw_series(LineSeries::new(series(|p| p.val_loss), valid.stroke_width(3)))
+        .draw_series(std::iter::once(PathElement::new(series(|p| p.val_loss), valid.stroke_width(3))))
         .map_err(plot_err)?
         .label("validation loss")
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], valid.stroke_width(3)));

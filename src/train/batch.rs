@@ -119,7 +119,7 @@ mod tests {
         let a = Pair(vec![0, 5, 6, 2], vec![0, 9, 2]);
         let b = Pair(vec![0, 7, 2], vec![0, 8, 8, 8, 2]);
         let batch = collate(&[&a, &b], 2, &device);
-        let ints = |t: Tensor<2, Int>| t.into_data().convert::<i64>().to_vec::<i64>().unwrap();
+        let ints = |t: Tensor<2, Int>| t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
         assert_eq!(ints(batch.input_ids), vec![0, 5, 6, 2, 0, 7, 2, 1]);
         assert_eq!(ints(batch.attention_mask), vec![1, 1, 1, 1, 1, 1, 1, 0]);
         assert_eq!(ints(batch.labels), vec![0, 9, 2, 1, 1, 0, 8, 8, 8, 2]);

@@ -106,19 +106,18 @@ fn target_projects(out: &Path, settings: &FinetuneSettings) -> Result<Vec<String
 /// Test class of every pair of the given projects (for `--fold-by test-class`).
 fn test_classes(out: &Path, projects: &[String]) -> Result<HashMap<String, String>> {
     let path = table_path(out, "pairs");
-    let wanted = Series::new("p".into(), projects.to_vec());
     let df = LazyFrame::scan_parquet(PlPath::new(path.to_str().context("non-UTF-8 path")?), Default::default())
         .with_context(|| format!("opening {}", path.display()))?
-        .filter(col("project_id").is_in(lit(wanted).implode(), false))
-        .select([col("pair_id"), col("test_file"), col("test_class")])
+        .select([col("project_id"), col("pair_id"), col("test_file"), col("test_class")])
         .collect()
         .with_context(|| format!("reading {}", path.display()))?;
+    let owners = crate::tables::read_strings(&df, "project_id")?;
     let ids = crate::tables::read_strings(&df, "pair_id")?;
     let files = crate::tables::read_strings(&df, "test_file")?;
     let classes = crate::tables::read_strings(&df, "test_class")?;
-    Ok(ids
-        .into_iter()
-        .zip(files.into_iter().zip(classes).map(|(f, c)| format!("{f}#{c}")))
+    Ok((0..ids.len())
+        .filter(|&i| projects.contains(&owners[i]))
+        .map(|i| (ids[i].clone(), format!("{}#{}", files[i], classes[i])))
         .collect())
 }
 
@@ -347,9 +346,9 @@ fn evaluate_baseline(
     settings: &FinetuneSettings,
     device: &Device,
 ) -> Result<FinetuneRow> {
-    let refs = |part: &[Example]| part.iter().collect::<Vec<&Example>>();
-    let (test_loss, test_tokens) = trainer::evaluate(base, &refs(test), settings.train.batch_tokens, device)?;
-    let (val_loss, _) = trainer::evaluate(base, &refs(valid), settings.train.batch_tokens, device)?;
+    let (test_refs, valid_refs): (Vec<&Example>, Vec<&Example>) = (test.iter().collect(), valid.iter().collect());
+    let (test_loss, test_tokens) = trainer::evaluate(base, &test_refs, settings.train.batch_tokens, device)?;
+    let (val_loss, _) = trainer::evaluate(base, &valid_refs, settings.train.batch_tokens, device)?;
     let total = base.num_params() - base.config.vocab_size; // final_logits_bias is a buffer
     Ok(FinetuneRow {
         project_id: project.to_string(),
