@@ -32,7 +32,7 @@ M2T_PROJECT_ID ?= $(M2T_NAME)
 # check-hf-export: a checkpoint folder tailor saved (config.json + model.safetensors).
 MODEL_DIR ?=
 
-.PHONY: fixtures-hf check-hf-export bench-model-peer setup-libtorch m2t-compare m2t-reference
+.PHONY: fixtures-hf fixtures-hf-act check-hf-export bench-model-peer setup-libtorch m2t-compare m2t-reference
 
 $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 	test -x $(VENV_HF)/bin/python || $(PYTHON3) -m venv $(VENV_HF)
@@ -41,6 +41,9 @@ $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 
 fixtures-hf: $(VENV_HF)/.installed ## Regenerate fixtures/hf-bart-tiny with transformers (needs PyPI)
 	$(VENV_HF)/bin/python fixtures/hf-bart-tiny/make.py
+
+fixtures-hf-act: $(VENV_HF)/.installed ## Regenerate fixtures/hf-bart-act (one BART per supported activation) with transformers
+	$(VENV_HF)/bin/python fixtures/hf-bart-act/make.py
 
 check-hf-export: $(VENV_HF)/.installed ## Load MODEL_DIR (a tailor export of the fixture model) in transformers; compare with the fixture
 	@test -n "$(MODEL_DIR)" || { echo "usage: make $@ MODEL_DIR=<folder with config.json and model.safetensors>"; exit 2; }
