@@ -14,4 +14,5 @@ pub mod model;
 pub mod pipeline;
 pub mod report;
 pub mod tables;
+pub mod train;
 pub mod vocab;

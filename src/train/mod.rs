@@ -1,0 +1,2 @@
+pub mod prefix_init;
+pub mod strategy;
