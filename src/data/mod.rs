@@ -1,4 +1,5 @@
-//! Dataset organisation: the project-level train/valid/test split (and, later, examples,
-//! batching and folds).
+//! Dataset organisation: the project-level train/valid/test split, the cross-validation folds
+//! within a target project (and, later, examples and batching).
 
+pub mod folds;
 pub mod split;

@@ -426,8 +426,8 @@ fn customize(
             .iter()
             .flat_map(|e| [e.input_ids.clone(), e.target_ids.clone()])
             .collect();
-        let tokens = super::strategy::most_frequent_tokens(&sequences, strategy.prefix.len, true);
-        model = super::strategy::init_prefix_from_tokens(model, &tokens, &strategy.prefix, &device);
+        let tokens = super::prefix_init::most_frequent_tokens(&sequences, strategy.prefix.len, true);
+        model = super::prefix_init::init_prefix_from_tokens(model, &tokens, &strategy.prefix, &device);
     }
     let hooks = AdapterRun {
         strategy,
