@@ -17,7 +17,10 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 const VALID_SALT: u64 = 0x7a11_0f01_d5a1_7000;
 
 /// What a fold holds together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum FoldBy {
     /// Each pair on its own (the paper's default).
     Pair,

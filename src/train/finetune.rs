@@ -245,6 +245,7 @@ pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &Fi
             .iter()
             .map(|e| match settings.fold_by {
                 FoldBy::Pair => e.pair_id.clone(),
+                // `test_classes` keys each pair by `FoldBy::key`'s `file#class`.
                 FoldBy::TestClass => classes.get(&e.pair_id).cloned().unwrap_or_else(|| e.pair_id.clone()),
             })
             .collect();
