@@ -1,6 +1,6 @@
 //! The BART decoder (HF `BartDecoder`, `BartDecoderLayer`): causal self-attention with a
 //! key/value cache, cross-attention over the encoder output with its keys/values computed once,
-//! and a feed-forward (activation from the config, GELU for BART), each post-norm.
+//! and a feed-forward (the activation `config.json` names; GELU for BART), each post-norm.
 
 use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm, Linear};
 use burn::prelude::*;

@@ -1,5 +1,6 @@
 //! The BART encoder (HF `BartEncoder`, `BartEncoderLayer`): token + learned position embeddings,
-//! `layernorm_embedding`, then post-norm self-attention / feed-forward blocks (activation from the config, GELU for BART).
+//! `layernorm_embedding`, then post-norm self-attention / feed-forward blocks (the activation
+//! `config.json` names; GELU for BART).
 
 use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm, Linear};
 use burn::prelude::*;
