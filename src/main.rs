@@ -34,6 +34,8 @@ enum Command {
     Baseline(cli::baseline::Args),
     /// Customize the baseline per target project with each strategy, k-fold (trains it first if missing).
     Finetune(cli::finetune::Args),
+    /// Write texts, ids and logits of real examples for a model folder, for the HF reference check.
+    ExportCheck(cli::export_check::Args),
     /// Generate test cases for focal methods with greedy or beam search.
     Generate(cli::generate::Args),
     /// Benchmark extraction: MB/s, files/s, share of time in tree-sitter, peak RSS.
@@ -56,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Command::Model(args) => cli::model::run(args),
         Command::Baseline(args) => cli::baseline::run(args),
         Command::Finetune(args) => cli::finetune::run(args),
+        Command::ExportCheck(args) => cli::export_check::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::BenchMine(args) => cli::bench_mine::run(args),
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),
