@@ -28,6 +28,8 @@ enum Command {
     Table2(cli::table2::Args),
     /// Per-project token sets, the shared-token ratio matrix, its summary and Figure 1.
     Heatmap(cli::heatmap::Args),
+    /// Train the BPE tokenizer and encode every split pair as token ids (examples table).
+    Examples(cli::examples::Args),
     /// BART models: presets, parameter counts (Table 1), HF import/export.
     Model(cli::model::Args),
     /// Generate test cases for focal methods with greedy or beam search.
@@ -47,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         Command::Mine(args) => cli::mine::run(args),
         Command::Table2(args) => cli::table2::run(args),
         Command::Heatmap(args) => cli::heatmap::run(args),
+        Command::Examples(args) => cli::examples::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::BenchMine(args) => cli::bench_mine::run(args),

@@ -5,6 +5,7 @@ pub mod bench_heatmap;
 pub mod bench_mine;
 pub mod bench_model;
 pub mod corpus;
+pub mod examples;
 pub mod generate;
 pub mod heatmap;
 pub mod mine;

@@ -6,6 +6,7 @@
 //! column types, so a table from an older tailor or another tool is a clear error naming the
 //! file, not a panic deep inside a stage.
 
+pub mod examples;
 pub mod pairs;
 pub mod projects;
 pub mod vocab;
