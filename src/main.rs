@@ -28,6 +28,8 @@ enum Command {
     Table2(cli::table2::Args),
     /// Per-project token sets, the shared-token ratio matrix, its summary and Figure 1.
     Heatmap(cli::heatmap::Args),
+    /// Train the BPE tokenizer and encode every split pair as token ids (examples table).
+    Examples(cli::examples::Args),
     /// BART models: presets, parameter counts (Table 1), HF import/export.
     Model(cli::model::Args),
     /// Train the baseline test generator (tokenizer and examples first if missing).
@@ -55,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::Mine(args) => cli::mine::run(args),
         Command::Table2(args) => cli::table2::run(args),
         Command::Heatmap(args) => cli::heatmap::run(args),
+        Command::Examples(args) => cli::examples::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Baseline(args) => cli::baseline::run(args),
         Command::Finetune(args) => cli::finetune::run(args),

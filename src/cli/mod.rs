@@ -7,6 +7,7 @@ pub mod bench_mine;
 pub mod bench_model;
 pub mod bench_train;
 pub mod corpus;
+pub mod examples;
 pub mod export_check;
 pub mod finetune;
 pub mod generate;
