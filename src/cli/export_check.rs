@@ -48,10 +48,17 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .filter(|e| !e.input_truncated && !e.target_truncated)
         .collect();
-    ensure!(!whole.is_empty(), "no untruncated example in {}", args.out.display());
+    ensure!(
+        !whole.is_empty(),
+        "no untruncated example in {}",
+        args.out.display()
+    );
     let mut records = Vec::new();
     for example in whole.iter().take(args.texts) {
-        for (kind, ids) in [("input", &example.input_ids), ("target", &example.target_ids)] {
+        for (kind, ids) in [
+            ("input", &example.input_ids),
+            ("target", &example.target_ids),
+        ] {
             let text = tokenizer.decode(ids)?;
             records.push(serde_json::json!({
                 "pair_id": example.pair_id,
@@ -61,9 +68,11 @@ pub fn run(args: Args) -> Result<()> {
             }));
         }
     }
-    std::fs::create_dir_all(&args.dump).with_context(|| format!("creating {}", args.dump.display()))?;
+    std::fs::create_dir_all(&args.dump)
+        .with_context(|| format!("creating {}", args.dump.display()))?;
     let texts = args.dump.join("texts.json");
-    std::fs::write(&texts, serde_json::to_string(&records)?).with_context(|| format!("writing {}", texts.display()))?;
+    std::fs::write(&texts, serde_json::to_string(&records)?)
+        .with_context(|| format!("writing {}", texts.display()))?;
 
     let device = args.backend.device(false)?;
     let model = hf::load_dir(&args.model, &device)?;
@@ -75,7 +84,13 @@ pub fn run(args: Args) -> Result<()> {
         batch.decoder_input_ids.clone(),
     );
     let path = args.dump.join("logits.safetensors");
-    write_logits(&path, batch.input_ids, Some(batch.attention_mask), batch.decoder_input_ids, logits)?;
+    write_logits(
+        &path,
+        batch.input_ids,
+        Some(batch.attention_mask),
+        batch.decoder_input_ids,
+        logits,
+    )?;
     println!(
         "wrote {} texts ({} examples) to {} and the logits of {} examples (pad {PAD}) to {}",
         records.len(),

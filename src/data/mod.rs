@@ -1,16 +1,11 @@
-<<<<<<< HEAD
-//! Dataset organisation: the project-level train/valid/test split, the cross-validation folds
-//! within a target project (and, later, examples and batching).
-
-pub mod folds;
-=======
 //! Dataset organisation: the project-level train/valid/test split, model inputs at every
-//! focal-context level, the BPE tokenizer, the encoded examples and their batching.
+//! focal-context level, the BPE tokenizer, the encoded examples and their batching, and the
+//! cross-validation folds within a target project.
 
 pub mod batches;
 pub mod context;
 pub mod examples;
->>>>>>> data
+pub mod folds;
 pub mod split;
 pub mod tokenizer;
 
