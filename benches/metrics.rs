@@ -57,6 +57,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("style_tfidf", |b| {
         b.iter(|| StyleSimilarity::from_tests(black_box(&refs), black_box(&hyps)).unwrap())
     });
+    // Validity parses only the outputs.
+    group.throughput(Throughput::Bytes(hyps.iter().map(|s| s.len() as u64).sum()));
     group.bench_function("validity", |b| {
         b.iter(|| hyps.iter().filter(|h| is_valid_method(h)).count())
     });

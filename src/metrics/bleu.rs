@@ -259,10 +259,11 @@ fn smoothed_bleu(hyp: &[String], reference: &[String]) -> f64 {
     let correct = clipped_matches(&hyp, &reference);
     let tiny = f64::MIN_POSITIVE; // Python's sys.float_info.min
     let mut log_bleu = 0.0;
-    for k in 0..MAX_ORDER {
+    for (k, &correct) in correct.iter().enumerate() {
         let guess = hyp.len().saturating_sub(k) as f64;
+        // Lin & Och's +1 for orders 2–4 only.
         let add = if k > 0 { 1.0 } else { 0.0 };
-        log_bleu += (correct[k] as f64 + add + tiny).ln() - (guess + add + tiny).ln();
+        log_bleu += (correct as f64 + add + tiny).ln() - (guess + add + tiny).ln();
     }
     log_bleu /= MAX_ORDER as f64;
     let brevity = (1.0 - (reference.len() as f64 + 1.0) / (hyp.len() as f64 + 1.0)).min(0.0);
