@@ -164,6 +164,28 @@ fn both_bleus_equal_their_references_on_every_single_prediction() {
 }
 
 #[test]
+fn both_bleus_handle_empty_short_and_odd_segments_as_their_references_do() {
+    let expected = load("expected.json");
+    let cases = expected["bleu_edge_cases"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    for case in cases {
+        let (hyp, reference) = (case["hyp"].as_str().unwrap(), case["ref"].as_str().unwrap());
+        let what = format!("{hyp:?} vs {reference:?}");
+        assert_sacrebleu(
+            &corpus_bleu(&[hyp], &[reference]).unwrap(),
+            &case["sacrebleu"],
+            &what,
+        );
+        assert_close(
+            codexglue_sentence_bleu(hyp, reference),
+            f(&case["codexglue"]),
+            1e-12,
+            &format!("{what} CodeXGLUE"),
+        );
+    }
+}
+
+#[test]
 fn mean_sentence_bleu_equals_codexglue_over_all_and_per_project() {
     let (inputs, expected) = (load("inputs.json"), load("expected.json"));
     let pairs = pairs(&inputs);

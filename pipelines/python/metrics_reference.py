@@ -278,6 +278,11 @@ def main(inputs_path, expected_path):
                 "codexglue": codexglue_sentence(pred, p["developer"]),
             })
 
+    edge_cases = [
+        {"hyp": h, "ref": r, "sacrebleu": sacre([h], [r]), "codexglue": codexglue_sentence(h, r)}
+        for h, r in inputs["bleu_edge_cases"]
+    ]
+
     by_id = {p["id"]: p for p in pairs}
     docs = inputs["style_documents"]
     style_groups = []
@@ -332,6 +337,7 @@ def main(inputs_path, expected_path):
             },
         },
         "per_prediction": per_prediction,
+        "bleu_edge_cases": edge_cases,
         "top_k_exact": {p["id"]: top_k_exact(p["predictions"], p["developer"]) for p in pairs},
         "style": style_groups,
         "kruskal": kruskal,
