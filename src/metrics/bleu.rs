@@ -21,8 +21,13 @@
 //!
 //! Python's `str.split`/`strip` and `\s` also treat U+001C–U+001F as whitespace, and so do
 //! these ports. Unicode `\w` differs between Python's `re` and Rust's `regex` on rare characters
-//! (e.g. superscript digits); Java code is not affected in practice. This module does not pick
-//! which variant a table shows; the report does (see README).
+//! (e.g. superscript digits); Java code is not affected in practice.
+//!
+//! Which one a table shows is the report's choice; both belong in the data. Corpus BLEU
+//! (sacrebleu) is the one to headline: it is the standard, reproducible definition, does not
+//! reward empty outputs, and does not depend on how a corpus splits into sentences. The paper
+//! does not say which BLEU it reports; CodeXGLUE's mean sentence BLEU is what most code
+//! generation work averages, so it is the one to compare with published numbers.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
