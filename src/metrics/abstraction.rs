@@ -13,8 +13,9 @@
 //! - a `type_identifier`, an annotation name, and a capitalised identifier that qualifies a
 //!   member (`Assert` in `Assert.assertEquals`, followed by `.` or `::`; all-caps constants
 //!   excluded) become `TYPE_n`;
-//! - an identifier in a method's name position (invocation or declaration), followed by `(`, or
-//!   after `::` becomes `METHOD_n`;
+//! - an identifier in a method's name position (invocation or declaration), an annotation
+//!   element (`expected` in `@Test(expected = …)`, a method of the annotation type), an
+//!   identifier followed by `(`, or one after `::` becomes `METHOD_n`;
 //! - any other identifier becomes `VAR_n`;
 //! - keywords, operators and separators stay.
 //!
@@ -68,7 +69,10 @@ pub(crate) fn category(tokens: &[JavaToken<'_>], i: usize) -> Option<Category> {
         TokenKind::Identifier => {
             if token.role == Role::AnnotationName {
                 Category::Type
-            } else if token.role == Role::MethodName || next == Some("(") || prev == Some("::") {
+            } else if matches!(token.role, Role::MethodName | Role::AnnotationElement)
+                || next == Some("(")
+                || prev == Some("::")
+            {
                 Category::Method
             } else if matches!(next, Some(".") | Some("::")) && is_type_like(token.text) {
                 Category::Type
@@ -217,6 +221,14 @@ mod tests {
             abs(r#"void t() { Foo foo = new Foo("x", 'c', 2.5); foo.bar("x"); }"#),
             "void METHOD_1 ( ) { TYPE_1 VAR_1 = new TYPE_1 ( STRING_1 , CHAR_1 , FLOAT_1 ) ; \
              VAR_1 . METHOD_2 ( STRING_1 ) ; }"
+        );
+    }
+
+    #[test]
+    fn annotation_elements_are_methods() {
+        assert_eq!(
+            abs("@Test(expected = Foo.class) void t() {}"),
+            "@ TYPE_1 ( METHOD_1 = TYPE_2 . class ) void METHOD_2 ( ) { }"
         );
     }
 

@@ -51,6 +51,9 @@ pub enum Role {
     MethodName,
     /// The name of an annotation (`Test` in `@Test`).
     AnnotationName,
+    /// The element an annotation argument sets (`expected` in `@Test(expected = …)`): a method
+    /// of the annotation type, in Java's terms.
+    AnnotationElement,
     /// Anywhere else.
     Other,
 }
@@ -84,7 +87,9 @@ struct Ids {
     method_declaration: u16,
     annotation: u16,
     marker_annotation: u16,
+    element_value_pair: u16,
     name_field: u16,
+    key_field: u16,
 }
 
 fn ids() -> &'static Ids {
@@ -117,9 +122,14 @@ fn ids() -> &'static Ids {
             method_declaration: id("method_declaration"),
             annotation: id("annotation"),
             marker_annotation: id("marker_annotation"),
+            element_value_pair: id("element_value_pair"),
             name_field: lang
                 .field_id_for_name("name")
                 .expect("tree-sitter-java has a `name` field")
+                .get(),
+            key_field: lang
+                .field_id_for_name("key")
+                .expect("tree-sitter-java has a `key` field")
                 .get(),
         }
     })
@@ -143,7 +153,9 @@ impl Ids {
         let (Some(parent), Some(field)) = (parent, field) else {
             return Role::Other;
         };
-        if field != self.name_field {
+        if field == self.key_field && parent == self.element_value_pair {
+            Role::AnnotationElement
+        } else if field != self.name_field {
             Role::Other
         } else if parent == self.method_invocation || parent == self.method_declaration {
             Role::MethodName
@@ -259,9 +271,10 @@ mod tests {
 
     #[test]
     fn method_and_annotation_names_are_marked() {
-        let tokens = java_tokens("@Test void f() { a.b(c); }");
+        let tokens = java_tokens("@Test(timeout = 10) void f() { a.b(c); }");
         let role = |text: &str| tokens.iter().find(|t| t.text == text).unwrap().role;
         assert_eq!(role("Test"), Role::AnnotationName);
+        assert_eq!(role("timeout"), Role::AnnotationElement);
         assert_eq!(role("f"), Role::MethodName);
         assert_eq!(role("b"), Role::MethodName);
         assert_eq!(role("a"), Role::Other);
