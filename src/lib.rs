@@ -9,6 +9,7 @@ pub mod cli;
 pub mod data;
 pub mod generate;
 pub mod java;
+pub mod metrics;
 pub mod mining;
 pub mod model;
 pub mod pipeline;
