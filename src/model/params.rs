@@ -77,7 +77,8 @@ impl PathStack {
 
 /// The HF key of a burn path, given the module type owning the parameter.
 pub(crate) fn hf_key(path: &str, owner: &str) -> Option<String> {
-    if path.split('.').any(|part| part == "prefix") {
+    // Prefixes and LoRA factors are customizations, stored in adapters, never in a HF checkpoint.
+    if path.split('.').any(|part| part == "prefix" || part == "lora") {
         return None;
     }
     if owner == "LayerNorm" {
@@ -142,6 +143,8 @@ pub enum ParamGroup {
     LogitsBias,
     /// Prefix-tuning keys/values (not part of a HF checkpoint).
     Prefix,
+    /// LoRA factors (not part of a HF checkpoint).
+    Lora,
 }
 
 impl fmt::Display for ParamGroup {
@@ -154,6 +157,7 @@ impl fmt::Display for ParamGroup {
             ParamGroup::DecoderBlock(i) => write!(f, "decoder block {i}"),
             ParamGroup::LogitsBias => write!(f, "final_logits_bias (buffer)"),
             ParamGroup::Prefix => write!(f, "prefixes"),
+            ParamGroup::Lora => write!(f, "LoRA adapters"),
         }
     }
 }
@@ -164,6 +168,9 @@ impl ParamGroup {
         let parts: Vec<&str> = path.split('.').collect();
         if parts.contains(&"prefix") {
             return Some(ParamGroup::Prefix);
+        }
+        if parts.contains(&"lora") {
+            return Some(ParamGroup::Lora);
         }
         match parts.as_slice() {
             ["final_logits_bias", ..] => Some(ParamGroup::LogitsBias),

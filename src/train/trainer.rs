@@ -330,6 +330,7 @@ pub fn train<E: SeqPair>(
             0.0,
             batches_per_epoch,
             device,
+            &progress,
         )?;
     }
     let stop = loop {
@@ -420,6 +421,7 @@ pub fn train<E: SeqPair>(
                 wall(&started),
                 batches_per_epoch,
                 device,
+                &progress,
             )?;
             save_checkpoint(&checkpoint_dir, &model, &optim, &state, wall(&started))?;
             if patience_over {
@@ -444,6 +446,7 @@ pub fn train<E: SeqPair>(
             wall(&started),
             batches_per_epoch,
             device,
+            &progress,
         )?;
     }
     state.stopped = Some(stop.to_string());
@@ -471,6 +474,7 @@ fn evaluation<E: SeqPair>(
     wall_seconds: f64,
     batches_per_epoch: usize,
     device: &Device,
+    bar: &ProgressBar,
 ) -> Result<bool> {
     let inference = model.valid();
     let (val_loss, _) = evaluate(
@@ -497,6 +501,21 @@ fn evaluation<E: SeqPair>(
         flops: state.flops,
     });
     curves::write_curve(&state.curve, &run.dir.join(curves::FILE))?;
+    let point = state.curve.last().expect("just pushed");
+    // A line per evaluation: the record of a long run in a log, where no bar is drawn.
+    let line = format!(
+        "{}: step {} · epoch {:.2} · train loss {:.4} · val loss {:.4} (ppl {:.2}) · {} tokens · {:.3e} PF-s · {:.0} s",
+        run.label,
+        point.step,
+        point.epoch,
+        point.train_loss,
+        point.val_loss,
+        point.val_loss.exp(),
+        point.tokens,
+        point.pf_seconds(),
+        point.wall_seconds
+    );
+    bar.suspend(|| eprintln!("{line}"));
     if state.best_val_loss.is_none_or(|best| val_loss < best) {
         state.best_val_loss = Some(val_loss);
         state.best_step = state.step;
