@@ -311,3 +311,66 @@ fn the_examples_command_prints_the_summary_and_dumps_texts_with_tailors_ids() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("run `tailor mine` first"));
 }
+
+#[test]
+fn generate_goes_from_java_text_to_test_text_with_the_model_folders_tokenizer() {
+    let tmp = mined();
+    let out = tmp.path();
+    ensure_examples(out, &small(ContextLevel::FmFcMsFf), false).unwrap();
+    let tok = CodeTokenizer::load(&tokenizer_dir(out)).unwrap();
+    let model = out.join("model");
+    let init = tailor(&[
+        "model",
+        "init",
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        &tok.vocab_size().to_string(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    tok.save(&model).unwrap();
+
+    let java = "fixtures/java/maven-multi/core/src/main/java/com/acme/core/Calculator.java";
+    let common = ["--num-beams", "2", "--max-length", "8"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["generate", "--model", model.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&common);
+        let result = tailor(&args);
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        String::from_utf8_lossy(&result.stdout).into_owned()
+    };
+    let text = run(&["--java", java, "--method", "add", "--level", "FM_FC"]);
+    assert!(
+        text.starts_with("input 1: Calculator { public int add(int a, int b) { return a + b; } }"),
+        "{text}"
+    );
+    assert!(text.contains("  #1 (") && text.contains("  #2 ("), "{text}");
+
+    let json = run(&["--focal", "public int one() { return 1; }", "--json"]);
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        let ids: Vec<u32> = serde_json::from_value(row["ids"].clone()).unwrap();
+        assert_eq!(row["text"].as_str().unwrap(), tok.decode(&ids).unwrap());
+    }
+
+    let ids = run(&["--input-ids", "0 50 60 2"]);
+    assert!(
+        ids.lines()
+            .all(|l| l.contains("\"ids\"") && !l.contains("\"text\""))
+    );
+}

@@ -8,20 +8,23 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::context::normalize_code;
+use crate::data::context::{ContextLevel, PairContext, model_input, normalize_code};
 use crate::data::examples::truncate;
 use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::{EarlyStopping, GenerationConfig, generate};
+use crate::java::{ClassKind, JavaParser};
 use crate::model::{Backend, hf};
 
 /// Generate test cases with greedy (`--num-beams 1`) or beam search.
 ///
-/// From Java text: `--focal TEXT` (repeatable) or `--input FILE` (the whole file is one input)
-/// is the model input, laid out as in training (`tailor examples --help`: at FM the focal method
-/// alone, at FM_FC_MS_FF `Class { method ctors; signatures; fields }`); it is normalized like
-/// the training inputs (comments dropped, whitespace collapsed), encoded with the model folder's
-/// `tokenizer.json`, and the top-k tests are printed as text with their scores (`--json`: one
-/// JSON line per sequence, {"input", "rank", "score", "ids", "text"}).
+/// From Java source: `--java FILE --method NAME [--level L]` parses the file, finds the method
+/// and assembles the model input at the focal-context level the model was trained at, exactly
+/// as `tailor examples` does for mined pairs. From a ready model input: `--focal TEXT`
+/// (repeatable) or `--input FILE` (the whole file is one input), laid out as in training (at FM
+/// the focal method alone, at FM_FC_MS_FF `Class { method ctors; signatures; fields }`). Text is
+/// normalized like the training inputs (comments dropped, whitespace collapsed), encoded with
+/// the model folder's `tokenizer.json`, and the top-k tests are printed as text with their
+/// scores (`--json`: one JSON line per sequence, {"input", "rank", "score", "ids", "text"}).
 ///
 /// From token ids: `--input-ids "0 345 12 2"` (repeatable) or `--input-file` with one
 /// space-separated sequence per line; prints one JSON line per returned sequence:
@@ -37,6 +40,16 @@ pub struct Args {
     /// A file whose whole content is one model input as Java text.
     #[arg(long, conflicts_with_all = ["input_ids", "input_file"])]
     pub input: Option<PathBuf>,
+    /// A Java source file holding the focal method (with --method).
+    #[arg(long, requires = "method", conflicts_with_all = ["input_ids", "input_file", "input", "focal"])]
+    pub java: Option<PathBuf>,
+    /// The focal method's name in --java (the first declaration of that name; a constructor
+    /// when it is the class's name).
+    #[arg(long, requires = "java")]
+    pub method: Option<String>,
+    /// Focal context assembled from --java: use the level the model was trained at.
+    #[arg(long, value_enum, default_value_t = ContextLevel::FmFcMsFf, requires = "java")]
+    pub level: ContextLevel,
     /// One input as space-separated token ids (repeat for a batch).
     #[arg(long, num_args = 1)]
     pub input_ids: Vec<String>,
@@ -94,8 +107,65 @@ fn parse_ids(line: &str) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// The model input for method `name` of the Java file at `path`, at `level`: the same columns
+/// the miner records (the class's declaration, constructors, public method signatures, fields),
+/// assembled by the same [`model_input`].
+fn input_from_java(path: &std::path::Path, name: &str, level: ContextLevel) -> Result<String> {
+    let source = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the Java file {}", path.display()))?;
+    let file = JavaParser::new()?
+        .parse(&path.display().to_string(), &source)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    for class in &file.classes {
+        let focal = class
+            .methods
+            .iter()
+            .chain(&class.constructors)
+            .find(|m| m.name == name && m.has_body);
+        let Some(focal) = focal else { continue };
+        let interface = class.kind == ClassKind::Interface;
+        // Public methods, as the miner's focal context has them (src/mining/map.rs).
+        let method_signatures: Vec<String> = class
+            .methods
+            .iter()
+            .filter(|m| m.has_modifier("public") || (interface && !m.has_modifier("private")))
+            .map(|m| m.signature.clone())
+            .collect();
+        let constructors: Vec<String> = class
+            .constructors
+            .iter()
+            .map(|c| c.signature.clone())
+            .collect();
+        let context = PairContext {
+            focal_class: &class.nested_name,
+            class_signature: &class.signature,
+            focal_signature: &focal.signature,
+            focal_body: &focal.text,
+            constructors: &constructors,
+            method_signatures: &method_signatures,
+            fields: &class.fields,
+        };
+        return Ok(model_input(&context, level));
+    }
+    bail!(
+        "{} declares no method or constructor `{name}` with a body",
+        path.display()
+    )
+}
+
+/// The first 120 characters of a model input, for the plain-text report.
+fn preview(text: &str) -> String {
+    match text.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// The Java text inputs, when the inputs are text.
 fn text_inputs(args: &Args) -> Result<Option<Vec<String>>> {
+    if let (Some(path), Some(name)) = (&args.java, &args.method) {
+        return Ok(Some(vec![input_from_java(path, name, args.level)?]));
+    }
     if let Some(path) = &args.input {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the input {}", path.display()))?;
@@ -237,7 +307,13 @@ pub fn run(args: Args) -> Result<()> {
                 writeln!(stdout, "{line}")?;
             } else {
                 if rank == 1 {
-                    writeln!(stdout, "input {}:", input + 1)?;
+                    let text = texts.as_ref().and_then(|t| t.get(input)).map_or("", |t| t);
+                    writeln!(
+                        stdout,
+                        "input {}: {}",
+                        input + 1,
+                        preview(&normalize_code(text))
+                    )?;
                 }
                 writeln!(stdout, "  #{rank} ({score:.4}) {text}")?;
             }

@@ -271,10 +271,13 @@ fn class_header(class_signature: &str, focal_class: &str) -> String {
         .collect();
     let header = rest.join(" ");
     let header = header.trim_end_matches('{').trim_end();
-    if header.starts_with(focal_class) && !focal_class.is_empty() {
-        header.to_string()
-    } else {
-        focal_class.to_string()
+    // A nested class is named `Outer.Inner` in the pairs table but declared as `Inner`.
+    let simple = focal_class.rsplit('.').next().unwrap_or(focal_class);
+    match header.strip_prefix(simple) {
+        Some(rest) if !simple.is_empty() && (rest.is_empty() || rest.starts_with([' ', '<'])) => {
+            format!("{focal_class}{rest}")
+        }
+        _ => focal_class.to_string(),
     }
 }
 
@@ -420,6 +423,16 @@ mod tests {
                  public static final int ZERO = 0; }}"
             )
         );
+    }
+
+    #[test]
+    fn a_nested_class_keeps_its_outer_name_and_its_supertypes() {
+        let mut pair = context(&[], &[], &[]);
+        pair.focal_class = "Outer.Inner";
+        pair.class_signature = "static class Inner extends Base";
+        assert!(model_input(&pair, ContextLevel::FmFc).starts_with("Outer.Inner extends Base { "));
+        pair.class_signature = "";
+        assert!(model_input(&pair, ContextLevel::FmFc).starts_with("Outer.Inner { "));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -157,20 +157,28 @@ fn write_stamp<T: Serialize>(path: &Path, stamp: &T) -> Result<()> {
     write_atomic(path, serde_json::to_string_pretty(stamp)?.as_bytes())
 }
 
-/// xxh3 of the bytes of the tables the examples derive from.
+/// xxh3 of the bytes of the tables the examples derive from, read in chunks.
 fn inputs_hash(out: &Path) -> Result<String> {
     let mut hasher = Xxh3::new();
+    let mut buffer = vec![0u8; 1 << 20];
     for name in ["pairs", "projects"] {
         let path = table_path(out, name);
-        let bytes = std::fs::read(&path).with_context(|| {
+        let mut file = std::fs::File::open(&path).with_context(|| {
             format!(
                 "reading table `{name}` at {} (run `tailor mine` first)",
                 path.display()
             )
         })?;
         hasher.update(name.as_bytes());
-        hasher.update(&(bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
+        loop {
+            let n = file
+                .read(&mut buffer)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
     }
     Ok(format!("{:016x}", hasher.digest()))
 }
@@ -279,7 +287,7 @@ fn examples_staleness(
     }
 }
 
-/// A pair whose project has a split, with its model input and target text.
+/// A pair whose project has a split.
 struct Usable<'a> {
     pair: &'a Pair,
     split: String,
@@ -321,6 +329,15 @@ fn bar(progress: bool, len: usize, what: &str) -> ProgressBar {
     )
 }
 
+fn spinner(progress: bool, what: &str) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner().with_message(what.to_string());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    spinner
+}
+
 /// Cuts `ids` to `max` tokens, keeping the first `max − 1` and re-appending `</s>`.
 pub fn truncate(mut ids: Vec<u32>, max: usize) -> (Vec<u32>, bool) {
     if ids.len() <= max {
@@ -356,13 +373,8 @@ pub fn ensure_examples(
     let dir = tokenizer_dir(out);
     let table_file = table_path(out, "examples");
 
+    // Read only when something must be built, and then once.
     let mut pairs_cache: Option<Vec<Pair>> = None;
-    let load_pairs = |cache: &mut Option<Vec<Pair>>| -> Result<()> {
-        if cache.is_none() {
-            *cache = Some(pairs::read_pairs(&table_path(out, "pairs"))?);
-        }
-        Ok(())
-    };
 
     // The tokenizer.
     let (tokenizer, tokenizer_rebuilt, tokenizer_seconds) = match tokenizer_staleness(
@@ -377,8 +389,7 @@ pub fn ensure_examples(
             (tok, false, 0.0)
         }
         Err(why) => {
-            load_pairs(&mut pairs_cache)?;
-            let all = pairs_cache.as_deref().expect("loaded");
+            let all = cached_pairs(&mut pairs_cache, out)?;
             let (usable, _) = usable_pairs(out, all)?;
             let train: Vec<&Usable> = usable.iter().filter(|u| u.split == "train").collect();
             if train.is_empty() {
@@ -393,6 +404,7 @@ pub fn ensure_examples(
                 train.len(),
                 settings.level
             );
+            let spinner = spinner(progress, "training the tokenizer");
             let t = Instant::now();
             let level = settings.level;
             let texts = train.iter().flat_map(|u| {
@@ -401,6 +413,7 @@ pub fn ensure_examples(
             });
             let tok = CodeTokenizer::train(texts, settings.vocab_size, settings.min_frequency)?;
             let seconds = t.elapsed().as_secs_f64();
+            spinner.finish_and_clear();
             tok.save(&dir)?;
             write_stamp(
                 &dir.join(TOKENIZER_STAMP),
@@ -432,8 +445,7 @@ pub fn ensure_examples(
             }
             Err(why) => {
                 println!("examples: encoding all split pairs ({why})");
-                load_pairs(&mut pairs_cache)?;
-                let all = pairs_cache.as_deref().expect("loaded");
+                let all = cached_pairs(&mut pairs_cache, out)?;
                 let (usable, skipped) = usable_pairs(out, all)?;
                 let t = Instant::now();
                 let rows = encode_examples(&usable, settings, &tokenizer, progress)?;
@@ -471,6 +483,13 @@ pub fn ensure_examples(
         tokenizer_dir: dir,
         table: table_file,
     })
+}
+
+fn cached_pairs<'a>(cache: &'a mut Option<Vec<Pair>>, out: &Path) -> Result<&'a [Pair]> {
+    if cache.is_none() {
+        *cache = Some(pairs::read_pairs(&table_path(out, "pairs"))?);
+    }
+    Ok(cache.as_deref().expect("just loaded"))
 }
 
 fn encode_examples(

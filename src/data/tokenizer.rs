@@ -179,11 +179,12 @@ impl CodeTokenizer {
         Ok(())
     }
 
-    /// Token ids of `text`, wrapped in `<s> … </s>`.
+    /// Token ids of `text`, wrapped in `<s> … </s>`. Offsets are not tracked (`encode_fast`):
+    /// nothing here needs them, and skipping them is faster.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self
             .inner
-            .encode(text, true)
+            .encode_fast(text, true)
             .map_err(tk_err)
             .context("encoding a text")?
             .get_ids()
@@ -195,7 +196,7 @@ impl CodeTokenizer {
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
         Ok(self
             .inner
-            .encode_batch(inputs, true)
+            .encode_batch_fast(inputs, true)
             .map_err(tk_err)
             .context("encoding a batch of texts")?
             .into_iter()
@@ -244,6 +245,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)
         .with_context(|| format!("writing {}", path.display()))?;
+    // Temporary files are created private (0600); these are ordinary outputs to share.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("setting permissions of {}", path.display()))?;
+    }
     tmp.persist(path)
         .with_context(|| format!("moving {} into place", path.display()))?;
     Ok(())
