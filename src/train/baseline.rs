@@ -154,6 +154,7 @@ pub struct BaselineOptions {
 pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<BaselineSummary> {
     let started = Instant::now();
     let examples_summary = ensure_examples(&options.out, &profile.data, true)?;
+    println!("{examples_summary}");
     let tokenizer = CodeTokenizer::load(&tokenizer_dir(&options.out))?;
     let examples = read_examples(&options.out)?;
     let (train, valid): (Vec<Example>, Vec<Example>) = {
@@ -175,7 +176,6 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
         train.len(),
         valid.len()
     );
-    let _ = examples_summary;
     let config = profile.model.config(tokenizer.vocab_size())?;
     ensure!(
         config.max_position_embeddings >= profile.data.max_input.max(profile.data.max_target),
