@@ -78,7 +78,10 @@ impl PathStack {
 /// The HF key of a burn path, given the module type owning the parameter.
 pub(crate) fn hf_key(path: &str, owner: &str) -> Option<String> {
     // Prefixes and LoRA factors are customizations, stored in adapters, never in a HF checkpoint.
-    if path.split('.').any(|part| part == "prefix" || part == "lora") {
+    if path
+        .split('.')
+        .any(|part| part == "prefix" || part == "lora")
+    {
         return None;
     }
     if owner == "LayerNorm" {
