@@ -12,7 +12,7 @@ use plotters::data::Quartiles;
 use plotters::prelude::*;
 
 use super::evaluation::{Evaluation, cell, write_csv};
-use super::plot::{colour, label, plot_err, render};
+use super::plot::{colour, dashes, label, plot_err, render};
 use crate::evaluate::metric;
 use crate::metrics::exact::K;
 
@@ -141,7 +141,7 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
                 .collect()
         };
         chart
-            .draw_series(LineSeries::new(points(exact), c.stroke_width(3)))
+            .draw_series(std::iter::once(PathElement::new(points(exact), c.stroke_width(3))))
             .map_err(plot_err)?
             .label(label(strategy))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(3)));
@@ -149,7 +149,11 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
             .draw_series(points(exact).into_iter().map(|p| Circle::new(p, 4, c.filled())))
             .map_err(plot_err)?;
         chart
-            .draw_series(DashedLineSeries::new(points(abstracted), 4, 5, c.stroke_width(2)))
+            .draw_series(
+                dashes(&points(abstracted), 8, false)
+                    .into_iter()
+                    .map(|piece| PathElement::new(piece, c.stroke_width(2))),
+            )
             .map_err(plot_err)?;
         chart
             .draw_series(points(abstracted).into_iter().map(|p| TriangleMarker::new(p, 5, c.filled())))

@@ -16,7 +16,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::evaluation::{Evaluation, cell, mean, write_csv};
-use super::plot::{colour, label, order, plot_err, render};
+use super::plot::{colour, dashes, label, order, plot_err, render};
 use crate::tables::curves::{FILE as CURVE_FILE, read_curve};
 use crate::train::finetune::run_dir;
 
@@ -145,11 +145,11 @@ fn draw<DB: DrawingBackend>(
         let c = colour(strategy);
         for run in runs {
             chart
-                .draw_series(LineSeries::new(run.iter().copied(), c.mix(0.25).stroke_width(1)))
+                .draw_series(std::iter::once(PathElement::new(run.clone(), c.mix(0.25).stroke_width(1))))
                 .map_err(plot_err)?;
         }
         chart
-            .draw_series(LineSeries::new(mean_curve(runs), c.stroke_width(4)))
+            .draw_series(std::iter::once(PathElement::new(mean_curve(runs), c.stroke_width(4))))
             .map_err(plot_err)?
             .label(format!("{} ({} run{})", label(strategy), runs.len(), if runs.len() == 1 { "" } else { "s" }))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(4)));
@@ -157,12 +157,11 @@ fn draw<DB: DrawingBackend>(
     if let Some(b) = baseline.filter(|b| b.is_finite()) {
         let grey = colour("baseline");
         chart
-            .draw_series(DashedLineSeries::new(
-                [(x0 / 1.3, b), (x1 * 1.3, b)],
-                8,
-                6,
-                grey.stroke_width(2),
-            ))
+            .draw_series(
+                dashes(&[(x0 / 1.3, b), (x1 * 1.3, b)], 40, true)
+                    .into_iter()
+                    .map(|piece| PathElement::new(piece, grey.stroke_width(2))),
+            )
             .map_err(plot_err)?
             .label("Baseline (no customization)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2)));

@@ -81,3 +81,23 @@ pub fn ensure_parent(path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A dashed line through `points` as separate pieces (every other of `pieces` per segment),
+/// interpolated in log x when the axis is logarithmic. plotters' `DashedLineSeries` needs its
+/// `line_series` feature; path elements are always there.
+pub fn dashes(points: &[(f64, f64)], pieces: usize, log_x: bool) -> Vec<Vec<(f64, f64)>> {
+    let to = |x: f64| if log_x { x.ln() } else { x };
+    let from = |x: f64| if log_x { x.exp() } else { x };
+    let mut out = Vec::new();
+    for pair in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+        for i in (0..pieces).step_by(2) {
+            let at = |t: f64| (from(to(x0) + (to(x1) - to(x0)) * t), y0 + (y1 - y0) * t);
+            out.push(vec![
+                at(i as f64 / pieces as f64),
+                at((i + 1) as f64 / pieces as f64),
+            ]);
+        }
+    }
+    out
+}

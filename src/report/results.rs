@@ -162,10 +162,18 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
         let ppl_wins = p.iter().filter(|(k, v)| base_ppl.get(*k).is_some_and(|x| *v < x)).count();
         let (mb, mbb) = (eval.average(s, metric::BLEU_CORPUS), eval.average("baseline", metric::BLEU_CORPUS));
         let (mp, mpb) = (eval.average(s, metric::PERPLEXITY), eval.average("baseline", metric::PERPLEXITY));
+        let paper_text = match (paper::bleu(s), paper::perplexity(s)) {
+            (Some(b), Some(p)) => format!(
+                "Paper: {} → {b:.1}, {} → {p:.3}, better on every project.",
+                fmt(paper::bleu("baseline"), 1),
+                fmt(paper::perplexity("baseline"), 3)
+            ),
+            _ => "Not in the paper.".to_string(),
+        };
         let _ = writeln!(
             md,
             "- **{}**: BLEU-4 {} → {} ({}; higher on {bleu_wins}/{} projects), perplexity {} → {} \
-             (lower on {ppl_wins}/{} projects). Paper: {} → {}, {} → {}, better on every project.",
+             (lower on {ppl_wins}/{} projects). {paper_text}",
             label(s),
             fmt(mbb, 1),
             fmt(mb, 1),
@@ -178,10 +186,6 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
             fmt(mpb, 3),
             fmt(mp, 3),
             p.len(),
-            fmt(paper::bleu("baseline"), 1),
-            fmt(paper::bleu(s), 1),
-            fmt(paper::perplexity("baseline"), 3),
-            fmt(paper::perplexity(s), 3),
         );
     }
     let floor = smallest_p(projects.len());
@@ -331,12 +335,12 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
         md,
         "- **Model and pretraining.** The paper customizes AthenaTest, bart-large ({:.0}M \
          parameters) pretrained on English and on source code, then fine-tuned on Methods2Test's \
-         ~780K pairs. Our baseline {} is trained from scratch{} with no pretraining, so it starts \
+         ~780K pairs. Our baseline{} is trained from scratch{} with no pretraining, so it starts \
          from a far weaker model; both its absolute scores and what customization can add differ.",
         paper::PARAMETERS / 1e6,
         setup
             .parameters
-            .map_or(String::new(), |p| format!("({:.2}M parameters)", p as f64 / 1e6)),
+            .map_or(String::new(), |p| format!(" ({:.2}M parameters)", p as f64 / 1e6)),
         setup
             .train_examples
             .map_or(String::new(), |n| format!(" on {n} pairs")),

@@ -166,8 +166,8 @@ pub fn large(lora: &LoraSettings) -> Vec<(String, usize, usize)> {
 }
 
 fn millions(n: usize) -> String {
-    if n >= 10_000_000 {
-        format!("{:.0}M", n as f64 / 1e6)
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1e6)
     } else if n >= 100_000 {
         format!("{:.2}M", n as f64 / 1e6)
     } else {
