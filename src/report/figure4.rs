@@ -112,7 +112,8 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max)
         * 100.0;
-    let top = (top * 1.15).max(1.0);
+    // At least 0–5% so an all-zero panel (an untrained smoke model) still has a readable axis.
+    let top = (top * 1.15).max(5.0);
     let mut chart = ChartBuilder::on(area)
         .caption("(a) Top-k exact (solid) and abstracted (dotted) match", ("sans-serif", 21))
         .margin(16)
@@ -124,7 +125,7 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
         .configure_mesh()
         .x_labels(K)
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| if top < 20.0 { format!("{y:.1}") } else { format!("{y:.0}") })
         .x_desc("Top-K")
         .y_desc("Match %")
         .label_style(("sans-serif", 15))
