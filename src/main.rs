@@ -28,12 +28,16 @@ enum Command {
     Table2(cli::table2::Args),
     /// Per-project token sets, the shared-token ratio matrix, its summary and Figure 1.
     Heatmap(cli::heatmap::Args),
+    /// Train the BPE tokenizer and encode every split pair as token ids (examples table).
+    Examples(cli::examples::Args),
     /// BART models: presets, parameter counts (Table 1), HF import/export.
     Model(cli::model::Args),
     /// Train the baseline test generator (tokenizer and examples first if missing).
     Baseline(cli::baseline::Args),
     /// Customize the baseline per target project with each strategy, k-fold (trains it first if missing).
     Finetune(cli::finetune::Args),
+    /// Write texts, ids and logits of real examples for a model folder, for the HF reference check.
+    ExportCheck(cli::export_check::Args),
     /// Generate test cases for focal methods with greedy or beam search.
     Generate(cli::generate::Args),
     /// Beam search over every finished run's test part; BLEU, top-k match, style, validity per run.
@@ -57,9 +61,11 @@ fn main() -> anyhow::Result<()> {
         Command::Mine(args) => cli::mine::run(args),
         Command::Table2(args) => cli::table2::run(args),
         Command::Heatmap(args) => cli::heatmap::run(args),
+        Command::Examples(args) => cli::examples::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Baseline(args) => cli::baseline::run(args),
         Command::Finetune(args) => cli::finetune::run(args),
+        Command::ExportCheck(args) => cli::export_check::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Evaluate(args) => cli::evaluate::run(args),
         Command::Report(args) => cli::report::run(args),

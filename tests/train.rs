@@ -32,7 +32,18 @@ fn run_ok(command: &mut Command) -> String {
 
 /// Mine the training fixtures into `out`.
 fn mine(out: &Path) {
-    run_ok(tailor().args(["mine", "--corpus", "pipelines/corpora/train-fixtures.csv", "--jobs", "2", "--out"]).arg(out));
+    run_ok(
+        tailor()
+            .args([
+                "mine",
+                "--corpus",
+                "pipelines/corpora/train-fixtures.csv",
+                "--jobs",
+                "2",
+                "--out",
+            ])
+            .arg(out),
+    );
 }
 
 fn baseline_dir(out: &Path) -> PathBuf {
@@ -54,7 +65,12 @@ fn baseline(out: &Path, extra: &[&str]) -> Command {
 
 #[test]
 fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
-    let steps = ["--set", "train.max_steps=60", "--set", "train.checkpoint_every_steps=3"];
+    let steps = [
+        "--set",
+        "train.max_steps=60",
+        "--set",
+        "train.checkpoint_every_steps=3",
+    ];
     let whole = tempfile::tempdir().unwrap();
     mine(whole.path());
     let stdout = run_ok(&mut baseline(whole.path(), &steps));
@@ -64,14 +80,27 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
     assert_eq!(uninterrupted.last().unwrap().step, 60);
     let first = uninterrupted.first().unwrap().val_loss;
     let last = uninterrupted.last().unwrap().val_loss;
-    assert!(last < 0.7 * first, "validation loss {first} → {last} did not fall");
+    assert!(
+        last < 0.7 * first,
+        "validation loss {first} → {last} did not fall"
+    );
     let model = baseline_dir(whole.path()).join("best");
-    for file in ["config.json", "model.safetensors", "tokenizer.json", "generation_config.json"] {
-        assert!(model.join(file).exists(), "{file} missing from {}", model.display());
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "generation_config.json",
+    ] {
+        assert!(
+            model.join(file).exists(),
+            "{file} missing from {}",
+            model.display()
+        );
     }
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(baseline_dir(whole.path()).join("summary.json")).unwrap())
-            .unwrap();
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(baseline_dir(whole.path()).join("summary.json")).unwrap(),
+    )
+    .unwrap();
     assert!(
         summary["best_val_loss"].as_f64().unwrap() < summary["unigram_entropy"].as_f64().unwrap(),
         "{summary}"
@@ -96,7 +125,10 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
         if step >= 10 {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         assert!(Instant::now() < deadline, "no checkpoint appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -109,19 +141,37 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
     for (a, b) in uninterrupted.iter().zip(&resumed) {
         assert_eq!(a.step, b.step);
         assert_eq!(a.tokens, b.tokens);
-        assert!((a.val_loss - b.val_loss).abs() < 1e-5, "step {}: {} vs {}", a.step, a.val_loss, b.val_loss);
-        assert!((a.train_loss - b.train_loss).abs() < 1e-5, "step {}: {} vs {}", a.step, a.train_loss, b.train_loss);
+        assert!(
+            (a.val_loss - b.val_loss).abs() < 1e-5,
+            "step {}: {} vs {}",
+            a.step,
+            a.val_loss,
+            b.val_loss
+        );
+        assert!(
+            (a.train_loss - b.train_loss).abs() < 1e-5,
+            "step {}: {} vs {}",
+            a.step,
+            a.train_loss,
+            b.train_loss
+        );
     }
 
     // A finished run is reported, not retrained; another recipe in the same folder is refused.
     let again = run_ok(&mut baseline(whole.path(), &steps));
     assert!(again.contains("already trained"), "{again}");
-    let output = baseline(whole.path(), &["--set", "train.max_steps=60", "--set", "train.lr=0.5"])
-        .output()
-        .unwrap();
+    let output = baseline(
+        whole.path(),
+        &["--set", "train.max_steps=60", "--set", "train.lr=0.5"],
+    )
+    .output()
+    .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("different configuration") && stderr.contains("train.lr"), "{stderr}");
+    assert!(
+        stderr.contains("different configuration") && stderr.contains("train.lr"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -130,7 +180,16 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     mine(out.path());
     let stdout = run_ok(
         tailor()
-            .args(["finetune", "--profile", "smoke", "--strategy", "all", "--set", "train.max_steps=20", "--out"])
+            .args([
+                "finetune",
+                "--profile",
+                "smoke",
+                "--strategy",
+                "all",
+                "--set",
+                "train.max_steps=20",
+                "--out",
+            ])
             .arg(out.path()),
     );
     assert!(stdout.contains("| l-ldb |"), "{stdout}");
@@ -146,7 +205,11 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
         if strategy != "baseline" {
             assert!(row.trainable_params > 0 && row.adapter_bytes > 0, "{row:?}");
             assert!(row.pf_seconds > 0.0 && row.steps > 0, "{row:?}");
-            assert!(Path::new(&row.run_dir).join("best/adapter.safetensors").exists());
+            assert!(
+                Path::new(&row.run_dir)
+                    .join("best/adapter.safetensors")
+                    .exists()
+            );
         }
     }
     let by = |s: &str| rows.iter().find(|r| r.strategy == s).unwrap();
@@ -161,12 +224,24 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     // A second call finds every run finished and changes no row.
     run_ok(
         tailor()
-            .args(["finetune", "--profile", "smoke", "--strategy", "all", "--set", "train.max_steps=20", "--out"])
+            .args([
+                "finetune",
+                "--profile",
+                "smoke",
+                "--strategy",
+                "all",
+                "--set",
+                "train.max_steps=20",
+                "--out",
+            ])
             .arg(out.path()),
     );
     let again = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
     assert_eq!(again.len(), rows.len());
     for (a, b) in rows.iter().zip(&again) {
-        assert_eq!((a.wall_seconds, a.test_loss.to_bits()), (b.wall_seconds, b.test_loss.to_bits()));
+        assert_eq!(
+            (a.wall_seconds, a.test_loss.to_bits()),
+            (b.wall_seconds, b.test_loss.to_bits())
+        );
     }
 }

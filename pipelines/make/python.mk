@@ -32,7 +32,7 @@ M2T_PROJECT_ID ?= $(M2T_NAME)
 # check-hf-export: a checkpoint folder tailor saved (config.json + model.safetensors).
 MODEL_DIR ?=
 
-.PHONY: fixtures-hf check-hf-export bench-model-peer setup-libtorch m2t-compare m2t-reference
+.PHONY: fixtures-hf fixtures-hf-act check-hf-export bench-model-peer setup-libtorch m2t-compare m2t-reference
 
 $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 	test -x $(VENV_HF)/bin/python || $(PYTHON3) -m venv $(VENV_HF)
@@ -42,9 +42,17 @@ $(VENV_HF)/.installed: pipelines/python/requirements-hf.txt
 fixtures-hf: $(VENV_HF)/.installed ## Regenerate fixtures/hf-bart-tiny with transformers (needs PyPI)
 	$(VENV_HF)/bin/python fixtures/hf-bart-tiny/make.py
 
-check-hf-export: $(VENV_HF)/.installed ## Load MODEL_DIR (a tailor export of the fixture model) in transformers; compare with the fixture
-	@test -n "$(MODEL_DIR)" || { echo "usage: make $@ MODEL_DIR=<folder with config.json and model.safetensors>"; exit 2; }
-	$(VENV_HF)/bin/python pipelines/python/check_hf_export.py --model-dir $(MODEL_DIR)
+fixtures-hf-act: $(VENV_HF)/.installed ## Regenerate fixtures/hf-bart-act (one BART per supported activation) with transformers
+	$(VENV_HF)/bin/python fixtures/hf-bart-act/make.py
+
+check-hf-export: $(VENV_HF)/.installed build ## Load MODEL_DIR in transformers/tokenizers: a trained folder (with tokenizer.json) on OUT's real examples, else the fixture export
+	@test -n "$(MODEL_DIR)" || { echo "usage: make $@ MODEL_DIR=<folder with config.json and model.safetensors> [OUT=out]"; exit 2; }
+	if [ -f "$(MODEL_DIR)/tokenizer.json" ]; then \
+	  $(TAILOR) export-check --model $(MODEL_DIR) --out $(OUT) --dump $(OUT)/check-hf-export && \
+	  $(VENV_HF)/bin/python pipelines/python/check_model_dir.py --model-dir $(MODEL_DIR) --dump $(OUT)/check-hf-export; \
+	else \
+	  $(VENV_HF)/bin/python pipelines/python/check_hf_export.py --model-dir $(MODEL_DIR); \
+	fi
 
 bench-model-peer: $(VENV_HF)/.installed ## PyTorch training-step and beam-5 throughput (JSON lines)
 	$(VENV_HF)/bin/python pipelines/python/bench_bart_step.py --preset-config $(PEER_CONFIG) \

@@ -167,7 +167,7 @@ fn loop_steps(
     steps: usize,
     device: &Device,
 ) -> Result<(f64, u64)> {
-    let mut measure = |n: usize| -> Result<(f64, u64)> {
+    let measure = |n: usize| -> Result<(f64, u64)> {
         let dir = tempfile::tempdir()?;
         let mut settings = profile.train.clone();
         settings.max_steps = n as u64;
@@ -224,14 +224,22 @@ fn pytorch(
         })
         .collect();
     let path = dir.path().join("batches.json");
-    std::fs::write(&path, serde_json::to_string(&serde_json::json!({ "batches": json_batches }))?)?;
+    std::fs::write(
+        &path,
+        serde_json::to_string(&serde_json::json!({ "batches": json_batches }))?,
+    )?;
     let output = Command::new(python)
         .arg(script)
         .arg("--config")
         .arg(dir.path().join("config.json"))
         .arg("--batches")
         .arg(&path)
-        .args(["--warmup", &warmup.to_string(), "--threads", &threads.to_string()])
+        .args([
+            "--warmup",
+            &warmup.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ])
         .args(["--device", if cuda { "cuda" } else { "cpu" }])
         .output()
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
@@ -267,8 +275,15 @@ pub fn run(args: Args) -> Result<()> {
             args.out.display()
         )
     })?;
-    let train: Vec<Example> = examples.into_iter().filter(|e| e.split == "train").collect();
-    ensure!(!train.is_empty(), "no training examples in {}", args.out.display());
+    let train: Vec<Example> = examples
+        .into_iter()
+        .filter(|e| e.split == "train")
+        .collect();
+    ensure!(
+        !train.is_empty(),
+        "no training examples in {}",
+        args.out.display()
+    );
     let tokenizer = CodeTokenizer::load(&crate::data::examples::tokenizer_dir(&args.out))?;
     let config = profile.model.config(tokenizer.vocab_size())?;
     let kinds = crate::cli::finetune::parse_strategies(&args.strategies)?
@@ -312,7 +327,8 @@ pub fn run(args: Args) -> Result<()> {
             });
         }
         if !args.no_loop {
-            let (seconds, tokens) = loop_steps(&config, &train, &profile, args.warmup, args.steps, &device)?;
+            let (seconds, tokens) =
+                loop_steps(&config, &train, &profile, args.warmup, args.steps, &device)?;
             rows.push(Row {
                 system: system.clone(),
                 what: "training loop (marginal)".into(),
@@ -323,10 +339,23 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     if let Some(python) = &args.pytorch_python {
-        rows.push(pytorch(python, &args.peer_script, &config, &batches, args.warmup, threads, args.cuda)?);
+        rows.push(pytorch(
+            python,
+            &args.peer_script,
+            &config,
+            &batches,
+            args.warmup,
+            threads,
+            args.cuda,
+        )?);
     }
-    let peer = rows.iter().find(|r| r.system.starts_with("pytorch")).map(|r| r.tokens_per_s);
-    println!("\n| system | measured | tokens/s | ms/step | GFLOP/step | vs PyTorch | vs bare custom |");
+    let peer = rows
+        .iter()
+        .find(|r| r.system.starts_with("pytorch"))
+        .map(|r| r.tokens_per_s);
+    println!(
+        "\n| system | measured | tokens/s | ms/step | GFLOP/step | vs PyTorch | vs bare custom |"
+    );
     println!("|---|---|---:|---:|---:|---:|---:|");
     for row in &rows {
         let bare = rows
@@ -336,7 +365,9 @@ pub fn run(args: Args) -> Result<()> {
         let ratio = |other: Option<f64>| {
             other
                 .filter(|_| !row.system.starts_with("pytorch"))
-                .map_or("—".to_string(), |o| format!("{:.2}×", row.tokens_per_s / o))
+                .map_or("—".to_string(), |o| {
+                    format!("{:.2}×", row.tokens_per_s / o)
+                })
         };
         println!(
             "| {} | {} | {:.0} | {:.1} | {} | {} | {} |",
@@ -344,7 +375,8 @@ pub fn run(args: Args) -> Result<()> {
             row.what,
             row.tokens_per_s,
             row.step_ms,
-            row.gflops_per_step.map_or("—".into(), |g| format!("{g:.2}")),
+            row.gflops_per_step
+                .map_or("—".into(), |g| format!("{g:.2}")),
             ratio(peer),
             ratio(bare),
         );

@@ -63,7 +63,9 @@ pub fn parse_strategies(names: &[String]) -> Result<Option<Vec<StrategyKind>>> {
         .iter()
         .map(|name| {
             <StrategyKind as clap::ValueEnum>::from_str(name.trim(), true).map_err(|_| {
-                anyhow::anyhow!("unknown strategy {name:?}: use custom, l-eo, l-ldb, prefix, lora or all")
+                anyhow::anyhow!(
+                    "unknown strategy {name:?}: use custom, l-eo, l-ldb, prefix, lora or all"
+                )
             })
         })
         .collect::<Result<Vec<_>>>()

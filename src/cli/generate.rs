@@ -1,7 +1,5 @@
-//! `tailor generate`: greedy or beam-search generation from token ids with a HF-format model.
-//!
-//! Input and output are token ids: the BPE tokenizer (`data`) comes in a later stage and will
-//! turn focal methods into ids and ids back into test code.
+//! `tailor generate`: greedy or beam-search generation with a HF-format model, from Java text
+//! (through the model folder's `tokenizer.json`) or from token ids.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,24 +8,44 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::data::context::normalize_code;
+use crate::data::examples::truncate;
+use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::{EarlyStopping, GenerationConfig, generate};
 use crate::model::{Backend, hf};
 
-/// Generate token sequences with greedy (`--num-beams 1`) or beam search. Inputs are token ids
-/// (the tokenizer comes with a later stage): `--input-ids "0 345 12 2"` (repeatable) or
-/// `--input-file` with one space-separated sequence per line. Prints one JSON line per returned
-/// sequence: {"input", "rank", "score", "ids"}.
+/// Generate test cases with greedy (`--num-beams 1`) or beam search.
+///
+/// From Java text: `--focal TEXT` (repeatable) or `--input FILE` (the whole file is one input)
+/// is the model input, laid out as in training (`tailor examples --help`: at FM the focal method
+/// alone, at FM_FC_MS_FF `Class { method ctors; signatures; fields }`); it is normalized like
+/// the training inputs (comments dropped, whitespace collapsed), encoded with the model folder's
+/// `tokenizer.json`, and the top-k tests are printed as text with their scores (`--json`: one
+/// JSON line per sequence, {"input", "rank", "score", "ids", "text"}).
+///
+/// From token ids: `--input-ids "0 345 12 2"` (repeatable) or `--input-file` with one
+/// space-separated sequence per line; prints one JSON line per returned sequence:
+/// {"input", "rank", "score", "ids"}.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// HF-format model folder (config.json + model.safetensors).
+    /// HF-format model folder (config.json + model.safetensors, + tokenizer.json for text).
     #[arg(long)]
     pub model: PathBuf,
+    /// One model input as Java text, e.g. a focal method (repeat for a batch).
+    #[arg(long, num_args = 1, conflicts_with_all = ["input_ids", "input_file", "input"])]
+    pub focal: Vec<String>,
+    /// A file whose whole content is one model input as Java text.
+    #[arg(long, conflicts_with_all = ["input_ids", "input_file"])]
+    pub input: Option<PathBuf>,
     /// One input as space-separated token ids (repeat for a batch).
     #[arg(long, num_args = 1)]
     pub input_ids: Vec<String>,
     /// A file of inputs, one space-separated id sequence per line.
     #[arg(long, conflicts_with = "input_ids")]
     pub input_file: Option<PathBuf>,
+    /// With text inputs: print JSON lines (with the decoded "text") instead of plain text.
+    #[arg(long)]
+    pub json: bool,
     /// Beam width; 1 is greedy search [default: the model's generation_config.json, else 5].
     #[arg(long)]
     pub num_beams: Option<usize>,
@@ -76,25 +94,62 @@ fn parse_ids(line: &str) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// The Java text inputs, when the inputs are text.
+fn text_inputs(args: &Args) -> Result<Option<Vec<String>>> {
+    if let Some(path) = &args.input {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the input {}", path.display()))?;
+        return Ok(Some(vec![text]));
+    }
+    Ok((!args.focal.is_empty()).then(|| args.focal.clone()))
+}
+
 pub fn run(args: Args) -> Result<()> {
-    let inputs: Vec<Vec<i64>> = match &args.input_file {
-        Some(path) => std::fs::read_to_string(path)
+    let texts = text_inputs(&args)?;
+    let tokenizer = match &texts {
+        Some(_) => Some(CodeTokenizer::load(&args.model).with_context(|| {
+            format!(
+                "text inputs need the model's tokenizer: {} has none usable",
+                args.model.display()
+            )
+        })?),
+        None => None,
+    };
+    let device = args.backend.device(args.cuda)?;
+    let model = hf::load_dir(&args.model, &device)?;
+    let inputs: Vec<Vec<i64>> = match (&texts, &tokenizer, &args.input_file) {
+        (Some(texts), Some(tokenizer), _) => {
+            // Positions beyond the model's table do not exist: cut like training inputs.
+            let max = model.config.max_position_embeddings;
+            let mut ids = Vec::with_capacity(texts.len());
+            for (i, text) in texts.iter().enumerate() {
+                let normalized = normalize_code(text);
+                if normalized.is_empty() {
+                    bail!("input {} is empty", i + 1);
+                }
+                let (encoded, cut) = truncate(tokenizer.encode(&normalized)?, max);
+                if cut {
+                    eprintln!("input {}: truncated to the model's {max} positions", i + 1);
+                }
+                ids.push(encoded.into_iter().map(i64::from).collect());
+            }
+            ids
+        }
+        (_, _, Some(path)) => std::fs::read_to_string(path)
             .with_context(|| format!("reading inputs {}", path.display()))?
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(parse_ids)
             .collect::<Result<_>>()?,
-        None => args
+        _ => args
             .input_ids
             .iter()
             .map(|l| parse_ids(l))
             .collect::<Result<_>>()?,
     };
     if inputs.is_empty() || inputs.iter().any(Vec::is_empty) {
-        bail!("no input: give --input-ids or --input-file with non-empty lines");
+        bail!("no input: give --focal, --input, --input-ids or --input-file with non-empty lines");
     }
-    let device = args.backend.device(args.cuda)?;
-    let model = hf::load_dir(&args.model, &device)?;
     let vocab = model.config.vocab_size as i64;
     if let Some(bad) = inputs.iter().flatten().find(|&&t| t < 0 || t >= vocab) {
         bail!("token id {bad} is outside the model's vocabulary (0..{vocab})");
@@ -165,13 +220,27 @@ pub fn run(args: Args) -> Result<()> {
             .zip(&generated.scores)
             .enumerate()
         {
-            let line = serde_json::json!({
-                "input": chunk_index * args.batch_size.max(1) + row / per_input,
-                "rank": row % per_input + 1,
-                "score": score,
-                "ids": sequence,
-            });
-            writeln!(stdout, "{line}")?;
+            let input = chunk_index * args.batch_size.max(1) + row / per_input;
+            let rank = row % per_input + 1;
+            let Some(tokenizer) = &tokenizer else {
+                let line = serde_json::json!({
+                    "input": input, "rank": rank, "score": score, "ids": sequence,
+                });
+                writeln!(stdout, "{line}")?;
+                continue;
+            };
+            let text = tokenizer.decode(sequence)?;
+            if args.json {
+                let line = serde_json::json!({
+                    "input": input, "rank": rank, "score": score, "ids": sequence, "text": text,
+                });
+                writeln!(stdout, "{line}")?;
+            } else {
+                if rank == 1 {
+                    writeln!(stdout, "input {}:", input + 1)?;
+                }
+                writeln!(stdout, "  #{rank} ({score:.4}) {text}")?;
+            }
         }
         progress.inc(chunk.len() as u64);
     }

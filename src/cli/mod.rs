@@ -8,6 +8,8 @@ pub mod bench_model;
 pub mod bench_train;
 pub mod corpus;
 pub mod evaluate;
+pub mod examples;
+pub mod export_check;
 pub mod finetune;
 pub mod generate;
 pub mod heatmap;

@@ -1,14 +1,16 @@
 //! `tailor model`: BART presets and their parameter counts (the paper's Table 1), fresh models
-//! in HF layout, and HF checkpoint conversion with a round-trip check.
+//! in HF layout, HF checkpoint conversion with a round-trip check, and the logits of a model (with
+//! an adapter) for reference checks such as `make check-peft`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
+use crate::model::adapter::load_adapter;
 use crate::model::hf::{self, read_tensors};
 use crate::model::params::{ParamCounts, ParamGroup, table1};
-use crate::model::{Backend, BartConfig, BartForConditionalGeneration, Preset};
+use crate::model::{Backend, BartConfig, BartForConditionalGeneration, Preset, shift_tokens_right};
 
 /// BART models: presets, parameter counts (Table 1), HF import/export.
 #[derive(Debug, clap::Args)]
@@ -55,6 +57,28 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Compute a model's logits (with an adapter, if given) for token ids and write inputs and
+    /// logits as safetensors (`input_ids`, `attention_mask`, `decoder_input_ids` as i64,
+    /// `logits` as f32), for a reference implementation to compare with
+    /// (`pipelines/python/check_peft.py`).
+    Logits {
+        /// Base model folder (config.json + model.safetensors).
+        #[arg(long)]
+        model: PathBuf,
+        /// Adapter folder saved for this base (adapter.json + adapter.safetensors).
+        #[arg(long)]
+        adapter: Option<PathBuf>,
+        /// Encoder input ids: numbers separated by commas or spaces; rows separated by `;`
+        /// (shorter rows are padded and masked).
+        #[arg(long)]
+        input_ids: String,
+        /// Decoder input ids in the same format; default: the input ids shifted right
+        /// (HF `shift_tokens_right`).
+        #[arg(long)]
+        decoder_input_ids: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -95,7 +119,129 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Convert { model, out } => convert(&model, &out),
+        Command::Logits {
+            model,
+            adapter,
+            input_ids,
+            decoder_input_ids,
+            out,
+        } => logits(
+            &model,
+            adapter.as_deref(),
+            &input_ids,
+            decoder_input_ids.as_deref(),
+            &out,
+        ),
     }
+}
+
+/// Rows of token ids from `1, 2, 3; 4 5`, padded with `pad` to the longest row, with the
+/// attention mask (1 = token).
+fn parse_ids(text: &str, pad: u32) -> Result<(Vec<Vec<i64>>, Vec<Vec<i64>>)> {
+    let rows: Vec<Vec<i64>> = text
+        .split(';')
+        .map(|row| {
+            row.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    t.parse::<u32>()
+                        .map(i64::from)
+                        .with_context(|| format!("token id {t:?} in {text:?}"))
+                })
+                .collect::<Result<Vec<i64>>>()
+        })
+        .collect::<Result<_>>()?;
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    if width == 0 || rows.iter().any(Vec::is_empty) {
+        bail!("empty row of token ids in {text:?}");
+    }
+    let mask = rows
+        .iter()
+        .map(|row| (0..width).map(|i| i64::from(i < row.len())).collect())
+        .collect();
+    let padded = rows
+        .into_iter()
+        .map(|mut row| {
+            row.resize(width, i64::from(pad));
+            row
+        })
+        .collect();
+    Ok((padded, mask))
+}
+
+fn int_tensor(rows: Vec<Vec<i64>>, device: &Device) -> Tensor<2, Int> {
+    let shape = [rows.len(), rows[0].len()];
+    Tensor::from_data(TensorData::new(rows.concat(), shape), device)
+}
+
+fn logits(
+    model_dir: &Path,
+    adapter: Option<&Path>,
+    input_ids: &str,
+    decoder_input_ids: Option<&str>,
+    out: &Path,
+) -> Result<()> {
+    let device = Backend::Flex.device(false)?;
+    let mut model = hf::load_dir(model_dir, &device)?;
+    if let Some(adapter) = adapter {
+        model = load_adapter(model, model_dir, adapter, &device)?.0;
+    }
+    let pad = model.config.pad_token_id;
+    let (ids, mask) = parse_ids(input_ids, pad)?;
+    let (ids, mask) = (int_tensor(ids, &device), int_tensor(mask, &device));
+    let dec = match decoder_input_ids {
+        Some(text) => int_tensor(parse_ids(text, pad)?.0, &device),
+        None => shift_tokens_right(
+            ids.clone(),
+            model.config.pad_token_id,
+            model.config.decoder_start_token_id,
+        ),
+    };
+    let logits = model.forward(ids.clone(), Some(mask.clone()), dec.clone());
+    let dims = logits.dims();
+    write_logits(out, ids, Some(mask), dec, logits)?;
+    println!("wrote logits {dims:?} to {}", out.display());
+    Ok(())
+}
+
+/// Write a batch and its logits as safetensors: `input_ids`, `attention_mask` (if any),
+/// `decoder_input_ids` as i64 and `logits` as f32, the names HF's `forward` takes and returns.
+pub fn write_logits(
+    path: &Path,
+    input_ids: Tensor<2, Int>,
+    attention_mask: Option<Tensor<2, Int>>,
+    decoder_input_ids: Tensor<2, Int>,
+    logits: Tensor<3>,
+) -> Result<()> {
+    use safetensors::{Dtype, tensor::TensorView};
+    let ints = |t: Tensor<2, Int>| -> (Vec<usize>, Vec<u8>) {
+        let data = t.into_data().convert::<i64>();
+        let shape = data.shape().to_vec();
+        let values = data.try_into_vec::<i64>().expect("converted to i64");
+        (shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    };
+    let mut tensors = vec![
+        ("input_ids", Dtype::I64, ints(input_ids)),
+        ("decoder_input_ids", Dtype::I64, ints(decoder_input_ids)),
+    ];
+    if let Some(mask) = attention_mask {
+        tensors.push(("attention_mask", Dtype::I64, ints(mask)));
+    }
+    let data = logits.into_data().convert::<f32>();
+    let shape = data.shape().to_vec();
+    let values = data.try_into_vec::<f32>().expect("converted to f32");
+    let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensors.push(("logits", Dtype::F32, (shape, bytes)));
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, dtype, (shape, bytes))| {
+            TensorView::new(*dtype, shape.clone(), bytes)
+                .map(|view| (*name, view))
+                .with_context(|| format!("tensor {name}"))
+        })
+        .collect::<Result<_>>()?;
+    safetensors::serialize_to_file(views, None, path)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The model's shape, its parameters per group, and Table 1.
@@ -231,6 +377,19 @@ fn convert(model_dir: &Path, out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_id_rows_are_padded_and_masked() {
+        let (ids, mask) = parse_ids("0, 5 6 2; 0 7 2", 1).unwrap();
+        assert_eq!(ids, vec![vec![0, 5, 6, 2], vec![0, 7, 2, 1]]);
+        assert_eq!(mask, vec![vec![1, 1, 1, 1], vec![1, 1, 1, 0]]);
+        assert!(
+            parse_ids("0 x", 1)
+                .unwrap_err()
+                .to_string()
+                .contains("\"x\"")
+        );
+    }
 
     #[test]
     fn large_info_prints_table_1() {

@@ -5,7 +5,8 @@
 //! private, so neither prefix tuning (extra key/value vectors per layer, Li & Liang 2021) nor a
 //! beam search that reorders cached keys by beam is possible with it. This one attention serves
 //! the encoder's self-attention, the decoder's self-attention (cache grows by one step per call)
-//! and the decoder's cross-attention (cache computed once from the encoder states).
+//! and the decoder's cross-attention (cache computed once from the encoder states). An optional
+//! LoRA update per projection (`super::lora`, Hu et al. 2021) serves the `lora` strategy.
 
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear};
@@ -13,6 +14,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::init::linear;
+use super::lora::{AttentionLora, project};
 
 /// The value masked attention scores take. HF adds `torch.finfo(dtype).min`; filling (rather than
 /// adding) keeps a row finite even when causal and padding masks both hit it.
@@ -83,6 +85,8 @@ pub struct BartAttention {
     pub out_proj: Linear,
     /// Prefix-tuning keys/values; `None` for a plain BART (and in HF checkpoints).
     pub prefix: Option<AttentionPrefix>,
+    /// LoRA updates of the projections; `None` for a plain BART (and in HF checkpoints).
+    pub lora: Option<AttentionLora>,
     pub dropout: Dropout,
     pub num_heads: usize,
 }
@@ -101,6 +105,7 @@ impl BartAttention {
             q_proj: linear(d_model, d_model, init_std, device),
             out_proj: linear(d_model, d_model, init_std, device),
             prefix: None,
+            lora: None,
             dropout: DropoutConfig::new(attention_dropout).init(),
             num_heads,
         }
@@ -114,9 +119,18 @@ impl BartAttention {
     }
 
     fn project_kv(&self, states: Tensor<3>) -> KeyValue {
+        let lora = self.lora.as_ref();
         KeyValue {
-            key: self.split_heads(self.k_proj.forward(states.clone())),
-            value: self.split_heads(self.v_proj.forward(states)),
+            key: self.split_heads(project(
+                &self.k_proj,
+                lora.and_then(|l| l.k_proj.as_ref()),
+                states.clone(),
+            )),
+            value: self.split_heads(project(
+                &self.v_proj,
+                lora.and_then(|l| l.v_proj.as_ref()),
+                states,
+            )),
         }
     }
 
@@ -140,8 +154,13 @@ impl BartAttention {
         let head_dim = d_model / self.num_heads;
         // Scaling the queries (as HF's BART did before 4.48) touches head_dim values per query
         // instead of kv_len scores; the results agree to float rounding.
+        let lora = self.lora.as_ref();
         let query = self
-            .split_heads(self.q_proj.forward(hidden.clone()))
+            .split_heads(project(
+                &self.q_proj,
+                lora.and_then(|l| l.q_proj.as_ref()),
+                hidden.clone(),
+            ))
             .mul_scalar((head_dim as f64).powf(-0.5));
 
         let kv = match (cross, cache) {
@@ -174,8 +193,11 @@ impl BartAttention {
         }
         let probs = self.dropout.forward(softmax(scores, 3));
         let context = probs.matmul(value); // [batch, heads, q_len, head_dim]
-        self.out_proj
-            .forward(context.swap_dims(1, 2).reshape([batch, q_len, d_model]))
+        project(
+            &self.out_proj,
+            lora.and_then(|l| l.out_proj.as_ref()),
+            context.swap_dims(1, 2).reshape([batch, q_len, d_model]),
+        )
     }
 
     fn prepend_prefix(

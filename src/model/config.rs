@@ -11,6 +11,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
+use super::activation::Activation;
+
 /// BART's architecture hyper-parameters, named as in HF `BartConfig` (defaults are HF's, which
 /// are bart-large's shapes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,12 +225,7 @@ impl BartConfig {
                 self.model_type
             );
         }
-        if self.activation_function != "gelu" {
-            bail!(
-                "activation_function is {:?}; only \"gelu\" (exact, erf-based) is supported",
-                self.activation_function
-            );
-        }
+        self.activation()?;
         for (name, value) in [
             ("normalize_before", "pre-norm (mBART)"),
             ("add_final_layer_norm", "a final layer norm (mBART)"),
@@ -259,6 +256,12 @@ impl BartConfig {
             self.vocab_size
         );
         Ok(())
+    }
+
+    /// The feed-forward activation `activation_function` names; an error naming the value and
+    /// listing the supported ones if we do not implement it.
+    pub fn activation(&self) -> Result<Activation> {
+        self.activation_function.parse()
     }
 
     /// BART multiplies token embeddings by sqrt(d_model) when `scale_embedding` is set.
@@ -313,15 +316,23 @@ mod tests {
     }
 
     #[test]
+    fn every_supported_activation_validates() {
+        let mut config = BartConfig::preset(Preset::Tiny);
+        for (name, activation) in Activation::NAMES {
+            config.activation_function = name.into();
+            config.validate().unwrap();
+            assert_eq!(config.activation().unwrap(), activation);
+        }
+    }
+
+    #[test]
     fn unsupported_variants_are_rejected_by_name() {
         let mut config = BartConfig::preset(Preset::Tiny);
-        config.activation_function = "relu".into();
+        config.activation_function = "mish".into();
+        let message = config.validate().unwrap_err().to_string();
         assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("activation_function")
+            message.contains("activation_function") && message.contains("\"mish\""),
+            "{message}"
         );
         let mut config = BartConfig::preset(Preset::Tiny);
         config

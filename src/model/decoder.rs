@@ -1,11 +1,11 @@
 //! The BART decoder (HF `BartDecoder`, `BartDecoderLayer`): causal self-attention with a
 //! key/value cache, cross-attention over the encoder output with its keys/values computed once,
-//! and a GELU feed-forward, each post-norm.
+//! and a feed-forward (the activation `config.json` names; GELU for BART), each post-norm.
 
 use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 
+use super::activation::Activation;
 use super::attention::{BartAttention, KeyValue, causal_bias};
 use super::config::BartConfig;
 use super::encoder::positions;
@@ -23,6 +23,10 @@ pub struct BartDecoderLayer {
     pub final_layer_norm: LayerNorm,
     pub dropout: Dropout,
     pub activation_dropout: Dropout,
+    /// The feed-forward activation (`activation_function`); not a parameter, so the module
+    /// derive skips it (the config it comes from is saved with the weights).
+    #[module(skip)]
+    pub activation: Activation,
 }
 
 /// Cached keys/values of one decoder layer during generation.
@@ -71,6 +75,11 @@ impl DecoderCache {
 }
 
 impl BartDecoderLayer {
+    /// A randomly initialised block.
+    ///
+    /// # Panics
+    /// If `config.activation_function` is not one we implement ([`BartConfig::validate`],
+    /// which every loaded config passes, rejects it first).
     pub fn new(config: &BartConfig, device: &Device) -> Self {
         let d = config.d_model;
         let std = config.init_std;
@@ -85,6 +94,9 @@ impl BartDecoderLayer {
             final_layer_norm: layer_norm(d, device),
             dropout: DropoutConfig::new(config.dropout).init(),
             activation_dropout: DropoutConfig::new(config.activation_dropout).init(),
+            activation: config
+                .activation()
+                .unwrap_or_else(|err| panic!("{err}: check the config with BartConfig::validate")),
         }
     }
 
@@ -118,7 +130,7 @@ impl BartDecoderLayer {
             .forward(hidden + self.dropout.forward(attended));
         let ffn = self
             .activation_dropout
-            .forward(gelu(self.fc1.forward(hidden.clone())));
+            .forward(self.activation.forward(self.fc1.forward(hidden.clone())));
         let ffn = self.dropout.forward(self.fc2.forward(ffn));
         self.final_layer_norm.forward(hidden + ffn)
     }

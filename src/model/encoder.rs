@@ -1,10 +1,11 @@
 //! The BART encoder (HF `BartEncoder`, `BartEncoderLayer`): token + learned position embeddings,
-//! `layernorm_embedding`, then post-norm self-attention / GELU feed-forward blocks.
+//! `layernorm_embedding`, then post-norm self-attention / feed-forward blocks (the activation
+//! `config.json` names; GELU for BART).
 
 use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 
+use super::activation::Activation;
 use super::attention::{BartAttention, padding_bias};
 use super::config::{BartConfig, POSITION_OFFSET};
 use super::init::{embedding, layer_norm, linear};
@@ -19,9 +20,18 @@ pub struct BartEncoderLayer {
     pub final_layer_norm: LayerNorm,
     pub dropout: Dropout,
     pub activation_dropout: Dropout,
+    /// The feed-forward activation (`activation_function`); not a parameter, so the module
+    /// derive skips it (the config it comes from is saved with the weights).
+    #[module(skip)]
+    pub activation: Activation,
 }
 
 impl BartEncoderLayer {
+    /// A randomly initialised block.
+    ///
+    /// # Panics
+    /// If `config.activation_function` is not one we implement ([`BartConfig::validate`],
+    /// which every loaded config passes, rejects it first).
     pub fn new(config: &BartConfig, device: &Device) -> Self {
         let d = config.d_model;
         let std = config.init_std;
@@ -39,6 +49,9 @@ impl BartEncoderLayer {
             final_layer_norm: layer_norm(d, device),
             dropout: DropoutConfig::new(config.dropout).init(),
             activation_dropout: DropoutConfig::new(config.activation_dropout).init(),
+            activation: config
+                .activation()
+                .unwrap_or_else(|err| panic!("{err}: check the config with BartConfig::validate")),
         }
     }
 
@@ -50,7 +63,7 @@ impl BartEncoderLayer {
             .forward(hidden + self.dropout.forward(attended));
         let ffn = self
             .activation_dropout
-            .forward(gelu(self.fc1.forward(hidden.clone())));
+            .forward(self.activation.forward(self.fc1.forward(hidden.clone())));
         let ffn = self.dropout.forward(self.fc2.forward(ffn));
         self.final_layer_norm.forward(hidden + ffn)
     }

@@ -1,12 +1,16 @@
 //! BART in burn, numerically HF `transformers`' `BartForConditionalGeneration`, with its
 //! parameter names, so `config.json` + `model.safetensors` move both ways (see [`hf`]).
 //!
-//! One file per part, as candle's BART: [`config`], [`attention`] (one attention with optional
-//! cache and prefix), [`encoder`], [`decoder`], [`bart`]; [`params`] names the parameter groups
-//! the paper's customization strategies train (Table 1). The model has no backend type
-//! parameter: burn 0.22 picks the backend from the [`Device`] at run time ([`Backend`]).
-//! Training loops and strategies live in `train`; generation in `crate::generate`.
+//! One file per part, as candle's BART: [`config`], [`activation`] (the feed-forward activation
+//! `config.json` names), [`attention`] (one attention with optional cache and prefix),
+//! [`encoder`], [`decoder`], [`bart`]; [`params`] names the parameter groups the paper's
+//! customization strategies train (Table 1); [`lora`] adds LoRA updates to the attention
+//! projections and [`adapter`] stores a customization as its trainable tensors. The model has no
+//! backend type parameter: burn 0.22 picks the backend from the [`Device`] at run time
+//! ([`Backend`]). Training loops and strategies live in `train`; generation in `crate::generate`.
 
+pub mod activation;
+pub mod adapter;
 pub mod attention;
 pub mod bart;
 pub mod config;
@@ -14,12 +18,15 @@ pub mod decoder;
 pub mod encoder;
 pub mod hf;
 mod init;
+pub mod lora;
 pub mod params;
 
+pub use activation::Activation;
 pub use attention::{AttentionPrefix, BartAttention, KeyValue};
 pub use bart::{BartForConditionalGeneration, BartModel, Encoded, shift_tokens_right};
 pub use config::{BartConfig, Preset};
 pub use decoder::DecoderCache;
+pub use lora::{AttentionLora, Lora};
 
 use burn::prelude::Device;
 

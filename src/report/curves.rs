@@ -18,13 +18,19 @@ fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 }
 
 /// Draw `curve` to `png` and the same name with `.svg`.
-pub fn draw_learning_curve(curve: &[CurvePoint], reference: f64, title: &str, png: &Path) -> Result<()> {
+pub fn draw_learning_curve(
+    curve: &[CurvePoint],
+    reference: f64,
+    title: &str,
+    png: &Path,
+) -> Result<()> {
     if let Some(dir) = png.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     {
         let root = BitMapBackend::new(png, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, curve, reference, title).with_context(|| format!("drawing {}", png.display()))?;
+        draw(&root, curve, reference, title)
+            .with_context(|| format!("drawing {}", png.display()))?;
         root.present().map_err(plot_err)?;
     }
     let svg = png.with_extension("svg");
@@ -78,17 +84,27 @@ fn draw<DB: DrawingBackend>(
             .collect()
     };
     chart
-        .draw_series(LineSeries::new(series(|p| p.train_loss), train.stroke_width(3)))
+        .draw_series(std::iter::once(PathElement::new(
+            series(|p| p.train_loss),
+            train.stroke_width(3),
+        )))
         .map_err(plot_err)?
         .label("train loss (since previous evaluation)")
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], train.stroke_width(3)));
     chart
-        .draw_series(LineSeries::new(series(|p| p.val_loss), valid.stroke_width(3)))
+        .draw_series(std::iter::once(PathElement::new(
+            series(|p| p.val_loss),
+            valid.stroke_width(3),
+        )))
         .map_err(plot_err)?
         .label("validation loss")
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], valid.stroke_width(3)));
     chart
-        .draw_series(series(|p| p.val_loss).into_iter().map(|(x, y)| Circle::new((x, y), 4, valid.filled())))
+        .draw_series(
+            series(|p| p.val_loss)
+                .into_iter()
+                .map(|(x, y)| Circle::new((x, y), 4, valid.filled())),
+        )
         .map_err(plot_err)?;
     if reference.is_finite() {
         chart

@@ -61,9 +61,15 @@ pub fn schema() -> TableSchema {
 pub fn write_curve(points: &[CurvePoint], path: &Path) -> Result<()> {
     let f64s = |f: fn(&CurvePoint) -> f64| points.iter().map(f).collect::<Vec<f64>>();
     let mut df = DataFrame::new(vec![
-        Column::new("step".into(), points.iter().map(|p| p.step).collect::<Vec<u64>>()),
+        Column::new(
+            "step".into(),
+            points.iter().map(|p| p.step).collect::<Vec<u64>>(),
+        ),
         Column::new("epoch".into(), f64s(|p| p.epoch)),
-        Column::new("tokens".into(), points.iter().map(|p| p.tokens).collect::<Vec<u64>>()),
+        Column::new(
+            "tokens".into(),
+            points.iter().map(|p| p.tokens).collect::<Vec<u64>>(),
+        ),
         Column::new("wall_seconds".into(), f64s(|p| p.wall_seconds)),
         Column::new("train_loss".into(), f64s(|p| p.train_loss)),
         Column::new("val_loss".into(), f64s(|p| p.val_loss)),

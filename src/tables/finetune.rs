@@ -82,11 +82,16 @@ pub fn write_rows(rows: &[FinetuneRow], path: &Path) -> Result<()> {
     let mut df = DataFrame::new(vec![
         Column::new("project_id".into(), strs(|r| &r.project_id)),
         Column::new("strategy".into(), strs(|r| &r.strategy)),
-        Column::new("fold".into(), rows.iter().map(|r| r.fold).collect::<Vec<u32>>()),
+        Column::new(
+            "fold".into(),
+            rows.iter().map(|r| r.fold).collect::<Vec<u32>>(),
+        ),
         Column::new("status".into(), strs(|r| &r.status)),
         Column::new(
             "error".into(),
-            rows.iter().map(|r| r.error.as_deref()).collect::<Vec<Option<&str>>>(),
+            rows.iter()
+                .map(|r| r.error.as_deref())
+                .collect::<Vec<Option<&str>>>(),
         ),
         Column::new("trainable_params".into(), u64s(|r| r.trainable_params)),
         Column::new("total_params".into(), u64s(|r| r.total_params)),
@@ -197,7 +202,9 @@ pub fn upsert(path: &Path, row: FinetuneRow) -> Result<()> {
     } else {
         Vec::new()
     };
-    rows.retain(|r| !(r.project_id == row.project_id && r.strategy == row.strategy && r.fold == row.fold));
+    rows.retain(|r| {
+        !(r.project_id == row.project_id && r.strategy == row.strategy && r.fold == row.fold)
+    });
     rows.push(row);
     rows.sort_by(|a, b| {
         (&a.project_id, &a.strategy, a.fold).cmp(&(&b.project_id, &b.strategy, b.fold))

@@ -7,6 +7,7 @@
 //! file, not a panic deep inside a stage.
 
 pub mod curves;
+pub mod examples;
 pub mod finetune;
 pub mod metrics;
 pub mod pairs;

@@ -214,12 +214,20 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
     let best = hf::load_dir(&best_dir, &inference_device)
         .with_context(|| format!("loading the best model from {}", best_dir.display()))?;
     let valid_refs: Vec<&Example> = valid.iter().collect();
-    let (full_val_loss, _) =
-        trainer::evaluate(&best, &valid_refs, profile.train.batch_tokens, &inference_device)?;
+    let (full_val_loss, _) = trainer::evaluate(
+        &best,
+        &valid_refs,
+        profile.train.batch_tokens,
+        &inference_device,
+    )?;
     let best_val_loss = state.best_val_loss.unwrap_or(f64::NAN);
     let summary = BaselineSummary {
         profile: profile.name.clone(),
-        backend: format!("{}{}", options.backend, if options.cuda { " cuda" } else { "" }),
+        backend: format!(
+            "{}{}",
+            options.backend,
+            if options.cuda { " cuda" } else { "" }
+        ),
         model_dir: best_dir.clone(),
         parameters: outcome.total_params,
         train_examples: train.len(),
@@ -250,21 +258,40 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
         &format!("baseline ({} profile)", profile.name),
         &figure,
     )?;
-    print_summary(&summary, &figure, outcome.already_done, started.elapsed().as_secs_f64());
+    print_summary(
+        &summary,
+        &figure,
+        outcome.already_done,
+        started.elapsed().as_secs_f64(),
+    );
     if options.samples > 0 {
-        print_samples(&best, &tokenizer, &valid, options.samples, profile, &inference_device)?;
+        print_samples(
+            &best,
+            &tokenizer,
+            &valid,
+            options.samples,
+            profile,
+            &inference_device,
+        )?;
     }
     Ok(summary)
 }
 
 fn print_summary(summary: &BaselineSummary, figure: &Path, already_done: bool, seconds: f64) {
     if already_done {
-        println!("baseline: already trained ({}); reporting it", summary.stopped);
+        println!(
+            "baseline: already trained ({}); reporting it",
+            summary.stopped
+        );
     }
     println!("baseline model:     {}", summary.model_dir.display());
     println!(
         "best validation:    loss {:.4} (perplexity {:.3}) at step {} of {} (stopped: {})",
-        summary.best_val_loss, summary.best_val_perplexity, summary.best_step, summary.steps, summary.stopped
+        summary.best_val_loss,
+        summary.best_val_perplexity,
+        summary.best_step,
+        summary.steps,
+        summary.stopped
     );
     println!(
         "all {} validation examples: loss {:.4} (perplexity {:.3}); unigram entropy of the \
@@ -277,7 +304,12 @@ fn print_summary(summary: &BaselineSummary, figure: &Path, already_done: bool, s
     println!(
         "compute:            {} tokens, {:.4} PF-s, {:.2} epochs, {:.0} s training on {} \
          ({:.0} s this call)",
-        summary.tokens, summary.pf_seconds, summary.epochs, summary.wall_seconds, summary.backend, seconds
+        summary.tokens,
+        summary.pf_seconds,
+        summary.epochs,
+        summary.wall_seconds,
+        summary.backend,
+        seconds
     );
     println!("learning curve:     {}", figure.display());
 }
@@ -307,8 +339,14 @@ fn print_samples(
         let generated = generate(model, input, None, &config)?;
         let text = tokenizer.decode(&generated.sequences[0])?;
         println!("\n── pair {} ({})", example.pair_id, example.project_id);
-        println!("focal:     {}", one_line(&tokenizer.decode(&example.input_ids)?, 300));
-        println!("developer: {}", one_line(&tokenizer.decode(&example.target_ids)?, 400));
+        println!(
+            "focal:     {}",
+            one_line(&tokenizer.decode(&example.input_ids)?, 300)
+        );
+        println!(
+            "developer: {}",
+            one_line(&tokenizer.decode(&example.target_ids)?, 400)
+        );
         println!("generated: {}", one_line(&text, 400));
     }
     Ok(())

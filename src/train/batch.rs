@@ -44,8 +44,18 @@ pub struct Batch {
 /// Pad a batch of examples into tensors on `device`.
 pub fn collate<E: SeqPair>(examples: &[&E], decoder_start: u32, device: &Device) -> Batch {
     let rows = examples.len();
-    let src_len = examples.iter().map(|e| e.input_ids().len()).max().unwrap_or(1).max(1);
-    let tgt_len = examples.iter().map(|e| e.target_ids().len()).max().unwrap_or(1).max(1);
+    let src_len = examples
+        .iter()
+        .map(|e| e.input_ids().len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let tgt_len = examples
+        .iter()
+        .map(|e| e.target_ids().len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let pad = i64::from(PAD);
     let mut input_ids = vec![pad; rows * src_len];
     let mut attention = vec![0i64; rows * src_len];
@@ -119,11 +129,14 @@ mod tests {
         let a = Pair(vec![0, 5, 6, 2], vec![0, 9, 2]);
         let b = Pair(vec![0, 7, 2], vec![0, 8, 8, 8, 2]);
         let batch = collate(&[&a, &b], 2, &device);
-        let ints = |t: Tensor<2, Int>| t.into_data().convert::<i64>().to_vec::<i64>().unwrap();
+        let ints = |t: Tensor<2, Int>| t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
         assert_eq!(ints(batch.input_ids), vec![0, 5, 6, 2, 0, 7, 2, 1]);
         assert_eq!(ints(batch.attention_mask), vec![1, 1, 1, 1, 1, 1, 1, 0]);
         assert_eq!(ints(batch.labels), vec![0, 9, 2, 1, 1, 0, 8, 8, 8, 2]);
-        assert_eq!(ints(batch.decoder_input_ids), vec![2, 0, 9, 1, 1, 2, 0, 8, 8, 8]);
+        assert_eq!(
+            ints(batch.decoder_input_ids),
+            vec![2, 0, 9, 1, 1, 2, 0, 8, 8, 8]
+        );
         assert_eq!((batch.input_tokens, batch.target_tokens), (7, 8));
     }
 }

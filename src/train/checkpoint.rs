@@ -48,7 +48,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
     tmp.as_file().sync_all().ok();
     tmp.persist(path)
         .with_context(|| format!("moving the new file into place at {}", path.display()))?;
@@ -71,8 +72,7 @@ pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
         std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
     }
     if dir.exists() {
-        std::fs::rename(dir, &old)
-            .with_context(|| format!("moving {} aside", dir.display()))?;
+        std::fs::rename(dir, &old).with_context(|| format!("moving {} aside", dir.display()))?;
     }
     std::fs::rename(&tmp, dir).with_context(|| format!("moving {} into place", dir.display()))?;
     if old.exists() {
@@ -109,7 +109,10 @@ pub fn read_state(dir: &Path) -> Result<TrainState> {
 }
 
 pub fn write_state(dir: &Path, state: &TrainState) -> Result<()> {
-    write_atomic(&dir.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())
+    write_atomic(
+        &dir.join(STATE_FILE),
+        serde_json::to_string_pretty(state)?.as_bytes(),
+    )
 }
 
 #[cfg(test)]

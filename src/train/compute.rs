@@ -121,13 +121,25 @@ impl ComputeModel {
         let parts: Vec<&str> = param.path.split('.').collect();
         match parts.as_slice() {
             ["model", "shared", ..] => self.shared |= trains,
-            ["model", "encoder", "embed_positions" | "layernorm_embedding", ..] => {
-                self.encoder_embeddings |= trains
-            }
-            ["model", "decoder", "embed_positions" | "layernorm_embedding", ..] => {
-                self.decoder_embeddings |= trains
-            }
-            ["model", stack @ ("encoder" | "decoder"), "layers", index, rest @ ..] => {
+            [
+                "model",
+                "encoder",
+                "embed_positions" | "layernorm_embedding",
+                ..,
+            ] => self.encoder_embeddings |= trains,
+            [
+                "model",
+                "decoder",
+                "embed_positions" | "layernorm_embedding",
+                ..,
+            ] => self.decoder_embeddings |= trains,
+            [
+                "model",
+                stack @ ("encoder" | "decoder"),
+                "layers",
+                index,
+                rest @ ..,
+            ] => {
                 let Ok(index) = index.parse::<usize>() else {
                     return;
                 };
@@ -279,7 +291,14 @@ struct Accountant {
 impl Accountant {
     /// `[n, d_in] × [d_in, d_out]`; returns whether gradient flows out of it (into its output's
     /// consumers' view: something at or below trains).
-    fn linear(&mut self, n: f64, d_in: f64, d_out: f64, input_flow: bool, weight_trains: bool) -> bool {
+    fn linear(
+        &mut self,
+        n: f64,
+        d_in: f64,
+        d_out: f64,
+        input_flow: bool,
+        weight_trains: bool,
+    ) -> bool {
         let forward = 2.0 * n * d_in * d_out;
         self.flops.forward += forward;
         if input_flow {
@@ -362,7 +381,10 @@ pub fn mfu(flops: f64, seconds: f64, peak_tflops: f64) -> Option<f64> {
 }
 
 /// FLOPs per group of trainable parameters, for reports: which groups a predicate selects.
-pub fn trainable_summary(params: &[NamedParam], trains: &dyn Fn(&str) -> bool) -> BTreeMap<String, usize> {
+pub fn trainable_summary(
+    params: &[NamedParam],
+    trains: &dyn Fn(&str) -> bool,
+) -> BTreeMap<String, usize> {
     let mut groups = BTreeMap::new();
     for param in params.iter().filter(|p| trains(&p.path)) {
         let group = crate::model::params::ParamGroup::of(&param.path)
@@ -409,7 +431,8 @@ mod tests {
         };
         flops += config.encoder_layers as f64 * 4.0 * s * (s + prefix("encoder", "self_attn")) * d;
         flops += config.decoder_layers as f64 * 4.0 * t * (t + prefix("decoder", "self_attn")) * d;
-        flops += config.decoder_layers as f64 * 4.0 * t * (s + prefix("decoder", "encoder_attn")) * d;
+        flops +=
+            config.decoder_layers as f64 * 4.0 * t * (s + prefix("decoder", "encoder_attn")) * d;
         flops + 2.0 * t * d * config.vocab_size as f64
     }
 
@@ -420,11 +443,19 @@ mod tests {
         for (s, t) in [(1, 1), (7, 3), (40, 17)] {
             let ours = model.example(s, t).forward;
             let direct = direct_forward(&config, &params, s as f64, t as f64);
-            assert!((ours - direct).abs() < 1e-6 * direct, "{s}/{t}: {ours} vs {direct}");
+            assert!(
+                (ours - direct).abs() < 1e-6 * direct,
+                "{s}/{t}: {ours} vs {direct}"
+            );
         }
         // With prefixes on every self-attention and the cross-attention.
         let device = Device::default();
-        let prefixed = with_prefixes(BartForConditionalGeneration::new(&config, &device), 5, true, &device);
+        let prefixed = with_prefixes(
+            BartForConditionalGeneration::new(&config, &device),
+            5,
+            true,
+            &device,
+        );
         let params = named_params(&prefixed);
         let model = ComputeModel::new(&config, &params, &|p| p.contains("prefix"));
         let ours = model.example(9, 4).forward;
@@ -478,7 +509,9 @@ mod tests {
         let (config, params) = tiny();
         let last = format!("model.decoder.layers.{}.", config.decoder_layers - 1);
         let cost = |trains: &dyn Fn(&str) -> bool| {
-            ComputeModel::new(&config, &params, trains).example(50, 20).total()
+            ComputeModel::new(&config, &params, trains)
+                .example(50, 20)
+                .total()
         };
         let custom = cost(&|p| p != "final_logits_bias");
         let leo = cost(&|p| p.starts_with("model.shared") || p.contains("embed_positions"));
@@ -486,7 +519,9 @@ mod tests {
         let nothing = cost(&|_| false);
         assert!(lldb < leo && leo < custom, "{lldb} {leo} {custom}");
         // Frozen everything: the forward alone.
-        let forward = ComputeModel::new(&config, &params, &|_| false).example(50, 20).forward;
+        let forward = ComputeModel::new(&config, &params, &|_| false)
+            .example(50, 20)
+            .forward;
         assert_eq!(nothing, forward);
         assert!(!ComputeModel::new(&config, &params, &|_| false).trains_anything());
     }

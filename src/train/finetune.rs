@@ -106,19 +106,26 @@ fn target_projects(out: &Path, settings: &FinetuneSettings) -> Result<Vec<String
 /// Test class of every pair of the given projects (for `--fold-by test-class`).
 fn test_classes(out: &Path, projects: &[String]) -> Result<HashMap<String, String>> {
     let path = table_path(out, "pairs");
-    let wanted = Series::new("p".into(), projects.to_vec());
-    let df = LazyFrame::scan_parquet(PlPath::new(path.to_str().context("non-UTF-8 path")?), Default::default())
-        .with_context(|| format!("opening {}", path.display()))?
-        .filter(col("project_id").is_in(lit(wanted).implode(), false))
-        .select([col("pair_id"), col("test_file"), col("test_class")])
-        .collect()
-        .with_context(|| format!("reading {}", path.display()))?;
+    let df = LazyFrame::scan_parquet(
+        PlPath::new(path.to_str().context("non-UTF-8 path")?),
+        Default::default(),
+    )
+    .with_context(|| format!("opening {}", path.display()))?
+    .select([
+        col("project_id"),
+        col("pair_id"),
+        col("test_file"),
+        col("test_class"),
+    ])
+    .collect()
+    .with_context(|| format!("reading {}", path.display()))?;
+    let owners = crate::tables::read_strings(&df, "project_id")?;
     let ids = crate::tables::read_strings(&df, "pair_id")?;
     let files = crate::tables::read_strings(&df, "test_file")?;
     let classes = crate::tables::read_strings(&df, "test_class")?;
-    Ok(ids
-        .into_iter()
-        .zip(files.into_iter().zip(classes).map(|(f, c)| format!("{f}#{c}")))
+    Ok((0..ids.len())
+        .filter(|&i| projects.contains(&owners[i]))
+        .map(|i| (ids[i].clone(), format!("{}#{}", files[i], classes[i])))
         .collect())
 }
 
@@ -156,7 +163,11 @@ pub fn strategies(settings: &FinetuneSettings, kinds: &[StrategyKind]) -> Vec<St
 
 /// Run every (project, fold, strategy) of the profile's `finetune` section (narrowed by the
 /// caller through `settings`), then print the comparison with the baseline.
-pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &FinetuneOptions) -> Result<()> {
+pub fn run_finetune(
+    profile: &Profile,
+    settings: &FinetuneSettings,
+    options: &FinetuneOptions,
+) -> Result<()> {
     let base_dir = baseline::model_dir(&options.out, &profile.name);
     if !base_dir.join(hf::WEIGHTS_FILE).exists() {
         println!(
@@ -191,7 +202,10 @@ pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &Fi
     let examples = read_examples(&options.out)?;
     let mut by_project: BTreeMap<&str, Vec<&Example>> = BTreeMap::new();
     for example in &examples {
-        by_project.entry(example.project_id.as_str()).or_default().push(example);
+        by_project
+            .entry(example.project_id.as_str())
+            .or_default()
+            .push(example);
     }
     let classes = if settings.fold_by == FoldBy::TestClass {
         test_classes(&options.out, &targets)?
@@ -215,10 +229,14 @@ pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &Fi
         base_dir.display()
     );
     let multi = MultiProgress::new();
-    let overall = multi.add(ProgressBar::new((targets.len() * folds.len() * strategies.len()) as u64));
+    let overall = multi.add(ProgressBar::new(
+        (targets.len() * folds.len() * strategies.len()) as u64,
+    ));
     overall.set_style(
-        ProgressStyle::with_template("runs {bar:30} {pos}/{len} · {msg} · {elapsed_precise} (ETA {eta})")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "runs {bar:30} {pos}/{len} · {msg} · {elapsed_precise} (ETA {eta})",
+        )
+        .expect("valid template"),
     );
     let done: Vec<FinetuneRow> = if table_file.exists() {
         table::read_rows(&table_file)?
@@ -227,7 +245,10 @@ pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &Fi
     };
     let finished = |project: &str, strategy: &str, fold: usize| {
         done.iter().any(|r| {
-            r.project_id == project && r.strategy == strategy && r.fold as usize == fold && r.status == "done"
+            r.project_id == project
+                && r.strategy == strategy
+                && r.fold as usize == fold
+                && r.status == "done"
         })
     };
 
@@ -246,12 +267,24 @@ pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &Fi
             .iter()
             .map(|e| match settings.fold_by {
                 FoldBy::Pair => e.pair_id.clone(),
-                FoldBy::TestClass => classes.get(&e.pair_id).cloned().unwrap_or_else(|| e.pair_id.clone()),
+                // `test_classes` keys each pair by `FoldBy::key`'s `file#class`.
+                FoldBy::TestClass => classes
+                    .get(&e.pair_id)
+                    .cloned()
+                    .unwrap_or_else(|| e.pair_id.clone()),
             })
             .collect();
         for &fold in &folds {
-            let split = split_fold(&keys, fold, settings.folds, settings.valid_fraction, settings.fold_seed);
-            let part = |indices: &[usize]| -> Vec<Example> { indices.iter().map(|&i| pairs[i].clone()).collect() };
+            let split = split_fold(
+                &keys,
+                fold,
+                settings.folds,
+                settings.valid_fraction,
+                settings.fold_seed,
+            );
+            let part = |indices: &[usize]| -> Vec<Example> {
+                indices.iter().map(|&i| pairs[i].clone()).collect()
+            };
             let (train, valid, test) = (part(&split.train), part(&split.valid), part(&split.test));
             let parts = FoldParts {
                 project_id: project.clone(),
@@ -267,8 +300,12 @@ pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &Fi
                 serde_json::to_string_pretty(&parts)?.as_bytes(),
             )?;
             if !finished(project, "baseline", fold) {
-                let row = evaluate_baseline(&base, project, fold, &train, &valid, &test, settings, &inference)
-                    .unwrap_or_else(|err| error_row(project, "baseline", fold, &err, &train, &valid, &test, ""));
+                let row = evaluate_baseline(
+                    &base, project, fold, &train, &valid, &test, settings, &inference,
+                )
+                .unwrap_or_else(|err| {
+                    error_row(project, "baseline", fold, &err, &train, &valid, &test, "")
+                });
                 table::upsert(&table_file, row)?;
             }
             for strategy in &strategies {
@@ -280,12 +317,24 @@ pub fn run_finetune(profile: &Profile, settings: &FinetuneSettings, options: &Fi
                 }
                 let dir = run_dir(&options.out, &profile.name, project, name, fold);
                 let row = match customize(
-                    profile, settings, strategy, &base_dir, &dir, project, fold, &train, &valid, &test, options, &multi,
+                    profile, settings, strategy, &base_dir, &dir, project, fold, &train, &valid,
+                    &test, options, &multi,
                 ) {
                     Ok(row) => row,
                     Err(err) => {
-                        multi.println(format!("finetune: {project} fold {fold} {name} failed: {err:#}"))?;
-                        error_row(project, name, fold, &err, &train, &valid, &test, &dir.to_string_lossy())
+                        multi.println(format!(
+                            "finetune: {project} fold {fold} {name} failed: {err:#}"
+                        ))?;
+                        error_row(
+                            project,
+                            name,
+                            fold,
+                            &err,
+                            &train,
+                            &valid,
+                            &test,
+                            &dir.to_string_lossy(),
+                        )
                     }
                 };
                 table::upsert(&table_file, row)?;
@@ -347,9 +396,11 @@ fn evaluate_baseline(
     settings: &FinetuneSettings,
     device: &Device,
 ) -> Result<FinetuneRow> {
-    let refs = |part: &[Example]| part.iter().collect::<Vec<&Example>>();
-    let (test_loss, test_tokens) = trainer::evaluate(base, &refs(test), settings.train.batch_tokens, device)?;
-    let (val_loss, _) = trainer::evaluate(base, &refs(valid), settings.train.batch_tokens, device)?;
+    let (test_refs, valid_refs): (Vec<&Example>, Vec<&Example>) =
+        (test.iter().collect(), valid.iter().collect());
+    let (test_loss, test_tokens) =
+        trainer::evaluate(base, &test_refs, settings.train.batch_tokens, device)?;
+    let (val_loss, _) = trainer::evaluate(base, &valid_refs, settings.train.batch_tokens, device)?;
     let total = base.num_params() - base.config.vocab_size; // final_logits_bias is a buffer
     Ok(FinetuneRow {
         project_id: project.to_string(),
@@ -393,7 +444,10 @@ fn customize(
     options: &FinetuneOptions,
     multi: &MultiProgress,
 ) -> Result<FinetuneRow> {
-    ensure!(!test.is_empty(), "fold {fold} of {project} has no test pairs");
+    ensure!(
+        !test.is_empty(),
+        "fold {fold} of {project} has no test pairs"
+    );
     if train.is_empty() || valid.is_empty() {
         bail!(
             "{project} fold {fold} has {} training and {} validation pairs: too few to customize",
@@ -427,8 +481,10 @@ fn customize(
             .iter()
             .flat_map(|e| [e.input_ids.clone(), e.target_ids.clone()])
             .collect();
-        let tokens = super::strategy::most_frequent_tokens(&sequences, strategy.prefix.len, true);
-        model = super::strategy::init_prefix_from_tokens(model, &tokens, &strategy.prefix, &device);
+        let tokens =
+            super::prefix_init::most_frequent_tokens(&sequences, strategy.prefix.len, true);
+        model =
+            super::prefix_init::init_prefix_from_tokens(model, &tokens, &strategy.prefix, &device);
     }
     let hooks = AdapterRun {
         strategy,
@@ -454,9 +510,15 @@ fn customize(
     let (customized, _) = load_adapter(base, base_dir, &best, &inference)
         .with_context(|| format!("loading the best adapter {}", best.display()))?;
     let refs: Vec<&Example> = test.iter().collect();
-    let (test_loss, test_tokens) = trainer::evaluate(&customized, &refs, settings.train.batch_tokens, &inference)?;
+    let (test_loss, test_tokens) =
+        trainer::evaluate(&customized, &refs, settings.train.batch_tokens, &inference)?;
     let adapter_bytes = std::fs::metadata(best.join(ADAPTER_WEIGHTS))
-        .with_context(|| format!("reading the size of {}", best.join(ADAPTER_WEIGHTS).display()))?
+        .with_context(|| {
+            format!(
+                "reading the size of {}",
+                best.join(ADAPTER_WEIGHTS).display()
+            )
+        })?
         .len();
     Ok(FinetuneRow {
         project_id: project.to_string(),
@@ -500,8 +562,14 @@ struct RunRecipe {
 }
 
 /// One line per strategy: means over the chosen (project, fold) against the baseline's.
-fn print_comparison(rows: &[FinetuneRow], projects: &[String], folds: &[usize], strategies: &[Strategy]) {
-    let chosen = |r: &&FinetuneRow| projects.contains(&r.project_id) && folds.contains(&(r.fold as usize));
+fn print_comparison(
+    rows: &[FinetuneRow],
+    projects: &[String],
+    folds: &[usize],
+    strategies: &[Strategy],
+) {
+    let chosen =
+        |r: &&FinetuneRow| projects.contains(&r.project_id) && folds.contains(&(r.fold as usize));
     let baseline: HashMap<(String, u32), f64> = rows
         .iter()
         .filter(chosen)
@@ -520,7 +588,11 @@ fn print_comparison(rows: &[FinetuneRow], projects: &[String], folds: &[usize], 
             .filter(chosen)
             .filter(|r| r.strategy == name && r.status == "done")
             .collect();
-        let errors = rows.iter().filter(chosen).filter(|r| r.strategy == name && r.status == "error").count();
+        let errors = rows
+            .iter()
+            .filter(chosen)
+            .filter(|r| r.strategy == name && r.status == "error")
+            .count();
         if done.is_empty() {
             println!("| {name} | 0 ({errors} failed) | — | — | — | — | — | — | — | — |");
             continue;
@@ -538,10 +610,18 @@ fn print_comparison(rows: &[FinetuneRow], projects: &[String], folds: &[usize], 
         println!(
             "| {name} | {}{} | {:.4} | {:.3} | {} | {:.0} | {} | {:.0} | {:.5} | {:.0} |",
             done.len(),
-            if errors > 0 { format!(" ({errors} failed)") } else { String::new() },
+            if errors > 0 {
+                format!(" ({errors} failed)")
+            } else {
+                String::new()
+            },
             mean(|r| r.test_loss),
             mean(|r| r.test_perplexity),
-            if name == "baseline" { "—".to_string() } else { format!("{wins}/{}", done.len()) },
+            if name == "baseline" {
+                "—".to_string()
+            } else {
+                format!("{wins}/{}", done.len())
+            },
             mean(|r| r.trainable_params as f64),
             human_bytes(mean(|r| r.adapter_bytes as f64)),
             mean(|r| r.tokens as f64),

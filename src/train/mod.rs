@@ -8,6 +8,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod compute;
 pub mod finetune;
+pub mod prefix_init;
 pub mod schedule;
 pub mod settings;
 pub mod strategy;

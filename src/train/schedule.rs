@@ -17,9 +17,7 @@ pub fn learning_rate(schedule: Schedule, peak: f64, step: u64, warmup: u64, tota
     match schedule {
         Schedule::Constant => peak,
         Schedule::Linear => peak * (1.0 - progress).max(0.0),
-        Schedule::Cosine => {
-            peak * (0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(0.0)
-        }
+        Schedule::Cosine => peak * (0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(0.0),
     }
 }
 

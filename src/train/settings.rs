@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::examples::ExampleSettings;
 use crate::data::folds::FoldBy;
-use crate::train::strategy::{LoraSettings, PrefixSettings, StrategyKind};
 use crate::model::{BartConfig, Preset};
+use crate::train::strategy::{LoraSettings, PrefixSettings, StrategyKind};
 
 /// The learning-rate schedule after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -43,8 +43,12 @@ impl ModelSettings {
     /// The model configuration: the preset's shapes, this profile's dropout, and the
     /// tokenizer's vocabulary size.
     pub fn config(&self, vocab_size: usize) -> Result<BartConfig> {
-        let preset = <Preset as clap::ValueEnum>::from_str(&self.preset, true)
-            .map_err(|_| anyhow::anyhow!("model.preset {:?} is not tiny|small|base|large", self.preset))?;
+        let preset = <Preset as clap::ValueEnum>::from_str(&self.preset, true).map_err(|_| {
+            anyhow::anyhow!(
+                "model.preset {:?} is not tiny|small|base|large",
+                self.preset
+            )
+        })?;
         let mut config = BartConfig::preset(preset);
         config.vocab_size = vocab_size;
         config.dropout = self.dropout;
@@ -96,7 +100,10 @@ impl TrainSettings {
     pub fn validate(&self) -> Result<()> {
         ensure!(self.lr > 0.0, "train.lr must be positive");
         ensure!(self.batch_tokens > 0, "train.batch_tokens must be positive");
-        ensure!(self.eval_every_steps > 0, "train.eval_every_steps must be positive");
+        ensure!(
+            self.eval_every_steps > 0,
+            "train.eval_every_steps must be positive"
+        );
         ensure!(
             self.max_epochs > 0 || self.max_steps > 0,
             "one of train.max_epochs and train.max_steps must be positive"
@@ -177,7 +184,10 @@ impl Profile {
             .parse()
             .with_context(|| format!("parsing training profile {}", path.display()))?;
         if !table.contains_key("name") {
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("profile");
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("profile");
             table.insert("name".into(), toml::Value::String(stem.to_string()));
         }
         for item in overrides {
@@ -187,7 +197,10 @@ impl Profile {
         let profile: Profile = toml::Value::Table(table)
             .try_into()
             .with_context(|| format!("checking training profile {}", path.display()))?;
-        profile.train.validate().with_context(|| format!("checking {}", path.display()))?;
+        profile
+            .train
+            .validate()
+            .with_context(|| format!("checking {}", path.display()))?;
         if let Some(finetune) = &profile.finetune {
             finetune
                 .train
@@ -286,7 +299,8 @@ pub fn differences(recorded: &str, current: &str) -> Result<Vec<String>> {
 /// Record `resolved` in `dir/config.resolved.toml`, or check that the folder was made by the
 /// same recipe. A folder from another recipe is an error naming every differing field.
 pub fn claim_run_dir(dir: &Path, resolved: &str) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating run folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating run folder {}", dir.display()))?;
     let path = dir.join(RESOLVED_FILE);
     match std::fs::read_to_string(&path) {
         Ok(recorded) => {
@@ -339,7 +353,9 @@ mod tests {
 
     #[test]
     fn every_shipped_profile_loads() {
-        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/train")).unwrap() {
+        for entry in
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/train")).unwrap()
+        {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let profile = Profile::load(path.to_str().unwrap(), &[]).unwrap();

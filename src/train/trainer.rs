@@ -128,7 +128,11 @@ pub(crate) fn optimizer(settings: &TrainSettings, params: &[NamedParam]) -> Modu
             .with_epsilon(settings.eps as f32)
             .with_weight_decay(decay as f32)
     };
-    let exempt: Vec<ParamId> = params.iter().filter(|p| no_decay(p)).map(|p| p.id).collect();
+    let exempt: Vec<ParamId> = params
+        .iter()
+        .filter(|p| no_decay(p))
+        .map(|p| p.id)
+        .collect();
     adamw(settings.weight_decay).init().with_group(
         BurnParamGroup::from_ids(exempt),
         adamw(0.0).build(),
@@ -138,7 +142,11 @@ pub(crate) fn optimizer(settings: &TrainSettings, params: &[NamedParam]) -> Modu
 
 /// Scale all gradients so that their global L2 norm is at most `max_norm` (PyTorch's
 /// `clip_grad_norm_`); returns the norm before clipping.
-pub(crate) fn clip_global_norm(grads: &mut GradientsParams, params: &[NamedParam], max_norm: f64) -> f64 {
+pub(crate) fn clip_global_norm(
+    grads: &mut GradientsParams,
+    params: &[NamedParam],
+    max_norm: f64,
+) -> f64 {
     let mut squares: Option<Tensor<1>> = None;
     let mut add = |t: Tensor<1>| {
         squares = Some(match squares.take() {
@@ -220,7 +228,11 @@ pub fn train<E: SeqPair>(
 ) -> Result<Outcome> {
     let settings = run.settings;
     ensure!(!run.train.is_empty(), "{}: no training examples", run.label);
-    ensure!(!run.valid.is_empty(), "{}: no validation examples", run.label);
+    ensure!(
+        !run.valid.is_empty(),
+        "{}: no validation examples",
+        run.label
+    );
     ensure!(device.is_autodiff(), "training needs an autodiff device");
 
     let mut model = hooks.freeze(model);
@@ -235,7 +247,11 @@ pub fn train<E: SeqPair>(
         state = checkpoint::read_state(dir)?;
     }
     let params = named_params(&model);
-    let trainable: Vec<NamedParam> = params.iter().filter(|p| hooks.trains(&p.path)).cloned().collect();
+    let trainable: Vec<NamedParam> = params
+        .iter()
+        .filter(|p| hooks.trains(&p.path))
+        .cloned()
+        .collect();
     let trainable_count: usize = trainable.iter().map(NamedParam::numel).sum();
     let total_count: usize = params
         .iter()
@@ -251,7 +267,11 @@ pub fn train<E: SeqPair>(
     if state.stopped.is_some() {
         return Ok(outcome(state, true));
     }
-    ensure!(trainable_count > 0, "{}: the strategy trains no parameter", run.label);
+    ensure!(
+        trainable_count > 0,
+        "{}: the strategy trains no parameter",
+        run.label
+    );
 
     let mut optim = optimizer(settings, &params);
     if let Some(dir) = &resumed_from {
@@ -270,10 +290,15 @@ pub fn train<E: SeqPair>(
         .into_iter()
         .map(|i| &run.valid[i])
         .collect();
-    let mut plan: BatchPlan = plan_epoch(&lengths, settings.batch_tokens, settings.seed, state.epoch);
+    let mut plan: BatchPlan =
+        plan_epoch(&lengths, settings.batch_tokens, settings.seed, state.epoch);
     let batches_per_epoch = plan.batches.len();
     let total_steps = scheduled_steps(settings, batches_per_epoch);
-    let max_steps = if settings.max_steps > 0 { settings.max_steps } else { u64::MAX };
+    let max_steps = if settings.max_steps > 0 {
+        settings.max_steps
+    } else {
+        u64::MAX
+    };
 
     let progress = bar(&run.label, total_steps, run.progress);
     progress.set_position(state.step);
@@ -311,8 +336,16 @@ pub fn train<E: SeqPair>(
         }
 
         // One step.
-        device.seed(settings.seed.wrapping_mul(1_000_003).wrapping_add(state.step));
-        let rows: Vec<&E> = plan.batches[state.batch_in_epoch].iter().map(|&i| &run.train[i]).collect();
+        device.seed(
+            settings
+                .seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(state.step),
+        );
+        let rows: Vec<&E> = plan.batches[state.batch_in_epoch]
+            .iter()
+            .map(|&i| &run.train[i])
+            .collect();
         let batch = collate(&rows, model.config.decoder_start_token_id, device);
         let nll = nll_sum(&model, &batch);
         let loss = nll.clone().div_scalar(batch.target_tokens.max(1) as f64);
@@ -328,14 +361,21 @@ pub fn train<E: SeqPair>(
         model = optim.step(last_lr, model, grads);
         let nll = f64::from(nll.into_scalar::<f32>());
         if !nll.is_finite() {
-            bail!("{}: the training loss became {nll} at step {}", run.label, state.step);
+            bail!(
+                "{}: the training loss became {nll} at step {}",
+                run.label,
+                state.step
+            );
         }
         state.train_nll += nll;
         state.train_tokens += batch.target_tokens as u64;
         let tokens = (batch.input_tokens + batch.target_tokens) as u64;
         state.tokens += tokens;
         state.flops += compute
-            .batch(rows.iter().map(|e| (e.input_ids().len(), e.target_ids().len())))
+            .batch(
+                rows.iter()
+                    .map(|e| (e.input_ids().len(), e.target_ids().len())),
+            )
             .total();
         state.step += 1;
         state.batch_in_epoch += 1;
@@ -345,7 +385,9 @@ pub fn train<E: SeqPair>(
         progress.set_message(format!(
             "loss {:.3} · best val {} · {:.0} tok/s",
             nll / batch.target_tokens.max(1) as f64,
-            state.best_val_loss.map_or("—".into(), |v| format!("{v:.3}")),
+            state
+                .best_val_loss
+                .map_or("—".into(), |v| format!("{v:.3}")),
             rate
         ));
         if window.0.elapsed().as_secs_f64() > 30.0 {
@@ -354,7 +396,17 @@ pub fn train<E: SeqPair>(
 
         let evaluate_now = state.step % settings.eval_every_steps == 0;
         if evaluate_now {
-            let patience_over = evaluation(run, &model, hooks, &valid, &mut state, last_lr, wall(&started), batches_per_epoch, device)?;
+            let patience_over = evaluation(
+                run,
+                &model,
+                hooks,
+                &valid,
+                &mut state,
+                last_lr,
+                wall(&started),
+                batches_per_epoch,
+                device,
+            )?;
             save_checkpoint(&checkpoint_dir, &model, &optim, &state, wall(&started))?;
             if patience_over {
                 break "early_stopping";
@@ -368,7 +420,17 @@ pub fn train<E: SeqPair>(
 
     // A final evaluation unless the last step had one.
     if state.curve.last().is_none_or(|p| p.step != state.step) && state.step > 0 {
-        evaluation(run, &model, hooks, &valid, &mut state, last_lr, wall(&started), batches_per_epoch, device)?;
+        evaluation(
+            run,
+            &model,
+            hooks,
+            &valid,
+            &mut state,
+            last_lr,
+            wall(&started),
+            batches_per_epoch,
+            device,
+        )?;
     }
     state.stopped = Some(stop.to_string());
     save_checkpoint(&checkpoint_dir, &model, &optim, &state, wall(&started))?;
@@ -396,7 +458,12 @@ fn evaluation<E: SeqPair>(
     device: &Device,
 ) -> Result<bool> {
     let inference = model.valid();
-    let (val_loss, _) = evaluate(&inference, valid, run.settings.batch_tokens, &device.clone().inner())?;
+    let (val_loss, _) = evaluate(
+        &inference,
+        valid,
+        run.settings.batch_tokens,
+        &device.clone().inner(),
+    )?;
     let train_loss = if state.train_tokens > 0 {
         state.train_nll / state.train_tokens as f64
     } else {
@@ -419,7 +486,9 @@ fn evaluation<E: SeqPair>(
         state.best_val_loss = Some(val_loss);
         state.best_step = state.step;
         state.evals_since_best = 0;
-        checkpoint::replace_dir(&run.dir.join(BEST_DIR), |dir| hooks.save_best(&inference, dir))?;
+        checkpoint::replace_dir(&run.dir.join(BEST_DIR), |dir| {
+            hooks.save_best(&inference, dir)
+        })?;
     } else {
         state.evals_since_best += 1;
     }

@@ -1,0 +1,370 @@
+//! The customization strategies (paper §3) as claims about parameters: each trains exactly the
+//! set it declares (diffing every parameter around an AdamW step), frozen parameters get no
+//! gradient, the trainable counts are Table 1's, LoRA starts as the base model, and an adapter
+//! saved from a customized model loads back onto its base with bit-identical logits, and only
+//! onto its base.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use tailor::model::adapter::{
+    ADAPTER_INFO, PEFT_CONFIG, PEFT_KEY_PREFIX, PEFT_WEIGHTS, load_adapter, read_info, save_adapter,
+};
+use tailor::model::hf::{self, read_tensors};
+use tailor::model::params::{named_params, table1};
+use tailor::model::{
+    Backend, BartConfig, BartForConditionalGeneration, Preset, shift_tokens_right,
+};
+use tailor::train::strategy::{Strategy, StrategyKind};
+
+fn device() -> Device {
+    Backend::Flex
+        .device(false)
+        .expect("flex is the default backend")
+}
+
+fn tiny() -> BartConfig {
+    BartConfig::preset(Preset::Tiny)
+}
+
+/// The strategies at test size: a 4-position prefix, rank-4 LoRA on q and v.
+fn strategy(kind: StrategyKind) -> Strategy {
+    let mut strategy = Strategy::new(kind);
+    strategy.prefix.len = 4;
+    strategy.lora.rank = 4;
+    strategy.lora.alpha = 8.0;
+    strategy
+}
+
+struct Batch {
+    ids: Tensor<2, Int>,
+    mask: Tensor<2, Int>,
+    dec: Tensor<2, Int>,
+    labels: Tensor<1, Int>,
+}
+
+fn batch(device: &Device) -> Batch {
+    let ids = Tensor::<2, Int>::from_data([[0, 5, 6, 7, 8, 9, 2], [0, 9, 10, 11, 2, 1, 1]], device);
+    let mask = ids.clone().not_equal_elem(1).int();
+    let labels = Tensor::<2, Int>::from_data([[0, 8, 7, 12, 2], [0, 10, 9, 2, 1]], device);
+    let dec = shift_tokens_right(labels.clone(), 1, 2);
+    Batch {
+        ids,
+        mask,
+        dec,
+        labels: labels.reshape([10]),
+    }
+}
+
+fn logits(model: &BartForConditionalGeneration, batch: &Batch) -> Tensor<3> {
+    model.forward(
+        batch.ids.clone(),
+        Some(batch.mask.clone()),
+        batch.dec.clone(),
+    )
+}
+
+/// Every float parameter's values by path.
+fn snapshot(model: &BartForConditionalGeneration) -> BTreeMap<String, TensorData> {
+    struct Values(HashMap<ParamId, TensorData>);
+    impl ModuleVisitor for Values {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.insert(param.id, param.val().into_data());
+        }
+    }
+    let mut values = Values(HashMap::new());
+    model.visit(&mut values);
+    named_params(model)
+        .into_iter()
+        .map(|p| (p.path, values.0.remove(&p.id).expect("visited")))
+        .collect()
+}
+
+/// Paths of the parameters that have a gradient.
+fn with_gradient(
+    model: &BartForConditionalGeneration,
+    grads: &GradientsParams,
+) -> BTreeSet<String> {
+    struct Has<'a>(&'a GradientsParams, HashSet<ParamId>);
+    impl ModuleVisitor for Has<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0.get::<D>(param.id).is_some() {
+                self.1.insert(param.id);
+            }
+        }
+    }
+    let mut has = Has(grads, HashSet::new());
+    model.visit(&mut has);
+    named_params(model)
+        .into_iter()
+        .filter(|p| has.1.contains(&p.id))
+        .map(|p| p.path)
+        .collect()
+}
+
+fn declared(model: &BartForConditionalGeneration, strategy: &Strategy) -> BTreeSet<String> {
+    named_params(model)
+        .into_iter()
+        .filter(|p| strategy.trains(&p.path, &model.config))
+        .map(|p| p.path)
+        .collect()
+}
+
+#[test]
+fn each_strategy_moves_exactly_its_declared_parameters() {
+    let device = device().autodiff();
+    let config = tiny();
+    let data = batch(&device);
+    let loss_fn = burn::nn::loss::CrossEntropyLoss::new(None, &device);
+    for kind in StrategyKind::ALL {
+        device.seed(1);
+        let strategy = strategy(kind);
+        let base = BartForConditionalGeneration::new(&config, &device);
+        let mut model = strategy.freeze(strategy.attach(base, &device));
+        let declared = declared(&model, &strategy);
+        assert!(!declared.is_empty(), "{kind} declares nothing");
+        let before = snapshot(&model);
+        let mut optim = AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(0.01)
+            .init();
+        // Two steps: LoRA's A gets its first gradient once B has left zero.
+        for step in 0..2 {
+            let out = logits(&model, &data);
+            let [b, t, v] = out.dims();
+            let loss = loss_fn.forward(out.reshape([b * t, v]), data.labels.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            if step == 0 {
+                let graded = with_gradient(&model, &grads);
+                assert_eq!(
+                    graded, declared,
+                    "{kind}: the parameters with a gradient are not the declared ones"
+                );
+            }
+            model = optim.step(1e-2, model, grads);
+        }
+        let after = snapshot(&model);
+        let moved: BTreeSet<String> = before
+            .iter()
+            .filter(|(path, data)| after[*path] != **data)
+            .map(|(path, _)| path.clone())
+            .collect();
+        assert_eq!(
+            moved, declared,
+            "{kind}: moved parameters differ from declared"
+        );
+    }
+}
+
+#[test]
+fn trainable_counts_are_table_1() {
+    let device = device();
+    let config = tiny();
+    let prefix_len = strategy(StrategyKind::Prefix).prefix.len;
+    let table: HashMap<&str, (usize, usize)> = table1(&config, prefix_len)
+        .into_iter()
+        .map(|row| (row.process, (row.trained, row.total)))
+        .collect();
+    for (kind, process) in [
+        (StrategyKind::Custom, "Custom"),
+        (StrategyKind::LEo, "L-EO"),
+        (StrategyKind::LLdb, "L-LDB"),
+        (StrategyKind::Prefix, "Prefix"),
+    ] {
+        let strategy = strategy(kind);
+        let model = strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
+        assert_eq!(strategy.counts(&model), table[process], "{kind}");
+    }
+    // LoRA: A [r, d] and B [d, r] per target projection per attention (2 encoder
+    // self-attentions, 2 decoder self- and 2 cross-attentions).
+    let lora = strategy(StrategyKind::Lora);
+    let model = lora.attach(BartForConditionalGeneration::new(&config, &device), &device);
+    let attentions = config.encoder_layers + 2 * config.decoder_layers;
+    let expected = 2 * lora.lora.rank * config.d_model * lora.lora.targets.len() * attentions;
+    let (trainable, total) = lora.counts(&model);
+    assert_eq!(trainable, expected);
+    assert_eq!(total, table["Custom"].1 + expected);
+}
+
+#[test]
+fn lora_with_zero_b_computes_the_base_models_logits_exactly() {
+    let device = device();
+    device.seed(2);
+    let base = BartForConditionalGeneration::new(&tiny(), &device);
+    let data = batch(&device);
+    let expected = logits(&base, &data).into_data();
+    let mut settings = strategy(StrategyKind::Lora);
+    settings.lora.targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
+        .map(String::from)
+        .to_vec();
+    let adapted = settings.attach(base, &device);
+    assert!(adapted.model.decoder.layers[1].encoder_attn.lora.is_some());
+    assert_eq!(logits(&adapted, &data).into_data(), expected);
+}
+
+/// Add N(0, 0.05) noise to every parameter `strategy` trains, so that an adapter that failed
+/// to store or restore one shows in the logits (LoRA's B starts at zero).
+fn perturb(
+    model: BartForConditionalGeneration,
+    strategy: &Strategy,
+) -> BartForConditionalGeneration {
+    struct Noise(HashSet<ParamId>);
+    impl ModuleMapper for Noise {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if !self.0.contains(&param.id) {
+                return param;
+            }
+            param.map(|t| {
+                let noise = t.random_like(Distribution::Normal(0.0, 0.05));
+                t + noise
+            })
+        }
+    }
+    let ids = named_params(&model)
+        .into_iter()
+        .filter(|p| strategy.trains(&p.path, &model.config))
+        .map(|p| p.id)
+        .collect();
+    model.map(&mut Noise(ids))
+}
+
+fn write_base(dir: &Path, seed: u64) {
+    let device = device();
+    device.seed(seed);
+    hf::save_dir(&BartForConditionalGeneration::new(&tiny(), &device), dir).unwrap();
+}
+
+#[test]
+fn an_adapter_reproduces_the_customized_models_logits_bit_for_bit() {
+    let device = device();
+    let tmp = tempfile::tempdir().unwrap();
+    let base_dir = tmp.path().join("base");
+    write_base(&base_dir, 3);
+    let data = batch(&device);
+    for kind in StrategyKind::ALL {
+        device.seed(4);
+        let strategy = strategy(kind);
+        let base = hf::load_dir(&base_dir, &device).unwrap();
+        let tuned = perturb(strategy.attach(base.clone(), &device), &strategy);
+        let expected = logits(&tuned, &data).into_data();
+        assert_ne!(
+            expected,
+            logits(&base, &data).into_data(),
+            "{kind}: no change"
+        );
+
+        let dir = tmp.path().join(kind.name());
+        let info = save_adapter(&tuned, &strategy, &base_dir, &dir).unwrap();
+        assert_eq!(info.parameters, strategy.counts(&tuned).0, "{kind}");
+        assert_eq!(read_info(&dir).unwrap(), info);
+        let stored = read_tensors(&dir.join("adapter.safetensors")).unwrap();
+        assert_eq!(stored.len(), info.tensors);
+
+        let base = hf::load_dir(&base_dir, &device).unwrap();
+        let (loaded, loaded_strategy) = load_adapter(base, &base_dir, &dir, &device).unwrap();
+        assert_eq!(loaded_strategy, strategy);
+        assert_eq!(logits(&loaded, &data).into_data(), expected, "{kind}");
+    }
+}
+
+#[test]
+fn an_adapter_refuses_another_base_naming_both_hashes() {
+    let device = device();
+    let tmp = tempfile::tempdir().unwrap();
+    let (base_dir, other_dir) = (tmp.path().join("base"), tmp.path().join("other"));
+    write_base(&base_dir, 5);
+    write_base(&other_dir, 6);
+    let strategy = strategy(StrategyKind::LLdb);
+    let tuned = hf::load_dir(&base_dir, &device).unwrap();
+    let dir = tmp.path().join("adapter");
+    let info = save_adapter(&tuned, &strategy, &base_dir, &dir).unwrap();
+    let other = hf::load_dir(&other_dir, &device).unwrap();
+    let err = load_adapter(other, &other_dir, &dir, &device)
+        .unwrap_err()
+        .to_string();
+    let other_hash = tailor::model::adapter::base_hash(&other_dir).unwrap();
+    for needle in [
+        info.base_hash.as_str(),
+        other_hash.as_str(),
+        &base_dir.display().to_string(),
+        &other_dir.display().to_string(),
+    ] {
+        assert!(err.contains(needle), "{needle} not in: {err}");
+    }
+}
+
+#[test]
+fn loading_names_missing_and_unknown_adapter_keys() {
+    let device = device();
+    let tmp = tempfile::tempdir().unwrap();
+    let base_dir = tmp.path().join("base");
+    write_base(&base_dir, 7);
+    let dir = tmp.path().join("adapter");
+    let base = hf::load_dir(&base_dir, &device).unwrap();
+    save_adapter(&base, &strategy(StrategyKind::LLdb), &base_dir, &dir).unwrap();
+    // Claim the tensors are an L-EO adapter: every L-EO key is missing, every L-LDB one unknown.
+    let path = dir.join(ADAPTER_INFO);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"l-ldb\"", "\"l-eo\"")).unwrap();
+    let base = hf::load_dir(&base_dir, &device).unwrap();
+    let err = load_adapter(base, &base_dir, &dir, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing key model.shared.weight"), "{err}");
+    assert!(
+        err.contains("unknown key model.decoder.layers.1.fc1.weight"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lora_adapters_are_also_written_in_peft_layout() {
+    let device = device();
+    let tmp = tempfile::tempdir().unwrap();
+    // `make check-peft` keeps the files to load them with `peft` (pipelines/python/check_peft.py).
+    let root = std::env::var_os("TAILOR_PEFT_FIXTURE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let (base_dir, dir) = (root.join("base"), root.join("adapter"));
+    write_base(&base_dir, 8);
+    device.seed(9);
+    let strategy = strategy(StrategyKind::Lora);
+    let base = hf::load_dir(&base_dir, &device).unwrap();
+    let tuned = perturb(strategy.attach(base, &device), &strategy);
+    save_adapter(&tuned, &strategy, &base_dir, &dir).unwrap();
+
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(PEFT_CONFIG)).unwrap()).unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["task_type"], "SEQ_2_SEQ_LM");
+    assert_eq!(config["r"], 4);
+    assert_eq!(
+        config["target_modules"],
+        serde_json::json!(["q_proj", "v_proj"])
+    );
+    let peft = read_tensors(&dir.join(PEFT_WEIGHTS)).unwrap();
+    let d = tiny().d_model;
+    let a =
+        &peft[&format!("{PEFT_KEY_PREFIX}model.encoder.layers.0.self_attn.q_proj.lora_A.weight")];
+    assert_eq!(a.shape().as_slice(), &[4, d]);
+    let b = &peft
+        [&format!("{PEFT_KEY_PREFIX}model.decoder.layers.1.encoder_attn.v_proj.lora_B.weight")];
+    assert_eq!(b.shape().as_slice(), &[d, 4]);
+    assert_eq!(peft.len(), 2 * 2 * 6);
+
+    // The logits PEFT must reproduce, with the batch that produced them.
+    let data = batch(&device);
+    let expected = logits(&tuned, &data);
+    tailor::cli::model::write_logits(
+        &root.join("inputs.safetensors"),
+        data.ids,
+        Some(data.mask),
+        data.dec,
+        expected,
+    )
+    .unwrap();
+}
