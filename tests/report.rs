@@ -20,8 +20,8 @@ use tailor::tables::curves::{CurvePoint, write_curve};
 use tailor::tables::finetune::{FinetuneRow, write_rows as write_finetune};
 use tailor::tables::metrics::{MetricRow, read_rows as read_metrics, write_rows as write_metrics};
 use tailor::tables::predictions::read_rows as read_predictions;
-use tailor::tables::test_scores::{TestScoreRow, write_rows as write_scores};
 use tailor::tables::table_path;
+use tailor::tables::test_scores::{TestScoreRow, write_rows as write_scores};
 use tailor::train::finetune::{FoldParts, fold_file, run_dir};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -83,7 +83,12 @@ fn write_safetensors(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, path: &
         .collect();
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
-        .map(|(k, (shape, _))| (k.clone(), TensorView::new(Dtype::F32, shape.clone(), &bytes[k]).unwrap()))
+        .map(|(k, (shape, _))| {
+            (
+                k.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), &bytes[k]).unwrap(),
+            )
+        })
         .collect();
     safetensors::serialize_to_file(views, None, path).unwrap();
 }
@@ -136,7 +141,10 @@ fn synthetic(out: &Path, profile: &str) {
                         .filter(|(k, _)| *k != "final_logits_bias")
                         .map(|(k, (shape, v))| {
                             let step = depth(k, config.encoder_layers).unwrap_or(0) as f32 * 1e-3;
-                            (k.clone(), (shape.clone(), v.iter().map(|x| x + step).collect()))
+                            (
+                                k.clone(),
+                                (shape.clone(), v.iter().map(|x| x + step).collect()),
+                            )
                         })
                         .collect(),
                     "l-ldb" => base
@@ -159,7 +167,10 @@ fn synthetic(out: &Path, profile: &str) {
                     )]),
                     _ => BTreeMap::new(),
                 };
-                let trainable: usize = adapter.values().map(|(s, _)| s.iter().product::<usize>()).sum();
+                let trainable: usize = adapter
+                    .values()
+                    .map(|(s, _)| s.iter().product::<usize>())
+                    .sum();
                 if strategy != "baseline" {
                     write_safetensors(&adapter, &dir.join("best/adapter.safetensors"));
                     let curve: Vec<CurvePoint> = (1..=5)
@@ -244,7 +255,11 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     synthetic(out, "synthetic");
-    run_ok(tailor().args(["report", "--profile", "synthetic", "--out"]).arg(out));
+    run_ok(
+        tailor()
+            .args(["report", "--profile", "synthetic", "--out"])
+            .arg(out),
+    );
     assert_report_files(out);
 
     // Table 3: the mean over folds 0 and 1 of 10 + 5·(s + p + fold); custom is s = 1.
@@ -271,9 +286,14 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
             .parse()
             .unwrap()
     };
-    assert!(change("D1") > change("D0") && change("D0") > change("E1") && change("E1") > change("E0"));
+    assert!(
+        change("D1") > change("D0") && change("D0") > change("E1") && change("E1") > change("E0")
+    );
     let results = std::fs::read_to_string(out.join("reports/results.md")).unwrap();
-    assert!(results.contains("the last decoder block, as in the paper"), "{results}");
+    assert!(
+        results.contains("the last decoder block, as in the paper"),
+        "{results}"
+    );
     assert!(results.contains("*paper*"), "{results}");
     // Table 1 measures the adapter files: L-LDB is the last decoder block of the tiny preset.
     let table1 = std::fs::read_to_string(out.join("reports/table1.md")).unwrap();
@@ -285,16 +305,45 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
 fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    run_ok(tailor().args(["mine", "--corpus", "pipelines/corpora/train-fixtures.csv", "--jobs", "2", "--out"]).arg(out));
     run_ok(
         tailor()
-            .args(["finetune", "--profile", "smoke", "--strategy", "all", "--set", "train.max_steps=20", "--out"])
+            .args([
+                "mine",
+                "--corpus",
+                "pipelines/corpora/train-fixtures.csv",
+                "--jobs",
+                "2",
+                "--out",
+            ])
+            .arg(out),
+    );
+    run_ok(
+        tailor()
+            .args([
+                "finetune",
+                "--profile",
+                "smoke",
+                "--strategy",
+                "all",
+                "--set",
+                "train.max_steps=20",
+                "--out",
+            ])
             .arg(out),
     );
     let evaluate = || {
         let mut command = tailor();
         command
-            .args(["evaluate", "--profile", "smoke", "--max-test", "6", "--batch-size", "6", "--out"])
+            .args([
+                "evaluate",
+                "--profile",
+                "smoke",
+                "--max-test",
+                "6",
+                "--batch-size",
+                "6",
+                "--out",
+            ])
             .arg(out);
         command
     };
@@ -306,12 +355,19 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     let mut ranks: BTreeMap<(String, String, u32, String), Vec<u32>> = BTreeMap::new();
     for p in &predictions {
         ranks
-            .entry((p.project_id.clone(), p.strategy.clone(), p.fold, p.pair_id.clone()))
+            .entry((
+                p.project_id.clone(),
+                p.strategy.clone(),
+                p.fold,
+                p.pair_id.clone(),
+            ))
             .or_default()
             .push(p.rank);
     }
-    let runs: std::collections::BTreeSet<(String, String, u32)> =
-        ranks.keys().map(|(p, s, f, _)| (p.clone(), s.clone(), *f)).collect();
+    let runs: std::collections::BTreeSet<(String, String, u32)> = ranks
+        .keys()
+        .map(|(p, s, f, _)| (p.clone(), s.clone(), *f))
+        .collect();
     assert_eq!(runs.len(), 6, "{runs:?}");
     for (key, mut r) in ranks {
         r.sort_unstable();
@@ -330,19 +386,32 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     names.extend((1..=5).flat_map(|k| [metric::exact(k), metric::abstracted(k)]));
     for (project, strategy, fold) in &runs {
         for name in &names {
-            let row = metrics
-                .iter()
-                .find(|m| &m.project_id == project && &m.strategy == strategy && m.fold == *fold && &m.metric == name);
-            assert!(row.is_some(), "no {name} for {project}/{strategy}/fold{fold}");
+            let row = metrics.iter().find(|m| {
+                &m.project_id == project
+                    && &m.strategy == strategy
+                    && m.fold == *fold
+                    && &m.metric == name
+            });
+            assert!(
+                row.is_some(),
+                "no {name} for {project}/{strategy}/fold{fold}"
+            );
         }
     }
 
     // A second evaluation finds everything done and adds nothing.
     let stdout = run_ok(&mut evaluate());
     assert!(stdout.contains("0 run(s) evaluated"), "{stdout}");
-    assert_eq!(read_predictions(&table_path(out, "predictions")).unwrap(), predictions);
+    assert_eq!(
+        read_predictions(&table_path(out, "predictions")).unwrap(),
+        predictions
+    );
     assert_eq!(read_metrics(&table_path(out, "metrics")).unwrap(), metrics);
 
-    run_ok(tailor().args(["report", "--profile", "smoke", "--out"]).arg(out));
+    run_ok(
+        tailor()
+            .args(["report", "--profile", "smoke", "--out"])
+            .arg(out),
+    );
     assert_report_files(out);
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use crate::evaluate::{DEFAULT_IDIOMS, EvaluateOptions, metrics_file, predictions_file, run_evaluate};
+use crate::evaluate::{
+    DEFAULT_IDIOMS, EvaluateOptions, metrics_file, predictions_file, run_evaluate,
+};
 use crate::model::Backend;
 
 /// Generate tests (5 beams, 5 returned) for the test part of the baseline and of every finished
@@ -59,9 +61,17 @@ pub fn run(args: Args) -> Result<()> {
         summary.failed.len(),
         summary.seconds
     );
-    println!("tables: {} {}", predictions_file(&options.out).display(), metrics_file(&options.out).display());
+    println!(
+        "tables: {} {}",
+        predictions_file(&options.out).display(),
+        metrics_file(&options.out).display()
+    );
     if !summary.failed.is_empty() {
-        bail!("{} run(s) failed:\n  {}", summary.failed.len(), summary.failed.join("\n  "));
+        bail!(
+            "{} run(s) failed:\n  {}",
+            summary.failed.len(),
+            summary.failed.join("\n  ")
+        );
     }
     Ok(())
 }

@@ -22,10 +22,9 @@ struct IdiomCache {
 }
 
 fn cache_file(out: &Path, tokenizer: &CodeTokenizer, top_n: usize) -> PathBuf {
-    out.join("cache").join("evaluate").join(format!(
-        "idioms-{}-{top_n}.json",
-        tokenizer.content_hash()
-    ))
+    out.join("cache")
+        .join("evaluate")
+        .join(format!("idioms-{}-{top_n}.json", tokenizer.content_hash()))
 }
 
 /// The `top_n` idioms of the train split's tests (decoded targets), from the cache when the

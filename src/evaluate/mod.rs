@@ -100,7 +100,12 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
     let mut folds: HashMap<(String, u32), FoldParts> = HashMap::new();
     let mut pending = Vec::new();
     for row in rows.iter().filter(|r| r.status == "done") {
-        let file = fold_file(&options.out, &options.profile, &row.project_id, row.fold as usize);
+        let file = fold_file(
+            &options.out,
+            &options.profile,
+            &row.project_id,
+            row.fold as usize,
+        );
         if !file.exists() {
             // A run of another profile sharing this output folder.
             continue;
@@ -150,15 +155,18 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
 }
 
 /// The baseline folder's generation settings, beam search forced to the paper's 5 × 5.
-fn generation_config(base_dir: &Path, model: &BartForConditionalGeneration) -> Result<GenerationConfig> {
+fn generation_config(
+    base_dir: &Path,
+    model: &BartForConditionalGeneration,
+) -> Result<GenerationConfig> {
     let mut config = GenerationConfig {
         max_length: 128,
         ..GenerationConfig::for_model(model)
     };
     let path = base_dir.join("generation_config.json");
     if path.exists() {
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let json: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         config.apply_hf_generation_config(&json);
@@ -207,7 +215,12 @@ fn generate_all(
         let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), device);
         let generated = generate(model, ids, Some(mask), config)?;
         let per_input = config.num_return_sequences;
-        for (row, (sequence, score)) in generated.sequences.iter().zip(&generated.scores).enumerate() {
+        for (row, (sequence, score)) in generated
+            .sequences
+            .iter()
+            .zip(&generated.scores)
+            .enumerate()
+        {
             let text = tokenizer.decode(sequence)?;
             outputs[chunk[row / per_input]].push((text, f64::from(*score)));
         }
@@ -228,7 +241,12 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         "{} has no finished run of profile {} (no `done` row with a fold file under {})",
         finetune_file.display(),
         options.profile,
-        options.out.join("runs").join("finetune").join(&options.profile).display()
+        options
+            .out
+            .join("runs")
+            .join("finetune")
+            .join(&options.profile)
+            .display()
     );
     let (predictions_path, metrics_path, scores_path) = (
         predictions_file(&options.out),
@@ -246,7 +264,11 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     };
     println!(
         "evaluate: {} run(s) of profile {}, {} already evaluated, {} to go (backend {})",
-        summary.runs, options.profile, summary.skipped, pending.len(), options.backend
+        summary.runs,
+        options.profile,
+        summary.skipped,
+        pending.len(),
+        options.backend
     );
     if pending.is_empty() {
         summary.seconds = started.elapsed().as_secs_f64();
@@ -277,9 +299,23 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         .expect("valid template"),
     );
     for run in &pending {
-        let label = format!("{}/{}/fold{}", run.key.project_id, run.key.strategy, run.key.fold);
+        let label = format!(
+            "{}/{}/fold{}",
+            run.key.project_id, run.key.strategy, run.key.fold
+        );
         progress.set_message(label.clone());
-        match evaluate_run(run, &base, &base_dir, &by_id, &tokenizer, &config, &abstractor, options, &device, &progress) {
+        match evaluate_run(
+            run,
+            &base,
+            &base_dir,
+            &by_id,
+            &tokenizer,
+            &config,
+            &abstractor,
+            options,
+            &device,
+            &progress,
+        ) {
             Ok((preds, metrics, scores)) => {
                 // Metrics and scores first: predictions mark the run done.
                 metrics_table::upsert(&metrics_path, &metrics)?;
@@ -311,7 +347,11 @@ fn evaluate_run(
     options: &EvaluateOptions,
     device: &Device,
     progress: &ProgressBar,
-) -> Result<(Vec<predictions::PredictionRow>, Vec<crate::tables::metrics::MetricRow>, Vec<crate::tables::test_scores::TestScoreRow>)> {
+) -> Result<(
+    Vec<predictions::PredictionRow>,
+    Vec<crate::tables::metrics::MetricRow>,
+    Vec<crate::tables::test_scores::TestScoreRow>,
+)> {
     let tests: Vec<&Example> = run
         .test
         .iter()
@@ -337,7 +377,15 @@ fn evaluate_run(
             &customized
         }
     };
-    let outputs = generate_all(model, &tests, tokenizer, config, options.batch_size, device, progress)?;
+    let outputs = generate_all(
+        model,
+        &tests,
+        tokenizer,
+        config,
+        options.batch_size,
+        device,
+        progress,
+    )?;
     let references = tests
         .iter()
         .map(|e| tokenizer.decode(&e.target_ids))
@@ -357,15 +405,17 @@ fn evaluate_run(
         .iter()
         .zip(&outputs)
         .flat_map(|(e, outs)| {
-            outs.iter().enumerate().map(|(rank, (text, score))| predictions::PredictionRow {
-                pair_id: e.pair_id.clone(),
-                project_id: run.key.project_id.clone(),
-                strategy: run.key.strategy.clone(),
-                fold: run.key.fold,
-                rank: rank as u32 + 1,
-                text: text.clone(),
-                score: *score,
-            })
+            outs.iter()
+                .enumerate()
+                .map(|(rank, (text, score))| predictions::PredictionRow {
+                    pair_id: e.pair_id.clone(),
+                    project_id: run.key.project_id.clone(),
+                    strategy: run.key.strategy.clone(),
+                    fold: run.key.fold,
+                    rank: rank as u32 + 1,
+                    text: text.clone(),
+                    score: *score,
+                })
         })
         .collect();
     Ok((preds, metrics, scores))

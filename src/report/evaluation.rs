@@ -10,8 +10,8 @@ use anyhow::{Context, Result, ensure};
 use super::plot::order;
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::metrics::{self as metrics_table, MetricRow};
-use crate::tables::test_scores::{self, TestScoreRow};
 use crate::tables::table_path;
+use crate::tables::test_scores::{self, TestScoreRow};
 use crate::train::finetune::fold_file;
 
 /// Everything evaluated for one profile in one output folder.
@@ -86,14 +86,20 @@ impl Evaluation {
     /// whose metric is undefined does not hide the others.
     pub fn project_means(&self, metric: &str) -> BTreeMap<(String, String), f64> {
         let mut sums: BTreeMap<(String, String), (f64, usize)> = BTreeMap::new();
-        for row in self.metrics.iter().filter(|r| r.metric == metric && r.value.is_finite()) {
+        for row in self
+            .metrics
+            .iter()
+            .filter(|r| r.metric == metric && r.value.is_finite())
+        {
             let entry = sums
                 .entry((row.project_id.clone(), row.strategy.clone()))
                 .or_default();
             entry.0 += row.value;
             entry.1 += 1;
         }
-        sums.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect()
+        sums.into_iter()
+            .map(|(k, (s, n))| (k, s / n as f64))
+            .collect()
     }
 
     /// One strategy's per-project means of `metric`, by project.
@@ -114,7 +120,11 @@ impl Evaluation {
     /// counts (for rates such as top-k match, "aggregated over the projects" as in Figure 4).
     pub fn pooled(&self, strategy: &str, metric: &str) -> Option<f64> {
         let mut n: BTreeMap<(&str, u32), f64> = BTreeMap::new();
-        for row in self.metrics.iter().filter(|r| r.strategy == strategy && r.metric == "n") {
+        for row in self
+            .metrics
+            .iter()
+            .filter(|r| r.strategy == strategy && r.metric == "n")
+        {
             n.insert((row.project_id.as_str(), row.fold), row.value);
         }
         let (mut sum, mut weight) = (0.0, 0.0);
@@ -123,7 +133,10 @@ impl Evaluation {
             .iter()
             .filter(|r| r.strategy == strategy && r.metric == metric && r.value.is_finite())
         {
-            let w = n.get(&(row.project_id.as_str(), row.fold)).copied().unwrap_or(0.0);
+            let w = n
+                .get(&(row.project_id.as_str(), row.fold))
+                .copied()
+                .unwrap_or(0.0);
             sum += row.value * w;
             weight += w;
         }

@@ -54,11 +54,19 @@ pub fn block_changes(base: &Path, adapter: &Path) -> Result<BTreeMap<Block, (f64
     let after = read_tensors(adapter)?;
     let mut sums: BTreeMap<Block, (f64, usize)> = BTreeMap::new();
     for (key, tuned) in &after {
-        let Some(block) = Block::of(key) else { continue };
-        let Some(original) = before.get(key) else { continue };
+        let Some(block) = Block::of(key) else {
+            continue;
+        };
+        let Some(original) = before.get(key) else {
+            continue;
+        };
         let (a, b) = (
-            original.as_slice::<f32>().map_err(|e| anyhow!("{key}: {e:?}"))?,
-            tuned.as_slice::<f32>().map_err(|e| anyhow!("{key}: {e:?}"))?,
+            original
+                .as_slice::<f32>()
+                .map_err(|e| anyhow!("{key}: {e:?}"))?,
+            tuned
+                .as_slice::<f32>()
+                .map_err(|e| anyhow!("{key}: {e:?}"))?,
         );
         anyhow::ensure!(
             a.len() == b.len(),
@@ -69,7 +77,11 @@ pub fn block_changes(base: &Path, adapter: &Path) -> Result<BTreeMap<Block, (f64
             adapter.display()
         );
         let entry = sums.entry(block).or_default();
-        entry.0 += a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum::<f64>();
+        entry.0 += a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| f64::from((x - y).abs()))
+            .sum::<f64>();
         entry.1 += a.len();
     }
     Ok(sums
@@ -91,9 +103,15 @@ pub fn figure3_data(eval: &Evaluation) -> Result<Figure3> {
     let mut per_block: BTreeMap<Block, Vec<f64>> = BTreeMap::new();
     let mut runs = 0;
     for row in eval.finetune.iter().filter(|r| r.strategy == "custom") {
-        let adapter = run_dir(&eval.out, &eval.profile, &row.project_id, "custom", row.fold as usize)
-            .join(BEST_DIR)
-            .join(ADAPTER_WEIGHTS);
+        let adapter = run_dir(
+            &eval.out,
+            &eval.profile,
+            &row.project_id,
+            "custom",
+            row.fold as usize,
+        )
+        .join(BEST_DIR)
+        .join(ADAPTER_WEIGHTS);
         if !adapter.exists() {
             continue;
         }
@@ -126,17 +144,40 @@ pub fn write_figure3(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
         .blocks
         .iter()
         .map(|(b, mean, min, max)| {
-            vec![b.name(), cell(Some(*mean)), cell(Some(*min)), cell(Some(*max)), data.runs.to_string()]
+            vec![
+                b.name(),
+                cell(Some(*mean)),
+                cell(Some(*min)),
+                cell(Some(*max)),
+                data.runs.to_string(),
+            ]
         })
         .collect();
-    let csv = write_csv(reports, "figure3.csv", &["block", "mean_abs_change", "min_over_runs", "max_over_runs", "runs"], &rows)?;
+    let csv = write_csv(
+        reports,
+        "figure3.csv",
+        &[
+            "block",
+            "mean_abs_change",
+            "min_over_runs",
+            "max_over_runs",
+            "runs",
+        ],
+        &rows,
+    )?;
     Ok(vec![png.clone(), png.with_extension("svg"), csv])
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &Figure3) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
     let n = data.blocks.len();
-    let top = data.blocks.iter().map(|b| b.3.max(b.1)).fold(0.0f64, f64::max).max(1e-12) * 1.12;
+    let top = data
+        .blocks
+        .iter()
+        .map(|b| b.3.max(b.1))
+        .fold(0.0f64, f64::max)
+        .max(1e-12)
+        * 1.12;
     let names: Vec<String> = data.blocks.iter().map(|b| b.0.name()).collect();
     let mut chart = ChartBuilder::on(root)
         .caption(
@@ -175,20 +216,28 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &Figure3) -> Re
     let decoder = colour("prefix");
     let other = colour("baseline");
     chart
-        .draw_series(data.blocks.iter().enumerate().map(|(i, (block, mean, _, _))| {
-            let c = match block {
-                Block::Encoder(_) => encoder,
-                Block::Decoder(_) => decoder,
-                Block::Other => other,
-            };
-            let x = i as f64;
-            Rectangle::new([(x - 0.35, 0.0), (x + 0.35, *mean)], c.mix(0.85).filled())
-        }))
+        .draw_series(
+            data.blocks
+                .iter()
+                .enumerate()
+                .map(|(i, (block, mean, _, _))| {
+                    let c = match block {
+                        Block::Encoder(_) => encoder,
+                        Block::Decoder(_) => decoder,
+                        Block::Other => other,
+                    };
+                    let x = i as f64;
+                    Rectangle::new([(x - 0.35, 0.0), (x + 0.35, *mean)], c.mix(0.85).filled())
+                }),
+        )
         .map_err(plot_err)?;
     if data.runs > 1 {
         chart
             .draw_series(data.blocks.iter().enumerate().map(|(i, (_, _, min, max))| {
-                PathElement::new(vec![(i as f64, *min), (i as f64, *max)], BLACK.stroke_width(2))
+                PathElement::new(
+                    vec![(i as f64, *min), (i as f64, *max)],
+                    BLACK.stroke_width(2),
+                )
             }))
             .map_err(plot_err)?
             .label("min–max over runs")
@@ -211,8 +260,14 @@ mod tests {
 
     #[test]
     fn keys_map_to_blocks() {
-        assert_eq!(Block::of("model.encoder.layers.3.fc1.weight"), Some(Block::Encoder(3)));
-        assert_eq!(Block::of("model.decoder.layers.11.self_attn.q_proj.bias"), Some(Block::Decoder(11)));
+        assert_eq!(
+            Block::of("model.encoder.layers.3.fc1.weight"),
+            Some(Block::Encoder(3))
+        );
+        assert_eq!(
+            Block::of("model.decoder.layers.11.self_attn.q_proj.bias"),
+            Some(Block::Decoder(11))
+        );
         assert_eq!(Block::of("model.shared.weight"), Some(Block::Other));
         assert_eq!(Block::of("final_logits_bias"), None);
         assert!(Block::Encoder(5) < Block::Decoder(0) && Block::Decoder(9) < Block::Other);

@@ -21,9 +21,12 @@ pub fn top_k_rates(eval: &Evaluation) -> Vec<(String, [f64; K], [f64; K])> {
     eval.strategies()
         .into_iter()
         .map(|s| {
-            let exact = std::array::from_fn(|i| eval.pooled(&s, &metric::exact(i + 1)).unwrap_or(f64::NAN));
-            let abstracted =
-                std::array::from_fn(|i| eval.pooled(&s, &metric::abstracted(i + 1)).unwrap_or(f64::NAN));
+            let exact =
+                std::array::from_fn(|i| eval.pooled(&s, &metric::exact(i + 1)).unwrap_or(f64::NAN));
+            let abstracted = std::array::from_fn(|i| {
+                eval.pooled(&s, &metric::abstracted(i + 1))
+                    .unwrap_or(f64::NAN)
+            });
             (s, exact, abstracted)
         })
         .collect()
@@ -69,7 +72,12 @@ pub fn write_figure4(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
             ]);
         }
     }
-    let a = write_csv(reports, "figure4a.csv", &["strategy", "k", "exact_rate", "abstract_rate", "tests"], &rows)?;
+    let a = write_csv(
+        reports,
+        "figure4a.csv",
+        &["strategy", "k", "exact_rate", "abstract_rate", "tests"],
+        &rows,
+    )?;
     let mut rows = Vec::new();
     for (s, tests, runs) in &style {
         let q = (!tests.is_empty()).then(|| Quartiles::new(tests));
@@ -87,7 +95,15 @@ pub fn write_figure4(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
     let b = write_csv(
         reports,
         "figure4b.csv",
-        &["strategy", "tests", "q1", "median", "q3", "mean_per_test", "mean_per_run"],
+        &[
+            "strategy",
+            "tests",
+            "q1",
+            "median",
+            "q3",
+            "mean_per_test",
+            "mean_per_run",
+        ],
         &rows,
     )?;
     Ok(vec![png.clone(), png.with_extension("svg"), a, b])
@@ -105,7 +121,10 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(String, [f64; K], [f64; K])]) -> Result<()> {
+fn draw_top_k<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rates: &[(String, [f64; K], [f64; K])],
+) -> Result<()> {
     let top = rates
         .iter()
         .flat_map(|(_, e, a)| e.iter().chain(a.iter()).copied())
@@ -115,7 +134,10 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
     // At least 0–5% so an all-zero panel (an untrained smoke model) still has a readable axis.
     let top = (top * 1.15).max(5.0);
     let mut chart = ChartBuilder::on(area)
-        .caption("(a) Top-k exact (solid) and abstracted (dotted) match", ("sans-serif", 21))
+        .caption(
+            "(a) Top-k exact (solid) and abstracted (dotted) match",
+            ("sans-serif", 21),
+        )
         .margin(16)
         .x_label_area_size(45)
         .y_label_area_size(60)
@@ -125,7 +147,13 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
         .configure_mesh()
         .x_labels(K)
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| if top < 20.0 { format!("{y:.1}") } else { format!("{y:.0}") })
+        .y_label_formatter(&|y| {
+            if top < 20.0 {
+                format!("{y:.1}")
+            } else {
+                format!("{y:.0}")
+            }
+        })
         .x_desc("Top-K")
         .y_desc("Match %")
         .label_style(("sans-serif", 15))
@@ -142,12 +170,19 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
                 .collect()
         };
         chart
-            .draw_series(std::iter::once(PathElement::new(points(exact), c.stroke_width(3))))
+            .draw_series(std::iter::once(PathElement::new(
+                points(exact),
+                c.stroke_width(3),
+            )))
             .map_err(plot_err)?
             .label(label(strategy))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(3)));
         chart
-            .draw_series(points(exact).into_iter().map(|p| Circle::new(p, 4, c.filled())))
+            .draw_series(
+                points(exact)
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, c.filled())),
+            )
             .map_err(plot_err)?;
         chart
             .draw_series(
@@ -157,7 +192,11 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
             )
             .map_err(plot_err)?;
         chart
-            .draw_series(points(abstracted).into_iter().map(|p| TriangleMarker::new(p, 5, c.filled())))
+            .draw_series(
+                points(abstracted)
+                    .into_iter()
+                    .map(|p| TriangleMarker::new(p, 5, c.filled())),
+            )
             .map_err(plot_err)?;
     }
     chart
@@ -171,11 +210,17 @@ fn draw_top_k<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rates: &[(Strin
     Ok(())
 }
 
-fn draw_style<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, style: &[(String, Vec<f64>, Vec<f64>)]) -> Result<()> {
+fn draw_style<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    style: &[(String, Vec<f64>, Vec<f64>)],
+) -> Result<()> {
     let names: Vec<String> = style.iter().map(|(s, _, _)| label(s).to_string()).collect();
     let n = style.len();
     let mut chart = ChartBuilder::on(area)
-        .caption("(b) Coding style: identifier tf-idf cosine", ("sans-serif", 21))
+        .caption(
+            "(b) Coding style: identifier tf-idf cosine",
+            ("sans-serif", 21),
+        )
         .margin(16)
         .x_label_area_size(45)
         .y_label_area_size(60)
@@ -213,7 +258,10 @@ fn draw_style<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, style: &[(Strin
                 .map_err(plot_err)?;
             chart
                 .draw_series([
-                    PathElement::new(vec![(x - 0.3, median), (x + 0.3, median)], c.stroke_width(3)),
+                    PathElement::new(
+                        vec![(x - 0.3, median), (x + 0.3, median)],
+                        c.stroke_width(3),
+                    ),
                     PathElement::new(vec![(x, q3), (x, hi)], c.stroke_width(1)),
                     PathElement::new(vec![(x, q1), (x, lo)], c.stroke_width(1)),
                     PathElement::new(vec![(x - 0.12, hi), (x + 0.12, hi)], c.stroke_width(1)),

@@ -27,8 +27,14 @@ pub type Curve = Vec<(f64, f64)>;
 pub fn curves(eval: &Evaluation) -> Result<BTreeMap<String, Vec<Curve>>> {
     let mut out: BTreeMap<String, Vec<Curve>> = BTreeMap::new();
     for row in eval.finetune.iter().filter(|r| r.strategy != "baseline") {
-        let file = run_dir(&eval.out, &eval.profile, &row.project_id, &row.strategy, row.fold as usize)
-            .join(CURVE_FILE);
+        let file = run_dir(
+            &eval.out,
+            &eval.profile,
+            &row.project_id,
+            &row.strategy,
+            row.fold as usize,
+        )
+        .join(CURVE_FILE);
         if !file.exists() {
             continue;
         }
@@ -64,8 +70,14 @@ fn value_at(curve: &Curve, x: f64) -> Option<f64> {
 /// The mean curve of `runs` on 60 log-spaced points from the latest first evaluation to the
 /// largest compute.
 pub fn mean_curve(runs: &[Curve]) -> Curve {
-    let start = runs.iter().filter_map(|c| c.first().map(|p| p.0)).fold(0.0f64, f64::max);
-    let end = runs.iter().filter_map(|c| c.last().map(|p| p.0)).fold(0.0f64, f64::max);
+    let start = runs
+        .iter()
+        .filter_map(|c| c.first().map(|p| p.0))
+        .fold(0.0f64, f64::max);
+    let end = runs
+        .iter()
+        .filter_map(|c| c.last().map(|p| p.0))
+        .fold(0.0f64, f64::max);
     if !(start > 0.0 && end >= start) {
         return Vec::new();
     }
@@ -90,14 +102,28 @@ pub fn write_figure5(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
             .map(|r| r.best_val_loss),
     );
     let png = figures.join("figure5.png");
-    render!(&png, (1100, 680), |root| draw(&root, &by_strategy, baseline));
+    render!(&png, (1100, 680), |root| draw(
+        &root,
+        &by_strategy,
+        baseline
+    ));
     let mut rows = Vec::new();
     for (s, runs) in &by_strategy {
         for (x, y) in mean_curve(runs) {
-            rows.push(vec![s.clone(), runs.len().to_string(), cell(Some(x)), cell(Some(y))]);
+            rows.push(vec![
+                s.clone(),
+                runs.len().to_string(),
+                cell(Some(x)),
+                cell(Some(y)),
+            ]);
         }
     }
-    let csv = write_csv(reports, "figure5.csv", &["strategy", "runs", "pf_seconds", "mean_val_loss"], &rows)?;
+    let csv = write_csv(
+        reports,
+        "figure5.csv",
+        &["strategy", "runs", "pf_seconds", "mean_val_loss"],
+        &rows,
+    )?;
     Ok(vec![png.clone(), png.with_extension("svg"), csv])
 }
 
@@ -107,7 +133,11 @@ fn draw<DB: DrawingBackend>(
     baseline: Option<f64>,
 ) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
-    let points = || by_strategy.iter().flat_map(|(_, runs)| runs.iter().flatten());
+    let points = || {
+        by_strategy
+            .iter()
+            .flat_map(|(_, runs)| runs.iter().flatten())
+    };
     let (mut x0, mut x1) = (f64::INFINITY, 0.0f64);
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in points() {
@@ -145,13 +175,24 @@ fn draw<DB: DrawingBackend>(
         let c = colour(strategy);
         for run in runs {
             chart
-                .draw_series(std::iter::once(PathElement::new(run.clone(), c.mix(0.25).stroke_width(1))))
+                .draw_series(std::iter::once(PathElement::new(
+                    run.clone(),
+                    c.mix(0.25).stroke_width(1),
+                )))
                 .map_err(plot_err)?;
         }
         chart
-            .draw_series(std::iter::once(PathElement::new(mean_curve(runs), c.stroke_width(4))))
+            .draw_series(std::iter::once(PathElement::new(
+                mean_curve(runs),
+                c.stroke_width(4),
+            )))
             .map_err(plot_err)?
-            .label(format!("{} ({} run{})", label(strategy), runs.len(), if runs.len() == 1 { "" } else { "s" }))
+            .label(format!(
+                "{} ({} run{})",
+                label(strategy),
+                runs.len(),
+                if runs.len() == 1 { "" } else { "s" }
+            ))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(4)));
     }
     if let Some(b) = baseline.filter(|b| b.is_finite()) {
@@ -164,7 +205,9 @@ fn draw<DB: DrawingBackend>(
             )
             .map_err(plot_err)?
             .label("Baseline (no customization)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()

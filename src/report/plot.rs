@@ -65,7 +65,8 @@ macro_rules! render {
         let svg = png.with_extension("svg");
         let mut text = String::new();
         {
-            let $root = plotters::prelude::SVGBackend::with_string(&mut text, $size).into_drawing_area();
+            let $root =
+                plotters::prelude::SVGBackend::with_string(&mut text, $size).into_drawing_area();
             $body.with_context(|| format!("drawing {}", svg.display()))?;
             $root.present().map_err($crate::report::plot::plot_err)?;
         }

@@ -40,7 +40,9 @@ impl Setup {
                 .and_then(|t| serde_json::from_str(&t).ok());
         let field = |k: &str| summary.as_ref().and_then(|s| s.get(k).cloned());
         Self {
-            parameters: field("parameters").and_then(|v| v.as_u64()).map(|v| v as usize),
+            parameters: field("parameters")
+                .and_then(|v| v.as_u64())
+                .map(|v| v as usize),
             config,
             train_examples: field("train_examples").and_then(|v| v.as_u64()),
             baseline_pf_seconds: field("pf_seconds").and_then(|v| v.as_f64()),
@@ -54,17 +56,29 @@ fn pct(v: Option<f64>) -> String {
 }
 
 /// Writes `results.md` under `dir`.
-pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Path) -> Result<PathBuf> {
+pub fn write_results(
+    eval: &Evaluation,
+    setup: &Setup,
+    fig3: &Figure3,
+    dir: &Path,
+) -> Result<PathBuf> {
     let strategies = eval.strategies();
     let customs: Vec<&String> = strategies.iter().filter(|s| *s != "baseline").collect();
     let projects = eval.projects();
     let bleu_tests = pair_tests(eval, metric::BLEU_CORPUS);
     let ppl_tests = pair_tests(eval, metric::PERPLEXITY);
     let vs_base = |tests: &[super::table4::PairTest], s: &str| {
-        tests.iter().find(|t| t.a == s && t.b == "baseline").cloned()
+        tests
+            .iter()
+            .find(|t| t.a == s && t.b == "baseline")
+            .cloned()
     };
     let mut md = String::new();
-    let _ = writeln!(md, "# Results: our runs beside the paper's (profile {})\n", eval.profile);
+    let _ = writeln!(
+        md,
+        "# Results: our runs beside the paper's (profile {})\n",
+        eval.profile
+    );
     let _ = writeln!(
         md,
         "Numbers marked *paper* are Zlotchevski et al. (FSE 2022), Tables 1, 3, 4 and §5, as \
@@ -85,7 +99,11 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
     let _ = writeln!(
         md,
         "- Folds evaluated per project: {}; test pairs evaluated per strategy: {}.",
-        folds.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+        folds
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         eval.tests(strategies.first().map_or("baseline", String::as_str))
     );
     if let Some(c) = &setup.config {
@@ -96,9 +114,10 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
             c.encoder_layers,
             c.decoder_layers,
             c.vocab_size,
-            setup
-                .parameters
-                .map_or(String::new(), |p| format!(", {:.2}M parameters", p as f64 / 1e6)),
+            setup.parameters.map_or(String::new(), |p| format!(
+                ", {:.2}M parameters",
+                p as f64 / 1e6
+            )),
             paper::PARAMETERS / 1e6
         );
     }
@@ -118,7 +137,10 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
         "| Strategy | BLEU-4 | sentence BLEU | BLEU-4 *paper* | Perplexity | Perplexity *paper* | \
          top-1 exact | top-1 abstracted | top-1 *paper* | p vs baseline BLEU (A12) | p vs baseline PPL (A12) | p *paper* |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+    );
     for s in &strategies {
         let p_cell = |t: Option<super::table4::PairTest>| match t {
             Some(t) => format!(
@@ -141,8 +163,16 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
             pct(eval.pooled(s, &metric::exact(1))),
             pct(eval.pooled(s, &metric::abstracted(1))),
             paper::top1_text(s),
-            if base { "—".into() } else { p_cell(vs_base(&bleu_tests, s)) },
-            if base { "—".into() } else { p_cell(vs_base(&ppl_tests, s)) },
+            if base {
+                "—".into()
+            } else {
+                p_cell(vs_base(&bleu_tests, s))
+            },
+            if base {
+                "—".into()
+            } else {
+                p_cell(vs_base(&ppl_tests, s))
+            },
             if base || paper::bleu(s).is_none() {
                 "—".into()
             } else {
@@ -158,10 +188,22 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
     for s in &customs {
         let b = eval.per_project(s, metric::BLEU_CORPUS);
         let p = eval.per_project(s, metric::PERPLEXITY);
-        let bleu_wins = b.iter().filter(|(k, v)| base_bleu.get(*k).is_some_and(|x| *v > x)).count();
-        let ppl_wins = p.iter().filter(|(k, v)| base_ppl.get(*k).is_some_and(|x| *v < x)).count();
-        let (mb, mbb) = (eval.average(s, metric::BLEU_CORPUS), eval.average("baseline", metric::BLEU_CORPUS));
-        let (mp, mpb) = (eval.average(s, metric::PERPLEXITY), eval.average("baseline", metric::PERPLEXITY));
+        let bleu_wins = b
+            .iter()
+            .filter(|(k, v)| base_bleu.get(*k).is_some_and(|x| *v > x))
+            .count();
+        let ppl_wins = p
+            .iter()
+            .filter(|(k, v)| base_ppl.get(*k).is_some_and(|x| *v < x))
+            .count();
+        let (mb, mbb) = (
+            eval.average(s, metric::BLEU_CORPUS),
+            eval.average("baseline", metric::BLEU_CORPUS),
+        );
+        let (mp, mpb) = (
+            eval.average(s, metric::PERPLEXITY),
+            eval.average("baseline", metric::PERPLEXITY),
+        );
         let paper_text = match (paper::bleu(s), paper::perplexity(s)) {
             (Some(b), Some(p)) => format!(
                 "Paper: {} → {b:.1}, {} → {p:.3}, better on every project.",
@@ -222,7 +264,10 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
         paper::MIN_P_BETWEEN_STRATEGIES,
     );
 
-    let _ = writeln!(md, "\n### RQ2: exact and abstracted matches, coding style (Figure 4)\n");
+    let _ = writeln!(
+        md,
+        "\n### RQ2: exact and abstracted matches, coding style (Figure 4)\n"
+    );
     for s in &strategies {
         let e1 = eval.pooled(s, &metric::exact(1));
         let e5 = eval.pooled(s, &metric::exact(5));
@@ -298,7 +343,10 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
     }
 
     if !fig3.blocks.is_empty() {
-        let _ = writeln!(md, "\n### Figure 3: where Custom fine-tuning changes the model\n");
+        let _ = writeln!(
+            md,
+            "\n### Figure 3: where Custom fine-tuning changes the model\n"
+        );
         let blocks: Vec<_> = fig3
             .blocks
             .iter()
@@ -312,7 +360,8 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
                     _ => None,
                 })
                 .max();
-            let is_last = matches!(max.0, super::figure3::Block::Decoder(i) if Some(i) == last_decoder);
+            let is_last =
+                matches!(max.0, super::figure3::Block::Decoder(i) if Some(i) == last_decoder);
             let _ = writeln!(
                 md,
                 "Over {} Custom run(s), the block with the largest mean absolute change is {} \
@@ -338,9 +387,10 @@ pub fn write_results(eval: &Evaluation, setup: &Setup, fig3: &Figure3, dir: &Pat
          ~780K pairs. Our baseline{} is trained from scratch{} with no pretraining, so it starts \
          from a far weaker model; both its absolute scores and what customization can add differ.",
         paper::PARAMETERS / 1e6,
-        setup
-            .parameters
-            .map_or(String::new(), |p| format!(" ({:.2}M parameters)", p as f64 / 1e6)),
+        setup.parameters.map_or(String::new(), |p| format!(
+            " ({:.2}M parameters)",
+            p as f64 / 1e6
+        )),
         setup
             .train_examples
             .map_or(String::new(), |n| format!(" on {n} pairs")),

@@ -39,7 +39,11 @@ pub fn tensor_sizes(path: &Path) -> Result<BTreeMap<String, usize>> {
     file.read_exact(&mut len)
         .with_context(|| format!("reading the safetensors header of {}", path.display()))?;
     let len = u64::from_le_bytes(len);
-    ensure!(len < 100_000_000, "{} has an implausible header ({len} bytes)", path.display());
+    ensure!(
+        len < 100_000_000,
+        "{} has an implausible header ({len} bytes)",
+        path.display()
+    );
     let mut header = vec![0u8; len as usize];
     file.read_exact(&mut header)
         .with_context(|| format!("reading the safetensors header of {}", path.display()))?;
@@ -52,10 +56,9 @@ pub fn tensor_sizes(path: &Path) -> Result<BTreeMap<String, usize>> {
         .iter()
         .filter(|(key, _)| *key != "__metadata__")
         .map(|(key, info)| {
-            let numel = info["shape"]
-                .as_array()
-                .map_or(0, |dims| dims.iter().filter_map(|d| d.as_u64()).product::<u64>())
-                as usize;
+            let numel = info["shape"].as_array().map_or(0, |dims| {
+                dims.iter().filter_map(|d| d.as_u64()).product::<u64>()
+            }) as usize;
             (key.clone(), numel)
         })
         .collect())
@@ -72,7 +75,8 @@ fn hf_total(sizes: &BTreeMap<String, usize>) -> usize {
 
 /// An added (not base) tensor of an adapter: a prefix or a LoRA matrix.
 fn is_added(key: &str) -> bool {
-    key.split('.').any(|p| p == "prefix" || p.starts_with("lora_"))
+    key.split('.')
+        .any(|p| p == "prefix" || p.starts_with("lora_"))
 }
 
 /// One measured row.
@@ -109,22 +113,34 @@ pub fn measure(eval: &Evaluation) -> Result<Vec<MeasuredRow>> {
     }];
     let mut by_strategy: BTreeMap<&str, Vec<(usize, usize, f64, u64)>> = BTreeMap::new();
     for row in eval.finetune.iter().filter(|r| r.strategy != "baseline") {
-        let file = run_dir(&eval.out, &eval.profile, &row.project_id, &row.strategy, row.fold as usize)
-            .join(BEST_DIR)
-            .join(ADAPTER_WEIGHTS);
+        let file = run_dir(
+            &eval.out,
+            &eval.profile,
+            &row.project_id,
+            &row.strategy,
+            row.fold as usize,
+        )
+        .join(BEST_DIR)
+        .join(ADAPTER_WEIGHTS);
         if !file.exists() {
             continue;
         }
         let sizes = tensor_sizes(&file)?;
         let trained: usize = sizes.values().sum();
-        let added: usize = sizes.iter().filter(|(k, _)| is_added(k)).map(|(_, n)| n).sum();
+        let added: usize = sizes
+            .iter()
+            .filter(|(k, _)| is_added(k))
+            .map(|(_, n)| n)
+            .sum();
         let bytes = std::fs::metadata(&file)
             .with_context(|| format!("reading {}", file.display()))?
             .len() as f64;
-        by_strategy
-            .entry(row.strategy.as_str())
-            .or_default()
-            .push((trained, added, bytes, row.trainable_params));
+        by_strategy.entry(row.strategy.as_str()).or_default().push((
+            trained,
+            added,
+            bytes,
+            row.trainable_params,
+        ));
     }
     let mut measured: Vec<MeasuredRow> = by_strategy
         .into_iter()
@@ -252,14 +268,22 @@ pub fn write_table1(eval: &Evaluation, lora: &LoraSettings, dir: &Path) -> Resul
          | Process | Total | Trained | Share |\n|---|---:|---:|---:|\n",
     );
     for (process, total, trained, pct) in PAPER_TABLE1 {
-        md.push_str(&format!("| {process} | {total:.0}M | {trained:.0}M | {pct} |\n"));
+        md.push_str(&format!(
+            "| {process} | {total:.0}M | {trained:.0}M | {pct} |\n"
+        ));
     }
     Ok(vec![
         write_text(dir, "table1.md", &md)?,
         write_csv(
             dir,
             "table1.csv",
-            &["source", "strategy", "total_params", "trained_params", "stored_bytes"],
+            &[
+                "source",
+                "strategy",
+                "total_params",
+                "trained_params",
+                "stored_bytes",
+            ],
             &rows,
         )?,
     ])

@@ -36,15 +36,39 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
     let names: Vec<String> = strategies.iter().map(|s| label(s).to_string()).collect();
     md.push_str(&format!(
         "| Project | folds | {} | {} |\n",
-        names.iter().map(|n| format!("BLEU4 {n}")).collect::<Vec<_>>().join(" | "),
-        names.iter().map(|n| format!("PPL {n}")).collect::<Vec<_>>().join(" | ")
+        names
+            .iter()
+            .map(|n| format!("BLEU4 {n}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        names
+            .iter()
+            .map(|n| format!("PPL {n}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
     ));
-    md.push_str(&format!("|---|---:|{}\n", "---:|".repeat(2 * strategies.len())));
+    md.push_str(&format!(
+        "|---|---:|{}\n",
+        "---:|".repeat(2 * strategies.len())
+    ));
     for project in &projects {
-        let folds = eval.folds(project, strategies.first().map_or("baseline", String::as_str));
-        let b: Vec<String> = strategies.iter().map(|s| fmt(get(&bleu, project, s), 1)).collect();
-        let p: Vec<String> = strategies.iter().map(|s| fmt(get(&ppl, project, s), 3)).collect();
-        md.push_str(&format!("| {project} | {folds} | {} | {} |\n", b.join(" | "), p.join(" | ")));
+        let folds = eval.folds(
+            project,
+            strategies.first().map_or("baseline", String::as_str),
+        );
+        let b: Vec<String> = strategies
+            .iter()
+            .map(|s| fmt(get(&bleu, project, s), 1))
+            .collect();
+        let p: Vec<String> = strategies
+            .iter()
+            .map(|s| fmt(get(&ppl, project, s), 3))
+            .collect();
+        md.push_str(&format!(
+            "| {project} | {folds} | {} | {} |\n",
+            b.join(" | "),
+            p.join(" | ")
+        ));
     }
     let avg_b: Vec<String> = strategies
         .iter()
@@ -90,7 +114,14 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
         write_csv(
             dir,
             "table3.csv",
-            &["project_id", "strategy", "folds", "bleu4_corpus", "bleu4_sentence", "perplexity"],
+            &[
+                "project_id",
+                "strategy",
+                "folds",
+                "bleu4_corpus",
+                "bleu4_sentence",
+                "perplexity",
+            ],
             &rows,
         )?,
     ])

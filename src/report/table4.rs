@@ -32,7 +32,10 @@ pub struct PairTest {
 }
 
 /// The metrics Table 4 tests, with their column titles.
-pub const TESTED: [(&str, &str); 2] = [(metric::BLEU_CORPUS, "BLEU4"), (metric::PERPLEXITY, "Perplexity")];
+pub const TESTED: [(&str, &str); 2] = [
+    (metric::BLEU_CORPUS, "BLEU4"),
+    (metric::PERPLEXITY, "Perplexity"),
+];
 
 /// Every ordered pair of strategies for `metric`.
 pub fn pair_tests(eval: &Evaluation, metric_name: &str) -> Vec<PairTest> {
@@ -104,7 +107,11 @@ pub fn write_table4(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
         let tests = pair_tests(eval, name);
         md.push_str(&format!(
             "\n## {title}\n\n| | {} |\n|---|{}\n",
-            strategies.iter().map(|s| label(s)).collect::<Vec<_>>().join(" | "),
+            strategies
+                .iter()
+                .map(|s| label(s))
+                .collect::<Vec<_>>()
+                .join(" | "),
             "---:|".repeat(strategies.len())
         ));
         for a in &strategies {
@@ -145,7 +152,16 @@ pub fn write_table4(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
         write_csv(
             dir,
             "table4.csv",
-            &["metric", "strategy_a", "strategy_b", "projects", "h", "p_value", "cliffs_delta", "a12"],
+            &[
+                "metric",
+                "strategy_a",
+                "strategy_b",
+                "projects",
+                "h",
+                "p_value",
+                "cliffs_delta",
+                "a12",
+            ],
             &rows,
         )?,
     ])

@@ -134,7 +134,11 @@ mod tests {
     fn upsert_replaces_a_runs_metrics_and_keeps_the_others() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.parquet");
-        upsert(&path, &[row("custom", "n", 3.0), row("custom", "bleu4_corpus", 10.0)]).unwrap();
+        upsert(
+            &path,
+            &[row("custom", "n", 3.0), row("custom", "bleu4_corpus", 10.0)],
+        )
+        .unwrap();
         upsert(&path, &[row("baseline", "n", 3.0)]).unwrap();
         upsert(&path, &[row("custom", "n", 4.0)]).unwrap();
         assert_eq!(
