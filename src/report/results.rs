@@ -127,7 +127,9 @@ pub fn write_results(
             "- Baseline: trained from scratch here on {n} training pairs for {} steps ({} PF-s), \
              no pretraining.",
             setup.baseline_steps.map_or("?".into(), |s| s.to_string()),
-            fmt(setup.baseline_pf_seconds, 4)
+            setup
+                .baseline_pf_seconds
+                .map_or("?".into(), |pf| format!("{pf:.3e}"))
         );
     }
 
