@@ -19,6 +19,7 @@ use tailor::model::params::{named_params, table1};
 use tailor::model::{
     Backend, BartConfig, BartForConditionalGeneration, Preset, shift_tokens_right,
 };
+use tailor::train::prefix_init::init_prefix_from_tokens;
 use tailor::train::strategy::{Strategy, StrategyKind};
 
 fn device() -> Device {
@@ -124,7 +125,12 @@ fn each_strategy_moves_exactly_its_declared_parameters() {
         device.seed(1);
         let strategy = strategy(kind);
         let base = BartForConditionalGeneration::new(&config, &device);
-        let mut model = strategy.freeze(strategy.attach(base, &device));
+        let mut model = strategy.attach(base, &device);
+        if kind == StrategyKind::Prefix {
+            // As the training stage does it (§3.5): prefixes from frequent tokens.
+            model = init_prefix_from_tokens(model, &[5, 9, 7], &strategy.prefix, &device);
+        }
+        let mut model = strategy.freeze(model);
         let declared = declared(&model, &strategy);
         assert!(!declared.is_empty(), "{kind} declares nothing");
         let before = snapshot(&model);

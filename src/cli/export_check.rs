@@ -8,7 +8,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, ensure};
-use burn::prelude::*;
 
 use crate::cli::model::write_logits;
 use crate::data::examples::{Example, read_examples};

@@ -135,10 +135,13 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
+/// Rows of token ids (or of an attention mask), as `tensor` takes them.
+type Rows = Vec<Vec<i64>>;
+
 /// Rows of token ids from `1, 2, 3; 4 5`, padded with `pad` to the longest row, with the
 /// attention mask (1 = token).
-fn parse_ids(text: &str, pad: u32) -> Result<(Vec<Vec<i64>>, Vec<Vec<i64>>)> {
-    let rows: Vec<Vec<i64>> = text
+fn parse_ids(text: &str, pad: u32) -> Result<(Rows, Rows)> {
+    let rows: Rows = text
         .split(';')
         .map(|row| {
             row.split(|c: char| c == ',' || c.is_whitespace())
@@ -169,7 +172,7 @@ fn parse_ids(text: &str, pad: u32) -> Result<(Vec<Vec<i64>>, Vec<Vec<i64>>)> {
     Ok((padded, mask))
 }
 
-fn int_tensor(rows: Vec<Vec<i64>>, device: &Device) -> Tensor<2, Int> {
+fn int_tensor(rows: Rows, device: &Device) -> Tensor<2, Int> {
     let shape = [rows.len(), rows[0].len()];
     Tensor::from_data(TensorData::new(rows.concat(), shape), device)
 }

@@ -83,12 +83,15 @@ pub fn init_prefix_from_tokens(
     model
 }
 
-/// Key/value activations per layer, `[len, d_model]` each.
+/// One `(key, value)` pair per layer, `[len, d_model]` each.
+type LayerKeyValues = Vec<(Tensor<2>, Tensor<2>)>;
+
+/// Key/value activations per layer.
 struct Activations {
-    encoder: Vec<(Tensor<2>, Tensor<2>)>,
-    decoder: Vec<(Tensor<2>, Tensor<2>)>,
+    encoder: LayerKeyValues,
+    decoder: LayerKeyValues,
     /// Empty unless cross-attention prefixes are wanted.
-    cross: Vec<(Tensor<2>, Tensor<2>)>,
+    cross: LayerKeyValues,
 }
 
 fn activations(model: &BartForConditionalGeneration, tokens: &[u32], cross: bool) -> Activations {
@@ -106,7 +109,7 @@ fn activations(model: &BartForConditionalGeneration, tokens: &[u32], cross: bool
         .chunks(chunk)
         .map(|part| chunk_activations(&frozen, part, cross))
         .collect();
-    let join = |select: fn(&Activations) -> &Vec<(Tensor<2>, Tensor<2>)>| {
+    let join = |select: fn(&Activations) -> &LayerKeyValues| {
         let layers = chunks.first().map_or(0, |c| select(c).len());
         (0..layers)
             .map(|i| {
