@@ -163,6 +163,7 @@ fn draw<DB: DrawingBackend>(
         .map_err(plot_err)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(240, 240, 240))
         .x_desc("compute (PF-seconds, log scale)")
         .y_desc("validation loss (mean token cross-entropy)")
         .x_label_formatter(&|x| format!("{x:.0e}"))
@@ -214,7 +215,8 @@ fn draw<DB: DrawingBackend>(
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font(("sans-serif", 15))
-        .position(SeriesLabelPosition::UpperRight)
+        // Curves fall from the upper left to the lower right: the lower left stays free.
+        .position(SeriesLabelPosition::LowerLeft)
         .draw()
         .map_err(plot_err)?;
     Ok(())
