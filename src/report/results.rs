@@ -388,6 +388,23 @@ pub fn write_results(
                     ", not the last decoder block"
                 }
             );
+            if let Some(other) = fig3
+                .blocks
+                .iter()
+                .find(|b| b.0 == super::figure3::Block::Other)
+            {
+                let _ = writeln!(
+                    md,
+                    "The parameters outside the blocks (token and position embeddings, embedding \
+                     norms) changed by {:.3e} on average, {} the largest block change.",
+                    other.1,
+                    if other.1 > max.1 {
+                        "more than"
+                    } else {
+                        "less than"
+                    }
+                );
+            }
         }
     }
 
