@@ -22,14 +22,34 @@ pub struct CurvePoint {
     /// Real (unpadded) input + target tokens trained on so far.
     pub tokens: u64,
     pub wall_seconds: f64,
-    /// Mean token cross-entropy on the training batches since the previous evaluation.
+    /// Mean token cross-entropy on the training batches since the previous evaluation (NaN at
+    /// step 0, before any training).
+    #[serde(with = "nan_as_null")]
     pub train_loss: f64,
     /// Mean token cross-entropy on the validation examples.
+    #[serde(with = "nan_as_null")]
     pub val_loss: f64,
     /// Learning rate of the last step.
     pub lr: f64,
     /// Training FLOPs so far (forward + backward, `train::compute`).
     pub flops: f64,
+}
+
+/// JSON has no NaN: serde_json writes it as `null`; read `null` back as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            serializer.serialize_f64(*value)
+        } else {
+            serializer.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+    }
 }
 
 impl CurvePoint {

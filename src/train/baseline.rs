@@ -53,6 +53,12 @@ pub fn write_generation_config(dir: &Path, config: &BartConfig, max_length: usiz
     )
 }
 
+/// `max_length` for generation: the decoder start token plus the longest target trained on,
+/// within the model's positions (the generate loop's own limit).
+pub fn generation_max_length(config: &BartConfig, max_target: usize) -> usize {
+    (max_target + 1).min(config.max_position_embeddings)
+}
+
 /// A complete model folder: HF weights and config, the tokenizer, the generation settings.
 pub fn save_model_folder(
     model: &BartForConditionalGeneration,
@@ -62,8 +68,11 @@ pub fn save_model_folder(
 ) -> Result<()> {
     hf::save_dir(model, dir)?;
     tokenizer.save(dir)?;
-    // The decoder start token plus the longest target the model was trained on.
-    write_generation_config(dir, &model.config, max_target + 1)
+    write_generation_config(
+        dir,
+        &model.config,
+        generation_max_length(&model.config, max_target),
+    )
 }
 
 /// What `tailor baseline` reports, also written to `<run>/summary.json`.
@@ -302,7 +311,7 @@ fn print_summary(summary: &BaselineSummary, figure: &Path, already_done: bool, s
         summary.unigram_entropy
     );
     println!(
-        "compute:            {} tokens, {:.4} PF-s, {:.2} epochs, {:.0} s training on {} \
+        "compute:            {} tokens, {:.3e} PF-s, {:.2} epochs, {:.0} s training on {} \
          ({:.0} s this call)",
         summary.tokens,
         summary.pf_seconds,
@@ -326,7 +335,7 @@ fn print_samples(
 ) -> Result<()> {
     let step = (valid.len() / n.max(1)).max(1);
     let mut config = GenerationConfig {
-        max_length: profile.data.max_target + 1,
+        max_length: generation_max_length(&model.config, profile.data.max_target),
         num_beams: 5,
         num_return_sequences: 1,
         ..GenerationConfig::for_model(model)

@@ -318,6 +318,20 @@ pub fn train<E: SeqPair>(
     let mut last_lr = 0.0;
     let mut window = (Instant::now(), 0u64); // tokens/s over the recent steps
 
+    // The starting point of the curve: the untrained (or not yet customized) model.
+    if state.step == 0 && state.curve.is_empty() {
+        evaluation(
+            run,
+            &model,
+            hooks,
+            &valid,
+            &mut state,
+            0.0,
+            0.0,
+            batches_per_epoch,
+            device,
+        )?;
+    }
     let stop = loop {
         if state.epoch >= settings.max_epochs && settings.max_epochs > 0 {
             break "max_epochs";
@@ -433,6 +447,7 @@ pub fn train<E: SeqPair>(
         )?;
     }
     state.stopped = Some(stop.to_string());
+    state.wall_seconds = wall(&started);
     save_checkpoint(&checkpoint_dir, &model, &optim, &state, wall(&started))?;
     progress.finish_and_clear();
     if let Some(mfu) = run
