@@ -7,6 +7,7 @@
 pub mod acquire;
 pub mod cli;
 pub mod data;
+pub mod evaluate;
 pub mod generate;
 pub mod java;
 pub mod metrics;

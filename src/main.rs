@@ -40,6 +40,10 @@ enum Command {
     ExportCheck(cli::export_check::Args),
     /// Generate test cases for focal methods with greedy or beam search.
     Generate(cli::generate::Args),
+    /// Beam search over every finished run's test part; BLEU, top-k match, style, validity per run.
+    Evaluate(cli::evaluate::Args),
+    /// Tables 1, 3, 4, Figures 3, 4, 5 and results.md from the evaluation tables.
+    Report(cli::report::Args),
     /// Benchmark extraction: MB/s, files/s, share of time in tree-sitter, peak RSS.
     BenchMine(cli::bench_mine::Args),
     /// Benchmark the shared-token matrix on synthetic Zipf corpora.
@@ -63,6 +67,8 @@ fn main() -> anyhow::Result<()> {
         Command::Finetune(args) => cli::finetune::run(args),
         Command::ExportCheck(args) => cli::export_check::run(args),
         Command::Generate(args) => cli::generate::run(args),
+        Command::Evaluate(args) => cli::evaluate::run(args),
+        Command::Report(args) => cli::report::run(args),
         Command::BenchMine(args) => cli::bench_mine::run(args),
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),
         Command::BenchModel(args) => cli::bench_model::run(args),

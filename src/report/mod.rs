@@ -1,5 +1,53 @@
 //! The paper's tables and figures, made from the Parquet tables under `out/`.
+//!
+//! Tables 2 and Figure 1 describe the corpus ([`table2`], [`figure1`]); the evaluation report
+//! ([`run_report`]) reads what `tailor finetune` and `tailor evaluate` wrote and makes Tables 1,
+//! 3, 4, Figures 3, 4, 5 and `results.md` under `out/reports/` and `out/figures/`.
 
 pub mod curves;
+pub mod evaluation;
 pub mod figure1;
+pub mod figure3;
+pub mod figure4;
+pub mod figure5;
+pub mod paper;
+pub mod plot;
+pub mod results;
+pub mod table1;
 pub mod table2;
+pub mod table3;
+pub mod table4;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::train::settings::Profile;
+use crate::train::strategy::LoraSettings;
+
+/// `OUT/reports` and `OUT/figures`.
+pub fn report_dirs(out: &Path) -> (PathBuf, PathBuf) {
+    (out.join("reports"), out.join("figures"))
+}
+
+/// Every evaluation table and figure of `profile`'s runs in `out`; returns the files written.
+pub fn run_report(out: &Path, profile: &str) -> Result<Vec<PathBuf>> {
+    let eval = evaluation::Evaluation::load(out, profile)?;
+    let (reports, figures) = report_dirs(out);
+    // LoRA's count for the `large` preset uses the profile's LoRA settings when it has them.
+    let lora = Profile::load(profile, &[])
+        .ok()
+        .and_then(|p| p.finetune)
+        .map_or_else(LoraSettings::default, |f| f.lora);
+    let mut files = Vec::new();
+    files.extend(table1::write_table1(&eval, &lora, &reports)?);
+    files.extend(table3::write_table3(&eval, &reports)?);
+    files.extend(table4::write_table4(&eval, &reports)?);
+    let fig3 = figure3::figure3_data(&eval)?;
+    files.extend(figure3::write_figure3(&eval, &figures, &reports)?);
+    files.extend(figure4::write_figure4(&eval, &figures, &reports)?);
+    files.extend(figure5::write_figure5(&eval, &figures, &reports)?);
+    let setup = results::Setup::load(out, profile);
+    files.push(results::write_results(&eval, &setup, &fig3, &reports)?);
+    Ok(files)
+}

@@ -9,8 +9,11 @@
 pub mod curves;
 pub mod examples;
 pub mod finetune;
+pub mod metrics;
 pub mod pairs;
+pub mod predictions;
 pub mod projects;
+pub mod test_scores;
 pub mod vocab;
 
 use std::fs::File;

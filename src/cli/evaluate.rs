@@ -1,0 +1,77 @@
+//! `tailor evaluate`: beam search over every finished customization run's test part, and the
+//! paper's metrics per (project, strategy, fold).
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+use crate::evaluate::{
+    DEFAULT_IDIOMS, EvaluateOptions, metrics_file, predictions_file, run_evaluate,
+};
+use crate::model::Backend;
+
+/// Generate tests (5 beams, 5 returned) for the test part of the baseline and of every finished
+/// (project, strategy, fold) run of out/tables/finetune.parquet, then score them: BLEU-4 (corpus
+/// and sentence), top-1..5 exact and abstracted match, coding-style similarity, syntactic
+/// validity, perplexity. Writes out/tables/{predictions,metrics,test_scores}.parquet a run at a
+/// time; a re-run skips runs that already have predictions.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// The training profile whose runs to evaluate (smoke, cpu, paper).
+    #[arg(long, default_value = "cpu")]
+    pub profile: String,
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+    /// Run on CUDA GPU 0 (tch backend).
+    #[arg(long)]
+    pub cuda: bool,
+    /// At most this many test pairs per (project, fold), the first by pair id [default: all].
+    #[arg(long)]
+    pub max_test: Option<usize>,
+    /// Test pairs generated at once (each becomes 5 beams).
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Most frequent identifiers/literals of the train split kept verbatim by abstraction.
+    #[arg(long, default_value_t = DEFAULT_IDIOMS)]
+    pub idioms: usize,
+    /// CPU threads for libtorch.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let options = EvaluateOptions {
+        out: args.out,
+        profile: args.profile,
+        backend: args.backend,
+        cuda: args.cuda,
+        max_test: args.max_test,
+        batch_size: args.batch_size,
+        idioms: args.idioms,
+        threads: args.threads,
+    };
+    let summary = run_evaluate(&options)?;
+    println!(
+        "evaluate: {} run(s) evaluated ({} tests), {} skipped (already evaluated), {} failed, {:.1} s",
+        summary.evaluated,
+        summary.tests,
+        summary.skipped,
+        summary.failed.len(),
+        summary.seconds
+    );
+    println!(
+        "tables: {} {}",
+        predictions_file(&options.out).display(),
+        metrics_file(&options.out).display()
+    );
+    if !summary.failed.is_empty() {
+        bail!(
+            "{} run(s) failed:\n  {}",
+            summary.failed.len(),
+            summary.failed.join("\n  ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The evaluation tables a report reads, loaded once: the finetune table (costs, losses), the
+//! metrics `tailor evaluate` wrote per (project, strategy, fold), and its per-test scores. The
+//! report's tables and figures are queries over this, so they agree with each other.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, ensure};
+
+use super::plot::order;
+use crate::tables::finetune::{self as finetune_table, FinetuneRow};
+use crate::tables::metrics::{self as metrics_table, MetricRow};
+use crate::tables::table_path;
+use crate::tables::test_scores::{self, TestScoreRow};
+use crate::train::finetune::fold_file;
+
+/// Everything evaluated for one profile in one output folder.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    pub out: PathBuf,
+    pub profile: String,
+    /// Finished finetune rows of the profile (baseline rows included).
+    pub finetune: Vec<FinetuneRow>,
+    pub metrics: Vec<MetricRow>,
+    pub scores: Vec<TestScoreRow>,
+}
+
+impl Evaluation {
+    /// Reads the three tables of `out`; `make evaluate` must have run.
+    pub fn load(out: &Path, profile: &str) -> Result<Self> {
+        let finetune_path = table_path(out, finetune_table::NAME);
+        let finetune: Vec<FinetuneRow> = finetune_table::read_rows(&finetune_path)?
+            .into_iter()
+            .filter(|r| r.status == "done")
+            .filter(|r| fold_file(out, profile, &r.project_id, r.fold as usize).exists())
+            .collect();
+        let metrics_path = table_path(out, metrics_table::NAME);
+        let metrics = metrics_table::read_rows(&metrics_path)
+            .with_context(|| format!("run `tailor evaluate --profile {profile}` first"))?;
+        ensure!(
+            !metrics.is_empty(),
+            "{} holds no metrics: run `tailor evaluate --profile {profile}`",
+            metrics_path.display()
+        );
+        let scores_path = table_path(out, test_scores::NAME);
+        let scores = test_scores::read_rows(&scores_path)?;
+        Ok(Self {
+            out: out.to_path_buf(),
+            profile: profile.to_string(),
+            finetune,
+            metrics,
+            scores,
+        })
+    }
+
+    /// The strategies with metrics, in the paper's order.
+    pub fn strategies(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.metrics.iter().map(|r| r.strategy.clone()).collect();
+        names.sort_by(|a, b| order(a).cmp(&order(b)).then(a.cmp(b)));
+        names.dedup();
+        names
+    }
+
+    /// The projects with metrics, sorted.
+    pub fn projects(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.metrics.iter().map(|r| r.project_id.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The folds evaluated per (project, strategy).
+    pub fn folds(&self, project: &str, strategy: &str) -> usize {
+        let mut folds: Vec<u32> = self
+            .metrics
+            .iter()
+            .filter(|r| r.project_id == project && r.strategy == strategy)
+            .map(|r| r.fold)
+            .collect();
+        folds.sort_unstable();
+        folds.dedup();
+        folds.len()
+    }
+
+    /// Mean over folds of `metric` per (project, strategy); NaN values are left out, so a fold
+    /// whose metric is undefined does not hide the others.
+    pub fn project_means(&self, metric: &str) -> BTreeMap<(String, String), f64> {
+        let mut sums: BTreeMap<(String, String), (f64, usize)> = BTreeMap::new();
+        for row in self
+            .metrics
+            .iter()
+            .filter(|r| r.metric == metric && r.value.is_finite())
+        {
+            let entry = sums
+                .entry((row.project_id.clone(), row.strategy.clone()))
+                .or_default();
+            entry.0 += row.value;
+            entry.1 += 1;
+        }
+        sums.into_iter()
+            .map(|(k, (s, n))| (k, s / n as f64))
+            .collect()
+    }
+
+    /// One strategy's per-project means of `metric`, by project.
+    pub fn per_project(&self, strategy: &str, metric: &str) -> BTreeMap<String, f64> {
+        self.project_means(metric)
+            .into_iter()
+            .filter(|((_, s), _)| s == strategy)
+            .map(|((p, _), v)| (p, v))
+            .collect()
+    }
+
+    /// The mean over projects of the per-project means (Table 3's average row).
+    pub fn average(&self, strategy: &str, metric: &str) -> Option<f64> {
+        mean(self.per_project(strategy, metric).values().copied())
+    }
+
+    /// `metric` pooled over every test of a strategy: the run values weighted by their test
+    /// counts (for rates such as top-k match, "aggregated over the projects" as in Figure 4).
+    pub fn pooled(&self, strategy: &str, metric: &str) -> Option<f64> {
+        let mut n: BTreeMap<(&str, u32), f64> = BTreeMap::new();
+        for row in self
+            .metrics
+            .iter()
+            .filter(|r| r.strategy == strategy && r.metric == "n")
+        {
+            n.insert((row.project_id.as_str(), row.fold), row.value);
+        }
+        let (mut sum, mut weight) = (0.0, 0.0);
+        for row in self
+            .metrics
+            .iter()
+            .filter(|r| r.strategy == strategy && r.metric == metric && r.value.is_finite())
+        {
+            let w = n
+                .get(&(row.project_id.as_str(), row.fold))
+                .copied()
+                .unwrap_or(0.0);
+            sum += row.value * w;
+            weight += w;
+        }
+        (weight > 0.0).then(|| sum / weight)
+    }
+
+    /// Test pairs evaluated for a strategy, over all runs.
+    pub fn tests(&self, strategy: &str) -> usize {
+        self.metrics
+            .iter()
+            .filter(|r| r.strategy == strategy && r.metric == "n")
+            .map(|r| r.value as usize)
+            .sum()
+    }
+}
+
+/// Mean of finite values; `None` when there are none.
+pub fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (s, n) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+/// A number for a Markdown table, `—` when missing.
+pub fn fmt(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
+        _ => "—".to_string(),
+    }
+}
+
+/// Writes `text` to `dir/name`, creating `dir`.
+pub fn write_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes CSV `rows` under `header` to `dir/name`.
+pub fn write_csv(dir: &Path, name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    let mut writer =
+        csv::Writer::from_path(&path).with_context(|| format!("creating {}", path.display()))?;
+    writer
+        .write_record(header)
+        .with_context(|| format!("writing {}", path.display()))?;
+    for row in rows {
+        writer
+            .write_record(row)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    writer
+        .flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// A CSV cell: empty for a missing or non-finite number.
+pub fn cell(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v}"),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,149 @@
+//! The `metrics` table (`out/tables/metrics.parquet`): one row per (project, strategy, fold,
+//! metric), long format, so a report or a notebook pivots whichever metrics it needs and a new
+//! metric is a new name, not a schema change.
+//!
+//! Metric names are the constants of `crate::evaluate::metric`; values are on the scale the
+//! name says (`bleu4_*` 0–100, rates 0–1, `n` a count).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{TableSchema, column, read_strings, read_table, write_table};
+
+/// Bumped whenever a column is added, removed or changes meaning.
+pub const VERSION: u32 = 1;
+pub const NAME: &str = "metrics";
+
+/// One metric of one evaluated run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRow {
+    pub project_id: String,
+    pub strategy: String,
+    pub fold: u32,
+    pub metric: String,
+    pub value: f64,
+}
+
+pub fn schema() -> TableSchema {
+    use DataType::*;
+    TableSchema {
+        name: NAME,
+        version: VERSION,
+        columns: vec![
+            ("project_id", String),
+            ("strategy", String),
+            ("fold", UInt32),
+            ("metric", String),
+            ("value", Float64),
+        ],
+    }
+}
+
+pub fn write_rows(rows: &[MetricRow], path: &Path) -> Result<()> {
+    let strs = |f: fn(&MetricRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
+    let mut df = DataFrame::new(vec![
+        Column::new("project_id".into(), strs(|r| &r.project_id)),
+        Column::new("strategy".into(), strs(|r| &r.strategy)),
+        Column::new(
+            "fold".into(),
+            rows.iter().map(|r| r.fold).collect::<Vec<u32>>(),
+        ),
+        Column::new("metric".into(), strs(|r| &r.metric)),
+        Column::new(
+            "value".into(),
+            rows.iter().map(|r| r.value).collect::<Vec<f64>>(),
+        ),
+    ])?;
+    write_table(&mut df, path, &schema())
+}
+
+pub fn read_rows(path: &Path) -> Result<Vec<MetricRow>> {
+    let df = read_table(path, &schema())?;
+    let folds: Vec<u32> = column(&df, "fold")?
+        .u32()
+        .with_context(|| format!("column `fold` in {}", path.display()))?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let values: Vec<f64> = column(&df, "value")?
+        .f64()
+        .with_context(|| format!("column `value` in {}", path.display()))?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect();
+    let (project, strategy, metric) = (
+        read_strings(&df, "project_id")?,
+        read_strings(&df, "strategy")?,
+        read_strings(&df, "metric")?,
+    );
+    Ok((0..project.len())
+        .map(|i| MetricRow {
+            project_id: project[i].clone(),
+            strategy: strategy[i].clone(),
+            fold: folds[i],
+            metric: metric[i].clone(),
+            value: values[i],
+        })
+        .collect())
+}
+
+/// Replace every metric of the runs in `rows` and rewrite the table atomically (sorted, so the
+/// file does not depend on the order runs finished in).
+pub fn upsert(path: &Path, rows: &[MetricRow]) -> Result<()> {
+    let mut all = if path.exists() {
+        read_rows(path)?
+    } else {
+        Vec::new()
+    };
+    let runs: BTreeSet<(&str, &str, u32)> = rows
+        .iter()
+        .map(|r| (r.project_id.as_str(), r.strategy.as_str(), r.fold))
+        .collect();
+    all.retain(|r| !runs.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)));
+    all.extend_from_slice(rows);
+    all.sort_by(|a, b| {
+        (&a.project_id, &a.strategy, a.fold, &a.metric).cmp(&(
+            &b.project_id,
+            &b.strategy,
+            b.fold,
+            &b.metric,
+        ))
+    });
+    write_rows(&all, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(strategy: &str, metric: &str, value: f64) -> MetricRow {
+        MetricRow {
+            project_id: "demo".into(),
+            strategy: strategy.into(),
+            fold: 1,
+            metric: metric.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn upsert_replaces_a_runs_metrics_and_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.parquet");
+        upsert(
+            &path,
+            &[row("custom", "n", 3.0), row("custom", "bleu4_corpus", 10.0)],
+        )
+        .unwrap();
+        upsert(&path, &[row("baseline", "n", 3.0)]).unwrap();
+        upsert(&path, &[row("custom", "n", 4.0)]).unwrap();
+        assert_eq!(
+            read_rows(&path).unwrap(),
+            vec![row("baseline", "n", 3.0), row("custom", "n", 4.0)]
+        );
+    }
+}
