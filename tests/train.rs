@@ -223,6 +223,19 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     let per_token = |s: &str| by(s).pf_seconds / by(s).tokens as f64;
     assert!(per_token("l-ldb") < per_token("custom"));
 
+    // A customized model generates tests as text from base + adapter.
+    let base = out.path().join("runs/baseline/smoke/best");
+    let adapter = Path::new(&by("lora").run_dir).join("best");
+    let generated = run_ok(
+        tailor()
+            .args(["generate", "--num-beams", "2", "--max-length", "20", "--model"])
+            .arg(&base)
+            .arg("--adapter")
+            .arg(&adapter)
+            .args(["--focal", "public int scaleNote(int amount) { return noteValue * amount; }"]),
+    );
+    assert!(!generated.trim().is_empty());
+
     // A second call finds every run finished and changes no row.
     run_ok(
         tailor()

@@ -34,6 +34,10 @@ pub struct Args {
     /// HF-format model folder (config.json + model.safetensors, + tokenizer.json for text).
     #[arg(long)]
     pub model: PathBuf,
+    /// An adapter folder saved for this base (`tailor finetune`'s `best/`): generate with the
+    /// customized model (base + the adapter's tensors; an adapter of another base is an error).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     /// One model input as Java text, e.g. a focal method (repeat for a batch).
     #[arg(long, num_args = 1, conflicts_with_all = ["input_ids", "input_file", "input"])]
     pub focal: Vec<String>,
@@ -187,6 +191,15 @@ pub fn run(args: Args) -> Result<()> {
     };
     let device = args.backend.device(args.cuda)?;
     let model = hf::load_dir(&args.model, &device)?;
+    let model = match &args.adapter {
+        Some(adapter) => {
+            let (customized, strategy) =
+                crate::model::adapter::load_adapter(model, &args.model, adapter, &device)?;
+            eprintln!("generating with the {} adapter {}", strategy.name(), adapter.display());
+            customized
+        }
+        None => model,
+    };
     let inputs: Vec<Vec<i64>> = match (&texts, &tokenizer, &args.input_file) {
         (Some(texts), Some(tokenizer), _) => {
             // Positions beyond the model's table do not exist: cut like training inputs.
