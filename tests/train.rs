@@ -228,11 +228,21 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     let adapter = Path::new(&by("lora").run_dir).join("best");
     let generated = run_ok(
         tailor()
-            .args(["generate", "--num-beams", "2", "--max-length", "20", "--model"])
+            .args([
+                "generate",
+                "--num-beams",
+                "2",
+                "--max-length",
+                "20",
+                "--model",
+            ])
             .arg(&base)
             .arg("--adapter")
             .arg(&adapter)
-            .args(["--focal", "public int scaleNote(int amount) { return noteValue * amount; }"]),
+            .args([
+                "--focal",
+                "public int scaleNote(int amount) { return noteValue * amount; }",
+            ]),
     );
     assert!(!generated.trim().is_empty());
 

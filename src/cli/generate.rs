@@ -195,7 +195,11 @@ pub fn run(args: Args) -> Result<()> {
         Some(adapter) => {
             let (customized, strategy) =
                 crate::model::adapter::load_adapter(model, &args.model, adapter, &device)?;
-            eprintln!("generating with the {} adapter {}", strategy.name(), adapter.display());
+            eprintln!(
+                "generating with the {} adapter {}",
+                strategy.name(),
+                adapter.display()
+            );
             customized
         }
         None => model,
