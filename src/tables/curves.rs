@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{TableSchema, column, read_table, write_table};
+use super::{TableSchema, read_table, write_table};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const VERSION: u32 = 1;
@@ -103,22 +103,8 @@ pub fn write_curve(points: &[CurvePoint], path: &Path) -> Result<()> {
 
 pub fn read_curve(path: &Path) -> Result<Vec<CurvePoint>> {
     let df = read_table(path, &schema())?;
-    let u64s = |name: &str| -> Result<Vec<u64>> {
-        Ok(column(&df, name)?
-            .u64()
-            .with_context(|| format!("column `{name}`"))?
-            .into_iter()
-            .map(|v| v.unwrap_or_default())
-            .collect())
-    };
-    let f64s = |name: &str| -> Result<Vec<f64>> {
-        Ok(column(&df, name)?
-            .f64()
-            .with_context(|| format!("column `{name}`"))?
-            .into_iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect())
-    };
+    let u64s = |name: &str| super::read_u64s(&df, name);
+    let f64s = |name: &str| super::read_f64s(&df, name);
     let (step, tokens) = (u64s("step")?, u64s("tokens")?);
     let (epoch, wall, train, val, lr, flops) = (
         f64s("epoch")?,

@@ -117,22 +117,8 @@ pub fn write_rows(rows: &[FinetuneRow], path: &Path) -> Result<()> {
 
 pub fn read_rows(path: &Path) -> Result<Vec<FinetuneRow>> {
     let df = read_table(path, &schema())?;
-    let u64s = |name: &str| -> Result<Vec<u64>> {
-        Ok(column(&df, name)?
-            .u64()
-            .with_context(|| format!("column `{name}`"))?
-            .into_iter()
-            .map(|v| v.unwrap_or_default())
-            .collect())
-    };
-    let f64s = |name: &str| -> Result<Vec<f64>> {
-        Ok(column(&df, name)?
-            .f64()
-            .with_context(|| format!("column `{name}`"))?
-            .into_iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect())
-    };
+    let u64s = |name: &str| super::read_u64s(&df, name);
+    let f64s = |name: &str| super::read_f64s(&df, name);
     let folds: Vec<u32> = column(&df, "fold")?
         .u32()
         .context("column `fold`")?

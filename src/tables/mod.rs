@@ -189,6 +189,36 @@ pub(crate) fn read_string_lists(df: &DataFrame, name: &str) -> Result<Vec<Vec<St
         .collect()
 }
 
+/// Reads a `UInt64` column (nulls as 0), naming the column in errors.
+pub(crate) fn read_u64s(df: &DataFrame, name: &str) -> Result<Vec<u64>> {
+    Ok(column(df, name)?
+        .u64()
+        .with_context(|| format!("column `{name}` is not UInt64"))?
+        .into_iter()
+        .map(|v| v.unwrap_or_default())
+        .collect())
+}
+
+/// Reads a `UInt32` column (nulls as 0), naming the column in errors.
+pub(crate) fn read_u32s(df: &DataFrame, name: &str) -> Result<Vec<u32>> {
+    Ok(column(df, name)?
+        .u32()
+        .with_context(|| format!("column `{name}` is not UInt32"))?
+        .into_iter()
+        .map(|v| v.unwrap_or_default())
+        .collect())
+}
+
+/// Reads a `Float64` column (nulls as NaN), naming the column in errors.
+pub(crate) fn read_f64s(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    Ok(column(df, name)?
+        .f64()
+        .with_context(|| format!("column `{name}` is not Float64"))?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
 /// Reads a non-null string column.
 pub(crate) fn read_strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
     Ok(column(df, name)?

@@ -74,14 +74,7 @@ pub fn write_rows(rows: &[PredictionRow], path: &Path) -> Result<()> {
 
 pub fn read_rows(path: &Path) -> Result<Vec<PredictionRow>> {
     let df = read_table(path, &schema())?;
-    let u32s = |name: &str| -> Result<Vec<u32>> {
-        Ok(column(&df, name)?
-            .u32()
-            .with_context(|| format!("column `{name}` in {}", path.display()))?
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect())
-    };
+    let u32s = |name: &str| super::read_u32s(&df, name);
     let scores: Vec<f64> = column(&df, "score")?
         .f64()
         .with_context(|| format!("column `score` in {}", path.display()))?

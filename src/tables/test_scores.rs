@@ -77,22 +77,8 @@ pub fn write_rows(rows: &[TestScoreRow], path: &Path) -> Result<()> {
 
 pub fn read_rows(path: &Path) -> Result<Vec<TestScoreRow>> {
     let df = read_table(path, &schema())?;
-    let u32s = |name: &str| -> Result<Vec<u32>> {
-        Ok(column(&df, name)?
-            .u32()
-            .with_context(|| format!("column `{name}` in {}", path.display()))?
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect())
-    };
-    let f64s = |name: &str| -> Result<Vec<f64>> {
-        Ok(column(&df, name)?
-            .f64()
-            .with_context(|| format!("column `{name}` in {}", path.display()))?
-            .into_iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect())
-    };
+    let u32s = |name: &str| super::read_u32s(&df, name);
+    let f64s = |name: &str| super::read_f64s(&df, name);
     let valid: Vec<bool> = column(&df, "valid")?
         .bool()
         .with_context(|| format!("column `valid` in {}", path.display()))?
