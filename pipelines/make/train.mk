@@ -54,3 +54,13 @@ bench-train: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Training loop 
 bench-finetune: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Step time and FLOPs/step of every strategy on real batches (cheaper by accounting = cheaper measured)
 	$(TCH_ENV) $(CARGO) build --bin tailor $(if $(FEATURES),--features $(FEATURES))
 	$(TCH_ENV) $(BENCH_ENV) $(TAILOR) bench-train --out $(OUT) --profile $(PROFILE) --strategies all --no-loop $(BENCH_TRAIN_ARGS)
+
+# The whole training stack on the training fixtures, offline, in a few minutes: mine them into
+# SMOKE_OUT, train the smoke baseline, customize with every strategy, evaluate, report.
+SMOKE_OUT ?= out/smoke
+.PHONY: smoke
+smoke: ## mine → baseline → finetune (all strategies) → evaluate → report on the training fixtures (PROFILE=smoke, OUT=out/smoke)
+	$(MAKE) mine CORPUS=pipelines/corpora/train-fixtures.csv OUT=$(SMOKE_OUT) JOBS=2
+	$(MAKE) finetune STRATEGY=all PROFILE=smoke OUT=$(SMOKE_OUT)
+	$(MAKE) evaluate PROFILE=smoke OUT=$(SMOKE_OUT)
+	$(MAKE) report PROFILE=smoke OUT=$(SMOKE_OUT)
