@@ -191,7 +191,13 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
     device.seed(profile.train.seed);
     let model = BartForConditionalGeneration::new(&config, &device);
     let dir = run_dir(&options.out, &profile.name);
-    super::settings::claim_run_dir(&dir, &profile.to_toml()?)?;
+    // The baseline's recipe is everything but the customization section: changing how the
+    // sweep customizes must not orphan the baseline it starts from.
+    let recipe = Profile {
+        finetune: None,
+        ..profile.clone()
+    };
+    super::settings::claim_run_dir(&dir, &recipe.to_toml()?)?;
     println!(
         "baseline: {} preset, {} parameters, {} train / {} valid examples → {}",
         profile.model.preset,
