@@ -270,3 +270,63 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
         );
     }
 }
+
+#[test]
+fn a_customization_sweep_killed_mid_run_resumes_and_finishes_every_run() {
+    let out = tempfile::tempdir().unwrap();
+    mine(out.path());
+    let sweep = |out: &Path| {
+        let mut command = tailor();
+        command
+            .args([
+                "finetune",
+                "--profile",
+                "smoke",
+                "--strategy",
+                "custom,l-ldb",
+                "--out",
+            ])
+            .arg(out);
+        command
+    };
+    let mut child = sweep(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first customization run's checkpoint, once it has taken a few steps.
+    let state = out
+        .path()
+        .join("runs/finetune/smoke/music-31/custom/fold0/checkpoint/state.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let step = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["step"].as_u64())
+            .unwrap_or(0);
+        if step >= 4 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sweep ended before it could be killed"
+        );
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-run
+    child.wait().unwrap();
+    run_ok(&mut sweep(out.path()));
+    let rows = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
+    for strategy in ["baseline", "custom", "l-ldb"] {
+        let row = rows.iter().find(|r| r.strategy == strategy).unwrap();
+        assert_eq!(row.status, "done", "{row:?}");
+    }
+    let custom = rows.iter().find(|r| r.strategy == "custom").unwrap();
+    // Resumed, not restarted: the curve has one point per evaluation, none repeated.
+    let curve = curves::read_curve(&Path::new(&custom.run_dir).join(curves::FILE)).unwrap();
+    let steps: Vec<u64> = curve.iter().map(|p| p.step).collect();
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+    assert_eq!(custom.steps, 12);
+}
