@@ -63,6 +63,29 @@ fn baseline(out: &Path, extra: &[&str]) -> Command {
     command
 }
 
+/// Wait until the checkpoint at `state` has reached `min_step`, then SIGKILL `child`.
+fn kill_after_step(mut child: std::process::Child, state: &Path, min_step: u64) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let step = std::fs::read_to_string(state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["step"].as_u64())
+            .unwrap_or(0);
+        if step >= min_step {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
 #[test]
 fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
     let steps = ["--set", "train.checkpoint_every_steps=3"];
@@ -104,31 +127,13 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
     // The same run, killed (SIGKILL) once training has checkpointed, then started again.
     let killed = tempfile::tempdir().unwrap();
     mine(killed.path());
-    let mut child = baseline(killed.path(), &steps)
+    let child = baseline(killed.path(), &steps)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let state = baseline_dir(killed.path()).join("checkpoint/state.json");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let step = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["step"].as_u64())
-            .unwrap_or(0);
-        if step >= 10 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_after_step(child, &state, 10);
     let resumed_stdout = run_ok(&mut baseline(killed.path(), &steps));
     assert!(resumed_stdout.contains("baseline model:"));
     let resumed = curve(killed.path());
@@ -289,7 +294,7 @@ fn a_customization_sweep_killed_mid_run_resumes_and_finishes_every_run() {
             .arg(out);
         command
     };
-    let mut child = sweep(out.path())
+    let child = sweep(out.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -298,25 +303,7 @@ fn a_customization_sweep_killed_mid_run_resumes_and_finishes_every_run() {
     let state = out
         .path()
         .join("runs/finetune/smoke/music-31/custom/fold0/checkpoint/state.json");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let step = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["step"].as_u64())
-            .unwrap_or(0);
-        if step >= 4 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the sweep ended before it could be killed"
-        );
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL, mid-run
-    child.wait().unwrap();
+    kill_after_step(child, &state, 4);
     run_ok(&mut sweep(out.path()));
     let rows = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
     for strategy in ["baseline", "custom", "l-ldb"] {
