@@ -28,10 +28,11 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::context::{ContextLevel, PairContext, model_input, model_target};
-use super::tokenizer::{CodeTokenizer, EOS, TOKENIZER_FILE, write_atomic};
+use super::tokenizer::{CodeTokenizer, EOS, TOKENIZER_FILE};
 use crate::mining::Pair;
 use crate::tables::examples::{self as table, ExampleRow};
 use crate::tables::projects::{self, Status};
+use crate::tables::write_atomic;
 use crate::tables::{pairs, table_path};
 
 /// What the examples are built with; the tokenizer depends on `level`, `vocab_size` and

@@ -147,7 +147,7 @@ impl CodeTokenizer {
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let json = self.inner.to_string(true).map_err(tk_err)?;
-        write_atomic(&dir.join(TOKENIZER_FILE), json.as_bytes())?;
+        crate::tables::write_atomic(&dir.join(TOKENIZER_FILE), json.as_bytes())?;
         let specials = serde_json::json!({
             "bos_token": "<s>",
             "eos_token": "</s>",
@@ -168,11 +168,11 @@ impl CodeTokenizer {
             .as_object_mut()
             .expect("an object")
             .extend(extra.as_object().expect("an object").clone());
-        write_atomic(
+        crate::tables::write_atomic(
             &dir.join("tokenizer_config.json"),
             serde_json::to_string_pretty(&config)?.as_bytes(),
         )?;
-        write_atomic(
+        crate::tables::write_atomic(
             &dir.join("special_tokens_map.json"),
             serde_json::to_string_pretty(&specials)?.as_bytes(),
         )?;
@@ -231,31 +231,6 @@ impl CodeTokenizer {
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
-/// reader never sees half a file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    // Temporary files are created private (0600); these are ordinary outputs to share.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("setting permissions of {}", path.display()))?;
-    }
-    tmp.persist(path)
-        .with_context(|| format!("moving {} into place", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -42,19 +42,7 @@ pub struct TrainState {
     pub stopped: Option<String>,
 }
 
-/// Write `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    tmp.persist(path)
-        .with_context(|| format!("moving the new file into place at {}", path.display()))?;
-    Ok(())
-}
+pub use crate::tables::write_atomic;
 
 /// Replace folder `dir` by what `fill` writes into a fresh temporary folder beside it. Between
 /// the two renames the old folder survives as `<dir>.old`, which [`existing_dir`] falls back to.
