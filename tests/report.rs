@@ -7,9 +7,12 @@
 //!   evaluate, report — five ranks per test pair, metrics per (project, strategy, fold,
 //!   metric), and a second `tailor evaluate` adds nothing.
 
+mod common;
+
+use common::{mine_training_fixtures, run_ok, tailor};
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use burn::prelude::*;
 use safetensors::{Dtype, tensor::TensorView};
@@ -24,26 +27,7 @@ use tailor::tables::table_path;
 use tailor::tables::test_scores::{TestScoreRow, write_rows as write_scores};
 use tailor::train::finetune::{FoldParts, fold_file, run_dir};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const STRATEGIES: [&str; 5] = ["custom", "l-eo", "l-ldb", "prefix", "lora"];
-
-fn tailor() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tailor"));
-    command.current_dir(ROOT).env("MIMALLOC_PURGE_DELAY", "-1");
-    command
-}
-
-fn run_ok(command: &mut Command) -> String {
-    let output = command.output().expect("tailor runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "tailor failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
 
 /// The files `tailor report` must write.
 const REPORT_FILES: [&str; 16] = [
@@ -305,18 +289,7 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
 fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
-    run_ok(
-        tailor()
-            .args([
-                "mine",
-                "--corpus",
-                "pipelines/corpora/train-fixtures.csv",
-                "--jobs",
-                "2",
-                "--out",
-            ])
-            .arg(out),
-    );
+    mine_training_fixtures(out);
     run_ok(
         tailor()
             .args([

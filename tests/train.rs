@@ -3,48 +3,16 @@
 //! by the same command ends where an uninterrupted run ends, a run folder of another recipe is
 //! refused, and every customization strategy runs, stores an adapter and is evaluated.
 
+mod common;
+
+use common::{mine_training_fixtures, run_ok, tailor};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tailor::tables::curves::{self, CurvePoint};
 use tailor::tables::finetune::read_rows;
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn tailor() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tailor"));
-    command.current_dir(ROOT).env("MIMALLOC_PURGE_DELAY", "-1");
-    command
-}
-
-fn run_ok(command: &mut Command) -> String {
-    let output = command.output().expect("tailor runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "tailor failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// Mine the training fixtures into `out`.
-fn mine(out: &Path) {
-    run_ok(
-        tailor()
-            .args([
-                "mine",
-                "--corpus",
-                "pipelines/corpora/train-fixtures.csv",
-                "--jobs",
-                "2",
-                "--out",
-            ])
-            .arg(out),
-    );
-}
 
 fn baseline_dir(out: &Path) -> PathBuf {
     out.join("runs/baseline/smoke")
@@ -90,7 +58,7 @@ fn kill_after_step(mut child: std::process::Child, state: &Path, min_step: u64) 
 fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
     let steps = ["--set", "train.checkpoint_every_steps=3"];
     let whole = tempfile::tempdir().unwrap();
-    mine(whole.path());
+    mine_training_fixtures(whole.path());
     let stdout = run_ok(&mut baseline(whole.path(), &steps));
     assert!(stdout.contains("baseline model:"), "{stdout}");
     assert!(stdout.contains("generated:"), "{stdout}");
@@ -126,7 +94,7 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
 
     // The same run, killed (SIGKILL) once training has checkpointed, then started again.
     let killed = tempfile::tempdir().unwrap();
-    mine(killed.path());
+    mine_training_fixtures(killed.path());
     let child = baseline(killed.path(), &steps)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -184,7 +152,7 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
 #[test]
 fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     let out = tempfile::tempdir().unwrap();
-    mine(out.path());
+    mine_training_fixtures(out.path());
     let stdout = run_ok(
         tailor()
             .args([
@@ -279,7 +247,7 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
 #[test]
 fn a_customization_sweep_killed_mid_run_resumes_and_finishes_every_run() {
     let out = tempfile::tempdir().unwrap();
-    mine(out.path());
+    mine_training_fixtures(out.path());
     let sweep = |out: &Path| {
         let mut command = tailor();
         command
