@@ -253,25 +253,6 @@ fn validity_agrees_with_the_hand_labels() {
     assert_eq!((v.valid, v.total), (labelled, pairs.len() as u64));
 }
 
-/// Regenerates `style_documents` of inputs.json after a deliberate change of the extraction:
-/// `cargo test --test metrics -- --ignored --nocapture print_style_documents`.
-#[test]
-#[ignore = "prints the style documents for fixtures/metrics/inputs.json"]
-fn print_style_documents() {
-    let inputs = load("inputs.json");
-    let docs: BTreeMap<String, Value> = pairs(&inputs)
-        .iter()
-        .map(|p| {
-            let doc = serde_json::json!({
-                "developer": identifier_document(&p.developer),
-                "generated": identifier_document(p.top1()),
-            });
-            (p.id.clone(), doc)
-        })
-        .collect();
-    println!("{}", serde_json::to_string_pretty(&docs).unwrap());
-}
-
 #[test]
 fn identifier_documents_equal_the_reviewed_ones() {
     let inputs = load("inputs.json");

@@ -16,3 +16,7 @@ fixtures-metrics: $(VENV_HF)/.installed ## Regenerate fixtures/metrics/expected.
 
 bench-metrics: ## Throughput of BLEU, abstraction, tf-idf and validity on the fixture pairs (criterion)
 	$(CARGO) bench --bench metrics --profile $(METRICS_BENCH_PROFILE)
+
+.PHONY: style-documents
+style-documents: ## Print the identifier documents of fixtures/metrics/inputs.json (review, then update its style_documents)
+	$(CARGO) run --example style_documents -- $(METRICS_INPUTS)
