@@ -183,19 +183,17 @@ pub fn read_rows(path: &Path) -> Result<Vec<FinetuneRow>> {
 /// Insert or replace the row of (project, strategy, fold) and rewrite the table atomically, so
 /// an interrupted sweep keeps every finished row.
 pub fn upsert(path: &Path, row: FinetuneRow) -> Result<()> {
-    let mut rows = if path.exists() {
-        read_rows(path)?
-    } else {
-        Vec::new()
-    };
-    rows.retain(|r| {
-        !(r.project_id == row.project_id && r.strategy == row.strategy && r.fold == row.fold)
-    });
-    rows.push(row);
+    let mut rows = super::merge_runs(path, std::slice::from_ref(&row), read_rows)?;
     rows.sort_by(|a, b| {
         (&a.project_id, &a.strategy, a.fold).cmp(&(&b.project_id, &b.strategy, b.fold))
     });
     write_rows(&rows, path)
+}
+
+impl super::RunRow for FinetuneRow {
+    fn run(&self) -> (&str, &str, u32) {
+        (&self.project_id, &self.strategy, self.fold)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! Metric names are the constants of `crate::evaluate::metric`; values are on the scale the
 //! name says (`bleu4_*` 0–100, rates 0–1, `n` a count).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -94,17 +93,7 @@ pub fn read_rows(path: &Path) -> Result<Vec<MetricRow>> {
 /// Replace every metric of the runs in `rows` and rewrite the table atomically (sorted, so the
 /// file does not depend on the order runs finished in).
 pub fn upsert(path: &Path, rows: &[MetricRow]) -> Result<()> {
-    let mut all = if path.exists() {
-        read_rows(path)?
-    } else {
-        Vec::new()
-    };
-    let runs: BTreeSet<(&str, &str, u32)> = rows
-        .iter()
-        .map(|r| (r.project_id.as_str(), r.strategy.as_str(), r.fold))
-        .collect();
-    all.retain(|r| !runs.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)));
-    all.extend_from_slice(rows);
+    let mut all = super::merge_runs(path, rows, read_rows)?;
     all.sort_by(|a, b| {
         (&a.project_id, &a.strategy, a.fold, &a.metric).cmp(&(
             &b.project_id,
@@ -114,6 +103,12 @@ pub fn upsert(path: &Path, rows: &[MetricRow]) -> Result<()> {
         ))
     });
     write_rows(&all, path)
+}
+
+impl super::RunRow for MetricRow {
+    fn run(&self) -> (&str, &str, u32) {
+        (&self.project_id, &self.strategy, self.fold)
+    }
 }
 
 #[cfg(test)]

@@ -111,6 +111,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A row that belongs to one (project, strategy, fold) run of the customization sweep.
+pub trait RunRow: Clone {
+    fn run(&self) -> (&str, &str, u32);
+}
+
+/// The rows of the table at `path` (none if it does not exist yet) with every row of the runs
+/// that `rows` belong to replaced by `rows`: re-evaluating a run never duplicates it, and the
+/// caller rewrites the table atomically, so an interrupted sweep keeps every finished run.
+pub(crate) fn merge_runs<T: RunRow>(
+    path: &Path,
+    rows: &[T],
+    read: impl Fn(&Path) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    let mut all = if path.exists() {
+        read(path)?
+    } else {
+        Vec::new()
+    };
+    let runs: std::collections::BTreeSet<(&str, &str, u32)> =
+        rows.iter().map(RunRow::run).collect();
+    all.retain(|r| !runs.contains(&r.run()));
+    all.extend_from_slice(rows);
+    Ok(all)
+}
+
 /// Reads a table written by [`write_table`], checking its name, version and columns.
 pub fn read_table(path: &Path, schema: &TableSchema) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| {

@@ -115,18 +115,13 @@ pub fn evaluated_runs(path: &Path) -> Result<BTreeSet<(String, String, u32)>> {
 /// Replace the rows of the runs in `rows` (by project, strategy, fold) and rewrite the table
 /// atomically, so an interrupted evaluation keeps every finished run and never half of one.
 pub fn append(path: &Path, rows: &[PredictionRow]) -> Result<()> {
-    let mut all = if path.exists() {
-        read_rows(path)?
-    } else {
-        Vec::new()
-    };
-    let runs: BTreeSet<(&str, &str, u32)> = rows
-        .iter()
-        .map(|r| (r.project_id.as_str(), r.strategy.as_str(), r.fold))
-        .collect();
-    all.retain(|r| !runs.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)));
-    all.extend_from_slice(rows);
-    write_rows(&all, path)
+    write_rows(&super::merge_runs(path, rows, read_rows)?, path)
+}
+
+impl super::RunRow for PredictionRow {
+    fn run(&self) -> (&str, &str, u32) {
+        (&self.project_id, &self.strategy, self.fold)
+    }
 }
 
 #[cfg(test)]

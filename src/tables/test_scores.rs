@@ -3,7 +3,6 @@
 //! and abstracted match, the identifier similarity with the developer's test, top-1 syntactic
 //! validity. Figure 4(b) draws its distribution from here; notebooks slice it per project.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -109,18 +108,13 @@ pub fn read_rows(path: &Path) -> Result<Vec<TestScoreRow>> {
 
 /// Replace the rows of the runs in `rows` and rewrite the table atomically.
 pub fn upsert(path: &Path, rows: &[TestScoreRow]) -> Result<()> {
-    let mut all = if path.exists() {
-        read_rows(path)?
-    } else {
-        Vec::new()
-    };
-    let runs: BTreeSet<(&str, &str, u32)> = rows
-        .iter()
-        .map(|r| (r.project_id.as_str(), r.strategy.as_str(), r.fold))
-        .collect();
-    all.retain(|r| !runs.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)));
-    all.extend_from_slice(rows);
-    write_rows(&all, path)
+    write_rows(&super::merge_runs(path, rows, read_rows)?, path)
+}
+
+impl super::RunRow for TestScoreRow {
+    fn run(&self) -> (&str, &str, u32) {
+        (&self.project_id, &self.strategy, self.fold)
+    }
 }
 
 #[cfg(test)]
