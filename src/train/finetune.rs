@@ -317,8 +317,8 @@ pub fn run_finetune(
                 }
                 let dir = run_dir(&options.out, &profile.name, project, name, fold);
                 let row = match customize(
-                    profile, settings, strategy, &base_dir, &dir, project, fold, &train, &valid,
-                    &test, options, &multi,
+                    profile, settings, strategy, &base, &base_dir, &dir, project, fold, &train,
+                    &valid, &test, options, &multi,
                 ) {
                     Ok(row) => row,
                     Err(err) => {
@@ -434,6 +434,7 @@ fn customize(
     profile: &Profile,
     settings: &FinetuneSettings,
     strategy: &Strategy,
+    base: &BartForConditionalGeneration,
     base_dir: &Path,
     dir: &Path,
     project: &str,
@@ -474,8 +475,8 @@ fn customize(
     super::settings::claim_run_dir(dir, &resolved)?;
     let device = options.backend.device(options.cuda)?.autodiff();
     device.seed(settings.train.seed);
-    let base = hf::load_dir(base_dir, &device)?;
-    let mut model = strategy.attach(base, &device);
+    let start = hf::load_dir(base_dir, &device)?;
+    let mut model = strategy.attach(start, &device);
     if strategy.kind == StrategyKind::Prefix {
         let sequences: Vec<Vec<u32>> = train
             .iter()
@@ -503,11 +504,10 @@ fn customize(
     let outcome = trainer::train(&run, model, &hooks, &device)?;
     let state = &outcome.state;
 
-    // The best adapter, loaded back onto the base, on the test part.
+    // The best adapter, loaded back onto the (already loaded) base, on the test part.
     let inference = options.backend.device(options.cuda)?;
-    let base = hf::load_dir(base_dir, &inference)?;
     let best = dir.join(BEST_DIR);
-    let (customized, _) = load_adapter(base, base_dir, &best, &inference)
+    let (customized, _) = load_adapter(base.clone(), base_dir, &best, &inference)
         .with_context(|| format!("loading the best adapter {}", best.display()))?;
     let refs: Vec<&Example> = test.iter().collect();
     let (test_loss, test_tokens) =
