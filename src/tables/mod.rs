@@ -246,34 +246,33 @@ pub(crate) fn read_string_lists(df: &DataFrame, name: &str) -> Result<Vec<Vec<St
         .collect()
 }
 
-/// Reads a `UInt64` column (nulls as 0), naming the column in errors.
+/// Reads a numeric column through its typed view, nulls as `null`, naming the column in errors.
+fn read_numbers<'a, T: PolarsNumericType>(
+    df: &'a DataFrame,
+    name: &str,
+    null: T::Native,
+    typed: impl Fn(&'a Column) -> PolarsResult<&'a ChunkedArray<T>>,
+) -> Result<Vec<T::Native>> {
+    Ok(typed(column(df, name)?)
+        .with_context(|| format!("column `{name}` is not {}", T::get_static_dtype()))?
+        .into_iter()
+        .map(|v| v.unwrap_or(null))
+        .collect())
+}
+
+/// Reads a `UInt64` column (nulls as 0).
 pub(crate) fn read_u64s(df: &DataFrame, name: &str) -> Result<Vec<u64>> {
-    Ok(column(df, name)?
-        .u64()
-        .with_context(|| format!("column `{name}` is not UInt64"))?
-        .into_iter()
-        .map(|v| v.unwrap_or_default())
-        .collect())
+    read_numbers(df, name, 0, Column::u64)
 }
 
-/// Reads a `UInt32` column (nulls as 0), naming the column in errors.
+/// Reads a `UInt32` column (nulls as 0).
 pub(crate) fn read_u32s(df: &DataFrame, name: &str) -> Result<Vec<u32>> {
-    Ok(column(df, name)?
-        .u32()
-        .with_context(|| format!("column `{name}` is not UInt32"))?
-        .into_iter()
-        .map(|v| v.unwrap_or_default())
-        .collect())
+    read_numbers(df, name, 0, Column::u32)
 }
 
-/// Reads a `Float64` column (nulls as NaN), naming the column in errors.
+/// Reads a `Float64` column (nulls as NaN).
 pub(crate) fn read_f64s(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    Ok(column(df, name)?
-        .f64()
-        .with_context(|| format!("column `{name}` is not Float64"))?
-        .into_iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
+    read_numbers(df, name, f64::NAN, Column::f64)
 }
 
 /// Reads a non-null string column.
