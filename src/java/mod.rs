@@ -11,4 +11,4 @@ pub use model::{
     Annotation, Call, Class, ClassKind, Import, JavaFile, MAX_RECEIVER_BYTES, Method, Parameter,
     erase_type_arguments, simple_name,
 };
-pub use parse::{Detail, JavaParser, extract, language};
+pub use parse::{Detail, JavaParser, extract, kind_id, language};

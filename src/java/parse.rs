@@ -20,6 +20,14 @@ pub fn language() -> Language {
     tree_sitter_java::LANGUAGE.into()
 }
 
+/// The id of a named node kind of the grammar; a name the grammar lacks is a programming error
+/// (a typo or a grammar upgrade), caught the first time the kinds are looked up.
+pub fn kind_id(lang: &Language, name: &str) -> u16 {
+    let id = lang.id_for_node_kind(name, true);
+    assert_ne!(id, 0, "tree-sitter-java has no node kind `{name}`");
+    id
+}
+
 /// Node kind ids of the grammar, looked up once.
 struct Kinds {
     package_declaration: u16,
@@ -67,11 +75,7 @@ fn kinds() -> &'static Kinds {
     static KINDS: OnceLock<Kinds> = OnceLock::new();
     KINDS.get_or_init(|| {
         let lang = language();
-        let id = |name: &str| {
-            let id = lang.id_for_node_kind(name, true);
-            assert_ne!(id, 0, "tree-sitter-java has no node kind `{name}`");
-            id
-        };
+        let id = |name: &str| kind_id(&lang, name);
         Kinds {
             package_declaration: id("package_declaration"),
             import_declaration: id("import_declaration"),

@@ -21,11 +21,7 @@ fn ids() -> &'static Ids {
     static IDS: OnceLock<Ids> = OnceLock::new();
     IDS.get_or_init(|| {
         let lang = crate::java::language();
-        let id = |name: &str| {
-            let id = lang.id_for_node_kind(name, true);
-            assert_ne!(id, 0, "tree-sitter-java has no node kind `{name}`");
-            id
-        };
+        let id = |name: &str| crate::java::kind_id(&lang, name);
         Ids {
             class_declaration: id("class_declaration"),
             method_declaration: id("method_declaration"),
