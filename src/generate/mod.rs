@@ -337,6 +337,14 @@ fn beam_search(
     let rows = batch * beams;
     let keep = 2 * beams; // HF: max(2, 1 + number of EOS ids) × num_beams
     let encoded = encoded.repeat_interleave(beams);
+    // Per-row adapters (a batch mixing projects) follow their inputs into the beams.
+    let expanded;
+    let model = if model.has_row_adapters() {
+        expanded = model.clone().repeat_row_adapters(beams);
+        &expanded
+    } else {
+        model
+    };
     let mut cache = model.new_cache();
     let start = config.decoder_start_token_id;
     // Only the first beam of each input is live at the start, the others are -1e9 (HF).

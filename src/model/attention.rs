@@ -14,7 +14,8 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::init::linear;
-use super::lora::{AttentionLora, project};
+use super::lora::{AttentionLora, Lora, project};
+use super::mixed::{RowAdapter, RowLora, RowPrefix};
 
 /// The value masked attention scores take. HF adds `torch.finfo(dtype).min`; filling (rather than
 /// adding) keeps a row finite even when causal and padding masks both hit it.
@@ -87,6 +88,9 @@ pub struct BartAttention {
     pub prefix: Option<AttentionPrefix>,
     /// LoRA updates of the projections; `None` for a plain BART (and in HF checkpoints).
     pub lora: Option<AttentionLora>,
+    /// Prefixes and LoRA updates supplied per call (a batch mixing projects, or prefixes the
+    /// prefix MLP computed); see [`super::mixed`]. Not parameters: never saved.
+    pub per_row: Option<RowAdapter>,
     pub dropout: Dropout,
     pub num_heads: usize,
 }
@@ -106,6 +110,7 @@ impl BartAttention {
             out_proj: linear(d_model, d_model, init_std, device),
             prefix: None,
             lora: None,
+            per_row: None,
             dropout: DropoutConfig::new(attention_dropout).init(),
             num_heads,
         }
@@ -118,17 +123,33 @@ impl BartAttention {
             .swap_dims(1, 2)
     }
 
+    /// One projection with its LoRA update (shared or per row), if any.
+    fn projected(
+        &self,
+        linear: &Linear,
+        lora: fn(&AttentionLora) -> Option<&Lora>,
+        row: fn(&RowAdapter) -> Option<&RowLora>,
+        x: Tensor<3>,
+    ) -> Tensor<3> {
+        let shared = self.lora.as_ref().and_then(lora);
+        match self.per_row.as_ref().and_then(row) {
+            Some(row) => project(linear, shared, x.clone()) + row.forward(x),
+            None => project(linear, shared, x),
+        }
+    }
+
     fn project_kv(&self, states: Tensor<3>) -> KeyValue {
-        let lora = self.lora.as_ref();
         KeyValue {
-            key: self.split_heads(project(
+            key: self.split_heads(self.projected(
                 &self.k_proj,
-                lora.and_then(|l| l.k_proj.as_ref()),
+                |l| l.k_proj.as_ref(),
+                |r| r.k_proj.as_ref(),
                 states.clone(),
             )),
-            value: self.split_heads(project(
+            value: self.split_heads(self.projected(
                 &self.v_proj,
-                lora.and_then(|l| l.v_proj.as_ref()),
+                |l| l.v_proj.as_ref(),
+                |r| r.v_proj.as_ref(),
                 states,
             )),
         }
@@ -154,11 +175,11 @@ impl BartAttention {
         let head_dim = d_model / self.num_heads;
         // Scaling the queries (as HF's BART did before 4.48) touches head_dim values per query
         // instead of kv_len scores; the results agree to float rounding.
-        let lora = self.lora.as_ref();
         let query = self
-            .split_heads(project(
+            .split_heads(self.projected(
                 &self.q_proj,
-                lora.and_then(|l| l.q_proj.as_ref()),
+                |l| l.q_proj.as_ref(),
+                |r| r.q_proj.as_ref(),
                 hidden.clone(),
             ))
             .mul_scalar((head_dim as f64).powf(-0.5));
@@ -186,6 +207,10 @@ impl BartAttention {
             Some(prefix) => self.prepend_prefix(prefix, kv, bias, batch),
             None => (kv.key, kv.value, bias),
         };
+        let (key, value, bias) = match self.per_row.as_ref().and_then(|r| r.prefix.as_ref()) {
+            Some(prefix) => self.prepend_row_prefix(prefix, key, value, bias, q_len),
+            None => (key, value, bias),
+        };
 
         let mut scores = query.matmul(key.swap_dims(2, 3));
         if let Some(bias) = bias {
@@ -193,11 +218,53 @@ impl BartAttention {
         }
         let probs = self.dropout.forward(softmax(scores, 3));
         let context = probs.matmul(value); // [batch, heads, q_len, head_dim]
-        project(
+        self.projected(
             &self.out_proj,
-            lora.and_then(|l| l.out_proj.as_ref()),
+            |l| l.out_proj.as_ref(),
+            |r| r.out_proj.as_ref(),
             context.swap_dims(1, 2).reshape([batch, q_len, d_model]),
         )
+    }
+
+    /// Prepend per-call prefixes (`[rows, len, d_model]`, rows 1 or batch) to the keys and
+    /// values `[batch, heads, kv_len, head_dim]`, with their padding bias in front of the
+    /// layer's.
+    fn prepend_row_prefix(
+        &self,
+        prefix: &RowPrefix,
+        key: Tensor<4>,
+        value: Tensor<4>,
+        bias: Option<Tensor<4>>,
+        q_len: usize,
+    ) -> (Tensor<4>, Tensor<4>, Option<Tensor<4>>) {
+        let [batch, heads, kv_len, head_dim] = key.dims();
+        let [rows, len, _] = prefix.key.dims();
+        let split = |p: Tensor<3>| {
+            let p = p.reshape([rows, len, heads, head_dim]).swap_dims(1, 2);
+            if rows == batch {
+                p
+            } else {
+                p.repeat_dim(0, batch)
+            }
+        };
+        let key = Tensor::cat(vec![split(prefix.key.clone()), key], 2);
+        let value = Tensor::cat(vec![split(prefix.value.clone()), value], 2);
+        let bias = match (&prefix.bias, bias) {
+            (None, None) => None,
+            (open, own) => {
+                let device = key.device();
+                let front = match open {
+                    Some(b) => b.clone().expand([batch, 1, q_len, len]),
+                    None => Tensor::zeros([batch, 1, q_len, len], &device),
+                };
+                let own = match own {
+                    Some(b) => b.expand([batch, 1, q_len, kv_len]),
+                    None => Tensor::zeros([batch, 1, q_len, kv_len], &device),
+                };
+                Some(Tensor::cat(vec![front, own], 3))
+            }
+        };
+        (key, value, bias)
     }
 
     fn prepend_prefix(

@@ -5,7 +5,7 @@ use burn::module::Param;
 use burn::nn::Embedding;
 use burn::prelude::*;
 
-use super::attention::padding_bias;
+use super::attention::{BartAttention, padding_bias};
 use super::config::BartConfig;
 use super::decoder::{BartDecoder, DecoderCache};
 use super::encoder::BartEncoder;
@@ -135,6 +135,50 @@ impl BartForConditionalGeneration {
     ) -> Tensor<3> {
         let encoded = self.encode(input_ids, attention_mask);
         self.decode(&encoded, decoder_input_ids, None)
+    }
+
+    /// Every attention, in a fixed order: each encoder layer's self-attention, then each decoder
+    /// layer's self-attention and cross-attention (an adapter bank stacks them in this order).
+    pub fn attentions(&self) -> Vec<&BartAttention> {
+        let encoder = self.model.encoder.layers.iter().map(|l| &l.self_attn);
+        let decoder = self
+            .model
+            .decoder
+            .layers
+            .iter()
+            .flat_map(|l| [&l.self_attn, &l.encoder_attn]);
+        encoder.chain(decoder).collect()
+    }
+
+    /// [`Self::attentions`], mutable.
+    pub fn attentions_mut(&mut self) -> Vec<&mut BartAttention> {
+        let encoder = self
+            .model
+            .encoder
+            .layers
+            .iter_mut()
+            .map(|l| &mut l.self_attn);
+        let decoder = self
+            .model
+            .decoder
+            .layers
+            .iter_mut()
+            .flat_map(|l| [&mut l.self_attn, &mut l.encoder_attn]);
+        encoder.chain(decoder).collect()
+    }
+
+    /// Whether some attention has per-row adapters bound ([`super::AdapterBank::bind`]).
+    pub fn has_row_adapters(&self) -> bool {
+        self.attentions().iter().any(|a| a.per_row.is_some())
+    }
+
+    /// The model with its per-row adapters repeated `times` in place, to follow inputs expanded
+    /// into beams ([`Encoded::repeat_interleave`]).
+    pub fn repeat_row_adapters(mut self, times: usize) -> Self {
+        for attention in self.attentions_mut() {
+            attention.per_row = attention.per_row.take().map(|r| r.repeat_interleave(times));
+        }
+        self
     }
 
     /// A fresh decoder cache for generation.

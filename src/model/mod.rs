@@ -19,6 +19,7 @@ pub mod encoder;
 pub mod hf;
 mod init;
 pub mod lora;
+pub mod mixed;
 pub mod params;
 
 pub use activation::Activation;
@@ -27,6 +28,7 @@ pub use bart::{BartForConditionalGeneration, BartModel, Encoded, shift_tokens_ri
 pub use config::{BartConfig, Preset};
 pub use decoder::DecoderCache;
 pub use lora::{AttentionLora, Lora};
+pub use mixed::AdapterBank;
 
 use burn::prelude::Device;
 
