@@ -52,6 +52,8 @@ enum Command {
     BenchModel(cli::bench_model::Args),
     /// Benchmark the training loop and each strategy's step on real batches, beside PyTorch.
     BenchTrain(cli::bench_train::Args),
+    /// One base, many projects: requests/s of batches mixing prefix/LoRA adapters vs one project at a time.
+    BenchMixed(cli::bench_mixed::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,5 +75,6 @@ fn main() -> anyhow::Result<()> {
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),
         Command::BenchModel(args) => cli::bench_model::run(args),
         Command::BenchTrain(args) => cli::bench_train::run(args),
+        Command::BenchMixed(args) => cli::bench_mixed::run(args),
     }
 }

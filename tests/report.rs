@@ -372,6 +372,40 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
         }
     }
 
+    // Evaluated again with the prefix and LoRA runs in batches that mix their adapters: the
+    // same outputs (tokens equal, scores to float rounding).
+    for table in ["predictions", "metrics", "test_scores"] {
+        std::fs::remove_file(table_path(out, table)).unwrap();
+    }
+    let stdout = run_ok(evaluate().args(["--mix-adapters", "4"]));
+    assert!(stdout.contains("6 run(s) evaluated"), "{stdout}");
+    let mixed = read_predictions(&table_path(out, "predictions")).unwrap();
+    let keyed = |rows: &[tailor::tables::predictions::PredictionRow]| {
+        rows.iter()
+            .map(|p| {
+                let key = (
+                    p.project_id.clone(),
+                    p.strategy.clone(),
+                    p.fold,
+                    p.pair_id.clone(),
+                    p.rank,
+                );
+                (key, (p.text.clone(), p.score))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let (alone, mixed) = (keyed(&predictions), keyed(&mixed));
+    assert_eq!(alone.len(), mixed.len());
+    for ((key, (text, score)), (_, (mixed_text, mixed_score))) in alone.iter().zip(&mixed) {
+        assert_eq!(text, mixed_text, "{key:?}");
+        assert!(
+            (score - mixed_score).abs() < 1e-4,
+            "{key:?}: {score} vs {mixed_score}"
+        );
+    }
+    let predictions = read_predictions(&table_path(out, "predictions")).unwrap();
+    let metrics = read_metrics(&table_path(out, "metrics")).unwrap();
+
     // A second evaluation finds everything done and adds nothing.
     let stdout = run_ok(&mut evaluate());
     assert!(stdout.contains("0 run(s) evaluated"), "{stdout}");

@@ -219,6 +219,68 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     );
     assert!(!generated.trim().is_empty());
 
+    // One base, many projects: requests for the prefix and LoRA adapters in one mixed batch get
+    // what each adapter gives them alone; an adapter that changes base weights cannot mix.
+    let requests = out.path().join("requests.jsonl");
+    let focal = [
+        "public int scaleNote(int amount) { return noteValue * amount; }",
+        "public void play() { volume = 3; }",
+    ];
+    let lines: Vec<String> = ["p", "l", "l", "p"]
+        .iter()
+        .zip(focal.iter().cycle())
+        .map(|(a, f)| serde_json::json!({"adapter": a, "focal": f}).to_string())
+        .collect();
+    std::fs::write(&requests, lines.join("\n")).unwrap();
+    let serve = |adapters: &[(&str, &str)], extra: &[&str]| {
+        let mut command = tailor();
+        command
+            .args([
+                "generate",
+                "--num-beams",
+                "2",
+                "--max-length",
+                "16",
+                "--requests",
+            ])
+            .arg(&requests)
+            .arg("--model")
+            .arg(&base);
+        for (name, strategy) in adapters {
+            let dir = Path::new(&by(strategy).run_dir).join("best");
+            command
+                .arg("--adapter")
+                .arg(format!("{name}={}", dir.display()));
+        }
+        command.args(extra);
+        command
+    };
+    let ids = |stdout: String| -> Vec<(u64, u64, serde_json::Value)> {
+        stdout
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["request"].as_u64().unwrap(),
+                    v["rank"].as_u64().unwrap(),
+                    v["ids"].clone(),
+                )
+            })
+            .collect()
+    };
+    let pair = [("p", "prefix"), ("l", "lora")];
+    let mixed = ids(run_ok(&mut serve(&pair, &[])));
+    assert_eq!(mixed.len(), 8, "{mixed:?}");
+    assert_eq!(mixed, ids(run_ok(&mut serve(&pair, &["--one-at-a-time"]))));
+    let refused = serve(&[("p", "prefix"), ("l", "l-ldb")], &[])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("l-ldb adapter"),
+        "{stderr}"
+    );
+
     // A second call finds every run finished and changes no row.
     run_ok(
         tailor()

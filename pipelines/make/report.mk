@@ -5,13 +5,16 @@
 # (train.mk: BACKEND=auto takes libtorch when `make setup-libtorch` ran).
 MAX_TEST   ?=
 EVAL_BATCH ?= 8
+# Prefix/LoRA runs evaluated together in batches mixing their adapters (1 or empty: one at a time).
+MIX ?=
 IDIOMS     ?= 200
 
 .PHONY: evaluate report notebooks
 
-evaluate: train-build ## Beam search over every finished run's test part and its metrics (PROFILE=, BACKEND=, MAX_TEST=N, EVAL_BATCH=); resumable
+evaluate: train-build ## Beam search over every finished run's test part and its metrics (PROFILE=, BACKEND=, MAX_TEST=N, EVAL_BATCH=, MIX=N); resumable
 	$(TRAIN_ENV) $(TAILOR) evaluate --out $(OUT) --profile $(PROFILE) --backend $(TRAIN_BACKEND) \
-	  $(if $(CUDA),--cuda) $(if $(MAX_TEST),--max-test $(MAX_TEST)) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS)
+	  $(if $(CUDA),--cuda) $(if $(MAX_TEST),--max-test $(MAX_TEST)) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS) \
+	  $(if $(MIX),--mix-adapters $(MIX))
 
 report: train-build ## Tables 1, 3, 4, Figures 3, 4, 5 and results.md under OUT/reports and OUT/figures (PROFILE=)
 	$(TRAIN_ENV) $(TAILOR) report --out $(OUT) --profile $(PROFILE)

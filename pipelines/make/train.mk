@@ -45,7 +45,7 @@ finetune: train-build ## Customize the baseline per target and fold (STRATEGY=al
 # every compiled backend (FEATURES=tch adds libtorch), each strategy's bare step with its FLOPs,
 # the loop's marginal step, and the PyTorch peer when .venv-hf exists.
 BENCH_TRAIN_ARGS ?=
-.PHONY: bench-train bench-finetune
+.PHONY: bench-train bench-finetune bench-mixed
 bench-train: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Training loop tokens/s on real batches per backend, vs the bare step and PyTorch
 	$(TCH_ENV) $(CARGO) build --bin tailor $(if $(FEATURES),--features $(FEATURES))
 	$(TCH_ENV) $(BENCH_ENV) $(TAILOR) bench-train --out $(OUT) --profile $(PROFILE) \
@@ -54,6 +54,13 @@ bench-train: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Training loop 
 bench-finetune: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Step time and FLOPs/step of every strategy on real batches (cheaper by accounting = cheaper measured)
 	$(TCH_ENV) $(CARGO) build --bin tailor $(if $(FEATURES),--features $(FEATURES))
 	$(TCH_ENV) $(BENCH_ENV) $(TAILOR) bench-train --out $(OUT) --profile $(PROFILE) --strategies all --no-loop $(BENCH_TRAIN_ARGS)
+
+# One base, many projects (after `make finetune STRATEGY=prefix,lora` or all): the sweep's prefix
+# and LoRA adapters serve interleaved requests, one project at a time vs in mixed batches.
+MIXED_ARGS ?=
+bench-mixed: train-build ## Requests/s of batches mixing projects' prefix/LoRA adapters vs one project at a time (PROFILE=, MIXED_ARGS=)
+	$(TRAIN_ENV) $(BENCH_ENV) $(TAILOR) bench-mixed --out $(OUT) --profile $(PROFILE) --backend $(TRAIN_BACKEND) \
+	  $(if $(CUDA),--cuda) $(MIXED_ARGS)
 
 # The whole training stack on the training fixtures, offline, in a few minutes: mine them into
 # SMOKE_OUT, train the smoke baseline, customize with every strategy, evaluate, report.

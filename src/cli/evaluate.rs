@@ -39,6 +39,10 @@ pub struct Args {
     /// CPU threads for libtorch.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Evaluate up to this many prefix/LoRA runs together, in batches that mix their adapters
+    /// (one base, many projects; each run's outputs are its own). 1: one run at a time.
+    #[arg(long, default_value_t = 1)]
+    pub mix_adapters: usize,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -51,6 +55,7 @@ pub fn run(args: Args) -> Result<()> {
         batch_size: args.batch_size,
         idioms: args.idioms,
         threads: args.threads,
+        mix_adapters: args.mix_adapters,
     };
     let summary = run_evaluate(&options)?;
     println!(

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -36,8 +36,20 @@ pub struct Args {
     pub model: PathBuf,
     /// An adapter folder saved for this base (`tailor finetune`'s `best/`): generate with the
     /// customized model (base + the adapter's tensors; an adapter of another base is an error).
-    #[arg(long)]
-    pub adapter: Option<PathBuf>,
+    /// Repeat as NAME=DIR with --requests to serve several projects from one base: prefix and
+    /// LoRA adapters share batches (one base, many projects).
+    #[arg(long, num_args = 1)]
+    pub adapter: Vec<String>,
+    /// A JSON-lines file of requests, each `{"adapter": NAME, "focal": TEXT}` or `{"adapter":
+    /// NAME, "input_ids": [..]}` (NAME from --adapter; may be omitted with one adapter). Prints
+    /// one JSON line per returned sequence: {"request", "adapter", "rank", "score", "ids",
+    /// "text"}, and the throughput on stderr.
+    #[arg(long, conflicts_with_all = ["focal", "input", "java", "input_ids", "input_file"])]
+    pub requests: Option<PathBuf>,
+    /// With --requests: batch each adapter's requests separately (one project at a time)
+    /// instead of mixing projects in a batch; for comparison, the outputs are the same.
+    #[arg(long, requires = "requests")]
+    pub one_at_a_time: bool,
     /// One model input as Java text, e.g. a focal method (repeat for a batch).
     #[arg(long, num_args = 1, conflicts_with_all = ["input_ids", "input_file", "input"])]
     pub focal: Vec<String>,
@@ -178,7 +190,59 @@ fn text_inputs(args: &Args) -> Result<Option<Vec<String>>> {
     Ok((!args.focal.is_empty()).then(|| args.focal.clone()))
 }
 
+/// Precedence: flags, then the folder's generation_config.json, then tailor's defaults.
+fn generation_config(
+    args: &Args,
+    model: &crate::model::BartForConditionalGeneration,
+) -> Result<GenerationConfig> {
+    let mut config = GenerationConfig {
+        max_length: 128,
+        num_beams: 5,
+        ..GenerationConfig::for_model(model)
+    };
+    let path = args.model.join("generation_config.json");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        config.apply_hf_generation_config(&json);
+    }
+    if let Some(v) = args.num_beams {
+        config.num_beams = v;
+    }
+    config.num_return_sequences = args
+        .num_return_sequences
+        .unwrap_or_else(|| config.num_beams.min(5));
+    if let Some(v) = args.max_length {
+        config.max_length = v;
+    }
+    if let Some(v) = args.min_length {
+        config.min_length = v;
+    }
+    if let Some(v) = args.length_penalty {
+        config.length_penalty = v;
+    }
+    if let Some(v) = args.early_stopping {
+        config.early_stopping = v;
+    }
+    if let Some(v) = args.no_repeat_ngram_size {
+        config.no_repeat_ngram_size = v;
+    }
+    if let Some(v) = args.repetition_penalty {
+        config.repetition_penalty = v;
+    }
+    Ok(config)
+}
+
 pub fn run(args: Args) -> Result<()> {
+    if let Some(path) = &args.requests {
+        return run_requests(&args, path);
+    }
+    ensure!(
+        args.adapter.len() <= 1,
+        "several --adapter need --requests FILE naming each request's adapter"
+    );
     let texts = text_inputs(&args)?;
     let tokenizer = match &texts {
         Some(_) => Some(CodeTokenizer::load(&args.model).with_context(|| {
@@ -191,10 +255,10 @@ pub fn run(args: Args) -> Result<()> {
     };
     let device = args.backend.device(args.cuda)?;
     let model = hf::load_dir(&args.model, &device)?;
-    let model = match &args.adapter {
+    let model = match args.adapter.first().map(PathBuf::from) {
         Some(adapter) => {
             let (customized, strategy) =
-                crate::model::adapter::load_adapter(model, &args.model, adapter, &device)?;
+                crate::model::adapter::load_adapter(model, &args.model, &adapter, &device)?;
             eprintln!(
                 "generating with the {} adapter {}",
                 strategy.name(),
@@ -241,45 +305,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(bad) = inputs.iter().flatten().find(|&&t| t < 0 || t >= vocab) {
         bail!("token id {bad} is outside the model's vocabulary (0..{vocab})");
     }
-    // Precedence: flags, then the folder's generation_config.json, then tailor's defaults.
-    let mut config = GenerationConfig {
-        max_length: 128,
-        num_beams: 5,
-        ..GenerationConfig::for_model(&model)
-    };
-    let path = args.model.join("generation_config.json");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let json: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        config.apply_hf_generation_config(&json);
-    }
-    if let Some(v) = args.num_beams {
-        config.num_beams = v;
-    }
-    config.num_return_sequences = args
-        .num_return_sequences
-        .unwrap_or_else(|| config.num_beams.min(5));
-    if let Some(v) = args.max_length {
-        config.max_length = v;
-    }
-    if let Some(v) = args.min_length {
-        config.min_length = v;
-    }
-    if let Some(v) = args.length_penalty {
-        config.length_penalty = v;
-    }
-    if let Some(v) = args.early_stopping {
-        config.early_stopping = v;
-    }
-    if let Some(v) = args.no_repeat_ngram_size {
-        config.no_repeat_ngram_size = v;
-    }
-    if let Some(v) = args.repetition_penalty {
-        config.repetition_penalty = v;
-    }
-    let config = config;
+    let config = generation_config(&args, &model)?;
     let pad = model.config.pad_token_id as i64;
     let progress = ProgressBar::new(inputs.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} inputs {elapsed} (eta {eta})")
@@ -338,5 +364,157 @@ pub fn run(args: Args) -> Result<()> {
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
+    Ok(())
+}
+
+/// One line of a --requests file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestLine {
+    adapter: Option<String>,
+    focal: Option<String>,
+    input_ids: Option<Vec<u32>>,
+}
+
+/// `NAME=DIR` (or a bare `DIR`, named by itself).
+fn named_adapter(spec: &str) -> (String, PathBuf) {
+    match spec.split_once('=') {
+        Some((name, dir)) if !name.is_empty() => (name.to_string(), PathBuf::from(dir)),
+        _ => (spec.to_string(), PathBuf::from(spec)),
+    }
+}
+
+/// Generate for a file of requests, each for one of the --adapter models of one base.
+fn run_requests(args: &Args, path: &std::path::Path) -> Result<()> {
+    use crate::generate::requests::{Models, Request, generate_requests};
+    use crate::model::AdapterBank;
+    use crate::model::adapter::load_adapter;
+
+    let adapters: Vec<(String, PathBuf)> = args.adapter.iter().map(|s| named_adapter(s)).collect();
+    ensure!(
+        !adapters.is_empty(),
+        "--requests needs at least one --adapter NAME=DIR"
+    );
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading requests {}", path.display()))?;
+    let device = args.backend.device(args.cuda)?;
+    let base = hf::load_dir(&args.model, &device)?;
+    let tokenizer = CodeTokenizer::load(&args.model).ok();
+    let max = base.config.max_position_embeddings;
+    let vocab = base.config.vocab_size as u32;
+    let mut inputs: Vec<(usize, Vec<u32>)> = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = || format!("{} line {}", path.display(), n + 1);
+        let request: RequestLine = serde_json::from_str(line).with_context(at)?;
+        let adapter = match &request.adapter {
+            Some(name) => adapters
+                .iter()
+                .position(|(a, _)| a == name)
+                .with_context(|| {
+                    let known: Vec<&str> = adapters.iter().map(|(a, _)| a.as_str()).collect();
+                    format!(
+                        "{}: adapter {name:?} is not one of --adapter {known:?}",
+                        at()
+                    )
+                })?,
+            None if adapters.len() == 1 => 0,
+            None => bail!("{}: no \"adapter\" (needed with several --adapter)", at()),
+        };
+        let ids = match (request.focal, request.input_ids) {
+            (Some(focal), None) => {
+                let tokenizer = tokenizer.as_ref().with_context(|| {
+                    format!(
+                        "{}: text needs {}/tokenizer.json",
+                        at(),
+                        args.model.display()
+                    )
+                })?;
+                let normalized = normalize_code(&focal);
+                ensure!(!normalized.is_empty(), "{}: empty focal text", at());
+                truncate(tokenizer.encode(&normalized)?, max).0
+            }
+            (None, Some(ids)) => {
+                ensure!(!ids.is_empty(), "{}: empty input_ids", at());
+                if let Some(bad) = ids.iter().find(|&&t| t >= vocab) {
+                    bail!(
+                        "{}: token id {bad} is outside the vocabulary (0..{vocab})",
+                        at()
+                    );
+                }
+                ids
+            }
+            _ => bail!("{}: give exactly one of \"focal\" and \"input_ids\"", at()),
+        };
+        inputs.push((adapter, ids));
+    }
+    ensure!(!inputs.is_empty(), "{} holds no request", path.display());
+    let config = generation_config(args, &base)?;
+    let requests: Vec<Request<'_>> = inputs
+        .iter()
+        .map(|(adapter, ids)| Request {
+            adapter: *adapter,
+            input_ids: ids,
+        })
+        .collect();
+    let progress = ProgressBar::new(requests.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} requests {elapsed} (eta {eta})")
+            .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let outputs = if args.one_at_a_time || adapters.len() == 1 {
+        let models = adapters
+            .iter()
+            .map(|(name, dir)| {
+                load_adapter(base.clone(), &args.model, dir, &device)
+                    .map(|(m, _)| m)
+                    .with_context(|| format!("loading adapter {} ({name})", dir.display()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&crate::model::BartForConditionalGeneration> = models.iter().collect();
+        let models = Models::Separate(&refs);
+        generate_requests(&models, &requests, &config, args.batch_size, &device, |n| {
+            progress.inc(n as u64)
+        })?
+    } else {
+        let bank = AdapterBank::load(&base, &args.model, &adapters, &device)?;
+        let models = Models::Mixed {
+            base: &base,
+            bank: &bank,
+        };
+        generate_requests(&models, &requests, &config, args.batch_size, &device, |n| {
+            progress.inc(n as u64)
+        })?
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    let mut stdout = std::io::stdout().lock();
+    for (index, ((adapter, _), outs)) in inputs.iter().zip(&outputs).enumerate() {
+        for (rank, (ids, score)) in outs.iter().enumerate() {
+            let text = match &tokenizer {
+                Some(t) => Some(t.decode(ids)?),
+                None => None,
+            };
+            let line = serde_json::json!({
+                "request": index, "adapter": adapters[*adapter].0, "rank": rank + 1,
+                "score": score, "ids": ids, "text": text,
+            });
+            writeln!(stdout, "{line}")?;
+        }
+    }
+    eprintln!(
+        "{} request(s) for {} adapter(s), {}: {seconds:.2} s, {:.2} requests/s",
+        inputs.len(),
+        adapters.len(),
+        if args.one_at_a_time || adapters.len() == 1 {
+            "one adapter at a time"
+        } else {
+            "batches mixing adapters"
+        },
+        inputs.len() as f64 / seconds
+    );
     Ok(())
 }

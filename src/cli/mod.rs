@@ -4,6 +4,7 @@ pub mod acquire;
 pub mod baseline;
 pub mod bench_heatmap;
 pub mod bench_mine;
+pub mod bench_mixed;
 pub mod bench_model;
 pub mod bench_train;
 pub mod corpus;

@@ -22,20 +22,22 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::examples::{Example, read_examples};
 use crate::data::tokenizer::CodeTokenizer;
-use crate::generate::{GenerationConfig, generate};
+use crate::generate::GenerationConfig;
+use crate::generate::requests::{Models, Request, generate_requests};
 use crate::metrics::Abstractor;
-use crate::model::adapter::load_adapter;
-use crate::model::{Backend, BartForConditionalGeneration, hf};
+use crate::model::adapter::{load_adapter, read_info};
+use crate::model::{AdapterBank, Backend, BartForConditionalGeneration, hf};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::{metrics as metrics_table, predictions, table_path, test_scores};
 use crate::train::baseline;
 use crate::train::finetune::{FoldParts, fold_file, run_dir};
+use crate::train::strategy::StrategyKind;
 use crate::train::trainer::BEST_DIR;
 pub use score::{RunKey, Scored, metric, score_run};
 
@@ -61,6 +63,10 @@ pub struct EvaluateOptions {
     pub idioms: usize,
     /// CPU threads (libtorch); flex follows `RAYON_NUM_THREADS`.
     pub threads: usize,
+    /// Prefix and LoRA runs evaluated together, up to this many, in batches that mix their
+    /// adapters (one base, many projects; the outputs are each run's own); 0 or 1 evaluates one
+    /// run at a time.
+    pub mix_adapters: usize,
 }
 
 /// What `tailor evaluate` did.
@@ -177,58 +183,6 @@ fn generation_config(
     Ok(config)
 }
 
-/// Beam search over `tests` in batches of similar input length; returns the decoded outputs
-/// (best first) and their scores per test, in `tests`' order.
-fn generate_all(
-    model: &BartForConditionalGeneration,
-    tests: &[&Example],
-    tokenizer: &CodeTokenizer,
-    config: &GenerationConfig,
-    batch_size: usize,
-    device: &Device,
-    progress: &ProgressBar,
-) -> Result<Vec<Vec<(String, f64)>>> {
-    let pad = model.config.pad_token_id;
-    let max_input = model.config.max_position_embeddings;
-    // Sorting by length keeps padding (wasted encoder and cross-attention work) small.
-    let mut order: Vec<usize> = (0..tests.len()).collect();
-    order.sort_by_key(|&i| tests[i].input_ids.len());
-    let mut outputs: Vec<Vec<(String, f64)>> = vec![Vec::new(); tests.len()];
-    for chunk in order.chunks(batch_size.max(1)) {
-        let len = chunk
-            .iter()
-            .map(|&i| tests[i].input_ids.len().min(max_input))
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        let mut ids = Vec::with_capacity(chunk.len() * len);
-        let mut mask = Vec::with_capacity(chunk.len() * len);
-        for &i in chunk {
-            let input = &tests[i].input_ids[..tests[i].input_ids.len().min(max_input)];
-            for p in 0..len {
-                ids.push(i64::from(input.get(p).copied().unwrap_or(pad)));
-                mask.push(i64::from(p < input.len()));
-            }
-        }
-        let shape = [chunk.len(), len];
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), device);
-        let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), device);
-        let generated = generate(model, ids, Some(mask), config)?;
-        let per_input = config.num_return_sequences;
-        for (row, (sequence, score)) in generated
-            .sequences
-            .iter()
-            .zip(&generated.scores)
-            .enumerate()
-        {
-            let text = tokenizer.decode(sequence)?;
-            outputs[chunk[row / per_input]].push((text, f64::from(*score)));
-        }
-        progress.inc(chunk.len() as u64);
-    }
-    Ok(outputs)
-}
-
 /// Evaluate every finished run of the profile that has no predictions yet.
 pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     let started = Instant::now();
@@ -298,35 +252,35 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         )
         .expect("valid template"),
     );
-    for run in &pending {
-        let label = format!(
-            "{}/{}/fold{}",
-            run.key.project_id, run.key.strategy, run.key.fold
-        );
-        progress.set_message(label.clone());
-        match evaluate_run(
-            run,
-            &base,
-            &base_dir,
-            &by_id,
-            &tokenizer,
-            &config,
-            &abstractor,
-            options,
-            &device,
-            &progress,
-        ) {
-            Ok((preds, metrics, scores)) => {
-                // Metrics and scores first: predictions mark the run done.
-                metrics_table::upsert(&metrics_path, &metrics)?;
-                test_scores::upsert(&scores_path, &scores)?;
-                predictions::append(&predictions_path, &preds)?;
-                summary.evaluated += 1;
-                summary.tests += scores.len();
-            }
-            Err(err) => {
-                progress.println(format!("evaluate: {label} failed: {err:#}"));
-                summary.failed.push(format!("{label}: {err:#}"));
+    let context = Context {
+        base: &base,
+        base_dir: &base_dir,
+        by_id: &by_id,
+        tokenizer: &tokenizer,
+        config: &config,
+        abstractor: &abstractor,
+        options,
+        device: &device,
+        progress: &progress,
+    };
+    for unit in units(&pending, options.mix_adapters) {
+        let labels: Vec<String> = unit.iter().map(|run| label(run)).collect();
+        progress.set_message(labels.join(", "));
+        for (run, result) in unit.iter().zip(evaluate_unit(&unit, &context)) {
+            match result {
+                Ok((preds, metrics, scores)) => {
+                    // Metrics and scores first: predictions mark the run done.
+                    metrics_table::upsert(&metrics_path, &metrics)?;
+                    test_scores::upsert(&scores_path, &scores)?;
+                    predictions::append(&predictions_path, &preds)?;
+                    summary.evaluated += 1;
+                    summary.tests += scores.len();
+                }
+                Err(err) => {
+                    let label = label(run);
+                    progress.println(format!("evaluate: {label} failed: {err:#}"));
+                    summary.failed.push(format!("{label}: {err:#}"));
+                }
             }
         }
     }
@@ -335,60 +289,202 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn evaluate_run(
-    run: &Pending,
-    base: &BartForConditionalGeneration,
-    base_dir: &Path,
-    by_id: &HashMap<&str, &Example>,
-    tokenizer: &CodeTokenizer,
-    config: &GenerationConfig,
-    abstractor: &Abstractor,
-    options: &EvaluateOptions,
-    device: &Device,
-    progress: &ProgressBar,
-) -> Result<(
+fn label(run: &Pending) -> String {
+    format!(
+        "{}/{}/fold{}",
+        run.key.project_id, run.key.strategy, run.key.fold
+    )
+}
+
+/// Whether a run's adapter can share batches with other projects' (prefix and LoRA).
+fn mixable(run: &Pending) -> bool {
+    run.adapter.as_deref().is_some_and(|dir| {
+        read_info(dir).is_ok_and(|info| {
+            matches!(
+                info.strategy.kind,
+                StrategyKind::Prefix | StrategyKind::Lora
+            )
+        })
+    })
+}
+
+/// The runs evaluated together: mixable runs in groups of up to `mix` (in run order), every
+/// other run alone.
+fn units(pending: &[Pending], mix: usize) -> Vec<Vec<&Pending>> {
+    let mut units = Vec::new();
+    let mut group: Vec<&Pending> = Vec::new();
+    for run in pending {
+        if mix > 1 && mixable(run) {
+            group.push(run);
+            if group.len() == mix {
+                units.push(std::mem::take(&mut group));
+            }
+        } else {
+            units.push(vec![run]);
+        }
+    }
+    if !group.is_empty() {
+        units.push(group);
+    }
+    units
+}
+
+/// What every unit's evaluation reads.
+struct Context<'a> {
+    base: &'a BartForConditionalGeneration,
+    base_dir: &'a Path,
+    by_id: &'a HashMap<&'a str, &'a Example>,
+    tokenizer: &'a CodeTokenizer,
+    config: &'a GenerationConfig,
+    abstractor: &'a Abstractor,
+    options: &'a EvaluateOptions,
+    device: &'a Device,
+    progress: &'a ProgressBar,
+}
+
+type RunTables = (
     Vec<predictions::PredictionRow>,
     Vec<crate::tables::metrics::MetricRow>,
     Vec<crate::tables::test_scores::TestScoreRow>,
-)> {
+);
+
+/// A run's test examples, in its order.
+fn run_tests<'a>(run: &Pending, cx: &Context<'a>) -> Result<Vec<&'a Example>> {
     let tests: Vec<&Example> = run
         .test
         .iter()
         .map(|id| {
-            by_id.get(id.as_str()).copied().with_context(|| {
+            cx.by_id.get(id.as_str()).copied().with_context(|| {
                 format!(
                     "test pair {id} of the fold file is not in {} (examples rebuilt since finetune?)",
-                    table_path(&options.out, "examples").display()
+                    table_path(&cx.options.out, "examples").display()
                 )
             })
         })
         .collect::<Result<_>>()?;
-    if tests.is_empty() {
-        bail!("no test pairs");
-    }
-    let customized;
-    let model = match &run.adapter {
-        None => base,
-        Some(dir) => {
-            customized = load_adapter(base.clone(), base_dir, dir, device)
-                .with_context(|| format!("loading adapter {}", dir.display()))?
-                .0;
-            &customized
+    ensure!(!tests.is_empty(), "no test pairs");
+    Ok(tests)
+}
+
+/// Generate for the test parts of `unit`'s runs (one run, or several mixable ones in mixed
+/// batches) and score each; one result per run, so a broken run fails alone.
+fn evaluate_unit(unit: &[&Pending], cx: &Context<'_>) -> Vec<Result<RunTables>> {
+    let tests: Vec<Result<Vec<&Example>>> = unit.iter().map(|run| run_tests(run, cx)).collect();
+    let ready: Vec<usize> = (0..unit.len()).filter(|&i| tests[i].is_ok()).collect();
+    let generated = generate_unit(unit, &ready, &tests, cx);
+    let mut generated = match generated {
+        Ok(outputs) => outputs.into_iter().map(Some).collect::<Vec<_>>(),
+        Err(err) => {
+            let message = format!("{err:#}");
+            return unit
+                .iter()
+                .zip(tests)
+                .map(|(_, t)| t.and_then(|_| Err(anyhow::anyhow!("{message}"))))
+                .collect();
         }
     };
-    let outputs = generate_all(
-        model,
-        &tests,
-        tokenizer,
-        config,
-        options.batch_size,
-        device,
-        progress,
-    )?;
+    let mut results = Vec::with_capacity(unit.len());
+    let mut next = 0;
+    for (run, tests) in unit.iter().zip(tests) {
+        results.push(tests.and_then(|tests| {
+            let outputs = generated[next]
+                .take()
+                .expect("one output set per ready run");
+            next += 1;
+            score_outputs(run, &tests, outputs, cx)
+        }));
+    }
+    results
+}
+
+/// Beam search over the runs named by `ready` (indices into `unit`), decoded; one
+/// `[test][rank] = (text, score)` per ready run.
+fn generate_unit(
+    unit: &[&Pending],
+    ready: &[usize],
+    tests: &[Result<Vec<&Example>>],
+    cx: &Context<'_>,
+) -> Result<Vec<Vec<Vec<(String, f64)>>>> {
+    let mut requests = Vec::new();
+    for (adapter, &i) in ready.iter().enumerate() {
+        let tests = tests[i].as_ref().expect("ready runs have tests");
+        requests.extend(tests.iter().map(|e| Request {
+            adapter,
+            input_ids: &e.input_ids,
+        }));
+    }
+    let done = |n: usize| cx.progress.inc(n as u64);
+    let outputs = if ready.len() > 1 {
+        let adapters: Vec<(String, PathBuf)> = ready
+            .iter()
+            .map(|&i| {
+                let dir = unit[i].adapter.clone().expect("mixable runs have adapters");
+                (label(unit[i]), dir)
+            })
+            .collect();
+        let bank = AdapterBank::load(cx.base, cx.base_dir, &adapters, cx.device)?;
+        let models = Models::Mixed {
+            base: cx.base,
+            bank: &bank,
+        };
+        generate_requests(
+            &models,
+            &requests,
+            cx.config,
+            cx.options.batch_size,
+            cx.device,
+            done,
+        )?
+    } else {
+        let customized;
+        let model = match ready.first().and_then(|&i| unit[i].adapter.as_ref()) {
+            None => cx.base,
+            Some(dir) => {
+                customized = load_adapter(cx.base.clone(), cx.base_dir, dir, cx.device)
+                    .with_context(|| format!("loading adapter {}", dir.display()))?
+                    .0;
+                &customized
+            }
+        };
+        let models = [model];
+        let models = Models::Separate(&models);
+        generate_requests(
+            &models,
+            &requests,
+            cx.config,
+            cx.options.batch_size,
+            cx.device,
+            done,
+        )?
+    };
+    let mut outputs = outputs.into_iter();
+    let mut per_run = Vec::with_capacity(ready.len());
+    for &i in ready {
+        let count = tests[i].as_ref().expect("ready runs have tests").len();
+        let run: Vec<Vec<(String, f64)>> = outputs
+            .by_ref()
+            .take(count)
+            .map(|outs| {
+                outs.into_iter()
+                    .map(|(ids, score)| Ok((cx.tokenizer.decode(&ids)?, f64::from(score))))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        per_run.push(run);
+    }
+    Ok(per_run)
+}
+
+/// The metrics and table rows of one run from its generated outputs.
+fn score_outputs(
+    run: &Pending,
+    tests: &[&Example],
+    outputs: Vec<Vec<(String, f64)>>,
+    cx: &Context<'_>,
+) -> Result<RunTables> {
     let references = tests
         .iter()
-        .map(|e| tokenizer.decode(&e.target_ids))
+        .map(|e| cx.tokenizer.decode(&e.target_ids))
         .collect::<Result<Vec<String>>>()?;
     let scored: Vec<Scored<'_>> = tests
         .iter()
@@ -400,7 +496,7 @@ fn evaluate_run(
             outputs: outs.iter().map(|(t, _)| t.as_str()).collect(),
         })
         .collect();
-    let (metrics, scores) = score_run(&run.key, &scored, abstractor, run.test_loss)?;
+    let (metrics, scores) = score_run(&run.key, &scored, cx.abstractor, run.test_loss)?;
     let preds = tests
         .iter()
         .zip(&outputs)

@@ -23,6 +23,7 @@ use burn::tensor::activation::log_softmax;
 use crate::model::{BartForConditionalGeneration, Encoded};
 
 pub mod processors;
+pub mod requests;
 
 /// When beam search stops accepting hypotheses for an input (HF `early_stopping`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
