@@ -41,6 +41,17 @@ fn strategy(kind: StrategyKind) -> Strategy {
     strategy
 }
 
+/// Every strategy, plus prefix tuning with Li & Liang's MLP reparameterisation (hidden 16,
+/// cross-attention prefixes too).
+fn all_strategies() -> Vec<Strategy> {
+    let mut strategies: Vec<Strategy> = StrategyKind::ALL.iter().map(|&k| strategy(k)).collect();
+    let mut mlp = strategy(StrategyKind::Prefix);
+    mlp.prefix.mlp_hidden = 16;
+    mlp.prefix.cross_attention = true;
+    strategies.push(mlp);
+    strategies
+}
+
 struct Batch {
     ids: Tensor<2, Int>,
     mask: Tensor<2, Int>,
@@ -121,9 +132,9 @@ fn each_strategy_moves_exactly_its_declared_parameters() {
     let config = tiny();
     let data = batch(&device);
     let loss_fn = burn::nn::loss::CrossEntropyLoss::new(None, &device);
-    for kind in StrategyKind::ALL {
+    for strategy in all_strategies() {
         device.seed(1);
-        let strategy = strategy(kind);
+        let kind = strategy.kind;
         let base = BartForConditionalGeneration::new(&config, &device);
         let mut model = strategy.attach(base, &device);
         if kind == StrategyKind::Prefix {
@@ -194,6 +205,14 @@ fn trainable_counts_are_table_1() {
     let (trainable, total) = lora.counts(&model);
     assert_eq!(trainable, expected);
     assert_eq!(total, table["Custom"].1 + expected);
+
+    // Prefix MLP: P' [len, d] + fc1 (d → h, with bias) + fc2 (h → attentions × 2 × d).
+    let mlp = all_strategies().pop().unwrap();
+    let model = mlp.attach(BartForConditionalGeneration::new(&config, &device), &device);
+    let (len, d, h) = (mlp.prefix.len, config.d_model, mlp.prefix.mlp_hidden);
+    let outputs = attentions * 2 * d;
+    let expected = len * d + d * h + h + h * outputs + outputs;
+    assert_eq!(mlp.counts(&model).0, expected);
 }
 
 #[test]
@@ -251,9 +270,9 @@ fn an_adapter_reproduces_the_customized_models_logits_bit_for_bit() {
     let base_dir = tmp.path().join("base");
     write_base(&base_dir, 3);
     let data = batch(&device);
-    for kind in StrategyKind::ALL {
+    for strategy in all_strategies() {
         device.seed(4);
-        let strategy = strategy(kind);
+        let kind = strategy.kind;
         let base = hf::load_dir(&base_dir, &device).unwrap();
         let tuned = perturb(strategy.attach(base.clone(), &device), &strategy);
         let expected = logits(&tuned, &data).into_data();
@@ -263,9 +282,19 @@ fn an_adapter_reproduces_the_customized_models_logits_bit_for_bit() {
             "{kind}: no change"
         );
 
-        let dir = tmp.path().join(kind.name());
+        let dir = tmp
+            .path()
+            .join(format!("{kind}-{}", strategy.prefix.mlp_hidden));
         let info = save_adapter(&tuned, &strategy, &base_dir, &dir).unwrap();
-        assert_eq!(info.parameters, strategy.counts(&tuned).0, "{kind}");
+        if strategy.prefix.mlp_hidden > 0 {
+            // The MLP's output is stored: the plain prefixes' count, not the MLP's.
+            let plain = strategy.materialized();
+            let direct = plain.attach(base.clone(), &device);
+            assert_eq!(info.parameters, plain.counts(&direct).0);
+            assert!(info.parameters < strategy.counts(&tuned).0);
+        } else {
+            assert_eq!(info.parameters, strategy.counts(&tuned).0, "{kind}");
+        }
         assert_eq!(read_info(&dir).unwrap(), info);
         let stored = read_tensors(&dir.join("adapter.safetensors")).unwrap();
         assert_eq!(stored.len(), info.tensors);

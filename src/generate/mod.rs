@@ -184,6 +184,14 @@ pub fn generate(
         config.num_return_sequences,
         config.num_beams
     );
+    // A prefix MLP still attached (a model mid-training) is run once, not at every step.
+    let materialized;
+    let model = if model.prefix_mlp.is_some() {
+        materialized = crate::model::prefix_mlp::materialize(model.clone());
+        &materialized
+    } else {
+        model
+    };
     let encoded = model.encode(input_ids, attention_mask);
     if config.num_beams == 1 {
         Ok(greedy(model, encoded, config))

@@ -114,9 +114,18 @@ pub fn save_adapter(
 ) -> Result<AdapterInfo> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating adapter folder {}", dir.display()))?;
+    // A reparameterised prefix is stored as the MLP's output (as PEFT does).
+    let materialized;
+    let model = if model.prefix_mlp.is_some() {
+        materialized = super::prefix_mlp::materialize(model.clone());
+        &materialized
+    } else {
+        model
+    };
+    let stored = strategy.materialized();
     let mut collector = Collector {
         stack: PathStack::default(),
-        strategy,
+        strategy: &stored,
         config: &model.config,
         tensors: BTreeMap::new(),
         parameters: 0,
@@ -192,11 +201,13 @@ pub fn load_adapter(
         .with_context(|| format!("strategy settings in {}", dir.join(ADAPTER_INFO).display()))?;
     let weights = dir.join(ADAPTER_WEIGHTS);
     let mut tensors = read_tensors(&weights)?;
-    let model = strategy.attach(base, device);
+    // What was stored: a reparameterised prefix as plain prefixes.
+    let stored = strategy.materialized();
+    let model = stored.attach(base, device);
     let config = model.config.clone();
     let mut loader = Loader {
         stack: PathStack::default(),
-        select: |path: &str| strategy.trains(path, &config),
+        select: |path: &str| stored.trains(path, &config),
         tensors: &mut tensors,
         errors: Vec::new(),
     };

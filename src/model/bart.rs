@@ -10,6 +10,7 @@ use super::config::BartConfig;
 use super::decoder::{BartDecoder, DecoderCache};
 use super::encoder::BartEncoder;
 use super::init::embedding;
+use super::prefix_mlp::{PrefixMlp, with_computed_prefixes};
 
 /// HF `BartModel`: the shared token embedding and the two stacks.
 #[derive(Module, Debug)]
@@ -28,6 +29,9 @@ pub struct BartForConditionalGeneration {
     pub model: BartModel,
     /// `[1, vocab_size]`, a buffer in HF (not trained; zero in every released BART).
     pub final_logits_bias: Param<Tensor<2>>,
+    /// Prefix tuning's MLP reparameterisation while it trains (`super::prefix_mlp`); `None`
+    /// otherwise (and in HF checkpoints and adapters, which hold its output).
+    pub prefix_mlp: Option<PrefixMlp>,
     #[module(skip)]
     pub config: BartConfig,
 }
@@ -76,6 +80,7 @@ impl BartForConditionalGeneration {
             },
             final_logits_bias: Param::from_tensor(Tensor::zeros([1, config.vocab_size], device))
                 .set_require_grad(false),
+            prefix_mlp: None,
             config: config.clone(),
         }
     }
@@ -90,6 +95,9 @@ impl BartForConditionalGeneration {
         input_ids: Tensor<2, Int>,
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Encoded {
+        if let Some(computed) = with_computed_prefixes(self) {
+            return computed.encode(input_ids, attention_mask);
+        }
         let bias = attention_mask.clone().map(padding_bias);
         let hidden = self
             .model
@@ -115,6 +123,9 @@ impl BartForConditionalGeneration {
         decoder_input_ids: Tensor<2, Int>,
         cache: Option<&mut DecoderCache>,
     ) -> Tensor<3> {
+        if let Some(computed) = with_computed_prefixes(self) {
+            return computed.decode(encoded, decoder_input_ids, cache);
+        }
         let hidden = self.model.decoder.forward(
             &self.model.shared,
             decoder_input_ids,

@@ -21,6 +21,7 @@ mod init;
 pub mod lora;
 pub mod mixed;
 pub mod params;
+pub mod prefix_mlp;
 
 pub use activation::Activation;
 pub use attention::{AttentionPrefix, BartAttention, KeyValue};

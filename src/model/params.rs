@@ -80,7 +80,7 @@ pub(crate) fn hf_key(path: &str, owner: &str) -> Option<String> {
     // Prefixes and LoRA factors are customizations, stored in adapters, never in a HF checkpoint.
     if path
         .split('.')
-        .any(|part| part == "prefix" || part == "lora")
+        .any(|part| part == "prefix" || part == "lora" || part == "prefix_mlp")
     {
         return None;
     }
@@ -169,7 +169,7 @@ impl ParamGroup {
     /// The group a parameter path belongs to.
     pub fn of(path: &str) -> Option<ParamGroup> {
         let parts: Vec<&str> = path.split('.').collect();
-        if parts.contains(&"prefix") {
+        if parts.contains(&"prefix") || parts.first() == Some(&"prefix_mlp") {
             return Some(ParamGroup::Prefix);
         }
         if parts.contains(&"lora") {

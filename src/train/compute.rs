@@ -94,6 +94,18 @@ pub struct ComputeModel {
     decoder_embeddings: bool,
     encoder: Vec<BlockPlan>,
     decoder: Vec<BlockPlan>,
+    /// The prefix MLP reparameterisation, if any: its shapes and whether it trains.
+    prefix_mlp: PrefixMlpPlan,
+}
+
+/// `prefix_mlp.embedding` `[len, d_model]`, `fc1` `d_model → hidden`, `fc2` `hidden → outputs`
+/// (`outputs` = prefixed attentions × 2 × d_model).
+#[derive(Debug, Clone, Copy, Default)]
+struct PrefixMlpPlan {
+    len: usize,
+    hidden: usize,
+    outputs: usize,
+    trains: bool,
 }
 
 impl ComputeModel {
@@ -110,11 +122,38 @@ impl ComputeModel {
             decoder_embeddings: false,
             encoder: vec![BlockPlan::default(); config.encoder_layers],
             decoder: vec![BlockPlan::default(); config.decoder_layers],
+            prefix_mlp: PrefixMlpPlan::default(),
         };
         for param in params {
             model.add(param, trains(&param.path));
         }
+        model.place_mlp_prefixes();
         model
+    }
+
+    /// The attentions a prefix MLP feeds get its prefixes (every self-attention, and the
+    /// cross-attentions when its output covers them, as `Strategy::attach` lays it out).
+    fn place_mlp_prefixes(&mut self) {
+        let mlp = self.prefix_mlp;
+        if mlp.len == 0 || self.d_model == 0.0 {
+            return;
+        }
+        let attentions = mlp.outputs / (2 * self.d_model as usize);
+        let cross = attentions == self.encoder.len() + 2 * self.decoder.len();
+        let plans = self.encoder.iter_mut().map(|b| &mut b.self_attn).chain(
+            self.decoder.iter_mut().flat_map(|b| {
+                let BlockPlan {
+                    self_attn,
+                    cross_attn,
+                    ..
+                } = b;
+                std::iter::once(self_attn).chain(cross.then_some(cross_attn))
+            }),
+        );
+        for plan in plans {
+            plan.prefix_len = mlp.len;
+            plan.prefix_trains = mlp.trains;
+        }
     }
 
     fn add(&mut self, param: &NamedParam, trains: bool) {
@@ -151,6 +190,16 @@ impl ComputeModel {
                 if let Some(block) = blocks.get_mut(index) {
                     block.add(rest, &param.shape, trains);
                 }
+            }
+            ["prefix_mlp", "embedding", ..] => {
+                self.prefix_mlp.len = param.shape.first().copied().unwrap_or(0);
+                self.prefix_mlp.trains |= trains;
+            }
+            ["prefix_mlp", "fc1", "weight"] => {
+                self.prefix_mlp.hidden = param.shape.get(1).copied().unwrap_or(0);
+            }
+            ["prefix_mlp", "fc2", "weight"] => {
+                self.prefix_mlp.outputs = param.shape.get(1).copied().unwrap_or(0);
             }
             _ => {} // final_logits_bias: a buffer, never trained, no FLOPs
         }
@@ -190,7 +239,24 @@ impl ComputeModel {
         for (src, tgt) in lengths {
             total += self.example(src, tgt);
         }
+        total += self.prefix_mlp_step();
         total
+    }
+
+    /// The prefix MLP's work per step, once per batch: run (and differentiated) once for the
+    /// encoder and once for the decoder, as the model computes it per call.
+    fn prefix_mlp_step(&self) -> StepFlops {
+        let mlp = self.prefix_mlp;
+        let mut acc = Accountant::default();
+        if mlp.len == 0 {
+            return acc.flops;
+        }
+        let (n, d) = (mlp.len as f64, self.d_model);
+        for _ in 0..2 {
+            let flow = acc.linear(n, d, mlp.hidden as f64, mlp.trains, mlp.trains);
+            acc.linear(n, mlp.hidden as f64, mlp.outputs as f64, flow, mlp.trains);
+        }
+        acc.flops
     }
 
     /// Whether any parameter trains at all (a strategy selecting nothing is a configuration error).
@@ -524,6 +590,38 @@ mod tests {
             .forward;
         assert_eq!(nothing, forward);
         assert!(!ComputeModel::new(&config, &params, &|_| false).trains_anything());
+    }
+
+    #[test]
+    fn a_prefix_mlp_costs_the_prefixes_it_feeds_plus_its_own_work_per_step() {
+        use crate::train::strategy::{Strategy, StrategyKind};
+        let (config, _) = tiny();
+        let device = Device::default();
+        let mut direct = Strategy::new(StrategyKind::Prefix);
+        direct.prefix.len = 5;
+        direct.prefix.cross_attention = true;
+        let mut mlp = direct.clone();
+        mlp.prefix.mlp_hidden = 16;
+        let account = |strategy: &Strategy| {
+            let model =
+                strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
+            let params = named_params(&model);
+            ComputeModel::new(&config, &params, &|p| strategy.trains(p, &config))
+        };
+        let (direct, mlp_model) = (account(&direct), account(&mlp));
+        // Per example: the same attention work over the same prefixes.
+        assert_eq!(direct.example(9, 4), mlp_model.example(9, 4));
+        // Per step: plus the MLP, forward and backward, once for the encoder and once for the
+        // decoder: 2 × 3 × 2 · len · (d·h + h·out).
+        let d = config.d_model as f64;
+        let out = (config.encoder_layers + 2 * config.decoder_layers) as f64 * 2.0 * d;
+        let mlp_flops = 2.0 * 3.0 * 2.0 * 5.0 * (d * 16.0 + 16.0 * out);
+        let extra =
+            mlp_model.batch([(9, 4), (3, 2)]).total() - direct.batch([(9, 4), (3, 2)]).total();
+        assert!(
+            (extra - mlp_flops).abs() < 1e-6 * mlp_flops,
+            "{extra} vs {mlp_flops}"
+        );
     }
 
     #[test]

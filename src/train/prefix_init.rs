@@ -36,7 +36,8 @@ pub fn most_frequent_tokens(sequences: &[Vec<u32>], n: usize, exclude_special: b
 
 /// Set every prefixed attention's prefix (encoder and decoder self-attention; decoder
 /// cross-attention if `settings.cross_attention`) to the model's own keys and values of
-/// `token_ids`, `[settings.len, d_model]` each.
+/// `token_ids`, `[settings.len, d_model]` each; with the MLP reparameterisation
+/// (`settings.mlp_hidden` > 0), set the MLP's input matrix to the tokens' embeddings instead.
 ///
 /// The tokens go through the model as it is without prefixes, with dropout off: once through
 /// the encoder as an input sequence, once through the decoder as decoder input (causally, as
@@ -65,6 +66,27 @@ pub fn init_prefix_from_tokens(
         .cycle()
         .take(settings.len)
         .collect();
+    if let Some(mut mlp) = model.prefix_mlp.take() {
+        // Reparameterised: the MLP's input rows start as the tokens' input embeddings (scaled
+        // as the encoder scales them), so the prefixes are the MLP's image of the project's
+        // commonest tokens; their activations cannot be set directly through a fresh MLP.
+        let ids = Tensor::<1, Int>::from_data(
+            TensorData::new(tokens.iter().map(|&t| t as i64).collect(), [tokens.len()]),
+            device,
+        );
+        let scale = model.config.embed_scale();
+        let rows = model
+            .model
+            .shared
+            .weight
+            .val()
+            .select(0, ids)
+            .mul_scalar(scale)
+            .detach();
+        mlp.embedding = mlp.embedding.map(|_| rows);
+        model.prefix_mlp = Some(mlp);
+        return model;
+    }
     let activations = activations(&model, &tokens, settings.cross_attention);
     let to_prefix = |(key, value): (Tensor<2>, Tensor<2>)| {
         let move_to = |t: Tensor<2>| Tensor::<2>::from_data(t.into_data(), device);
@@ -212,6 +234,7 @@ mod tests {
         let settings = PrefixSettings {
             len: 5,
             cross_attention: true,
+            mlp_hidden: 0,
         };
         let tokens = [10, 11, 12];
         let model = init_prefix_from_tokens(base.clone(), &tokens, &settings, &device);
@@ -251,5 +274,38 @@ mod tests {
         for layer in &model.model.decoder.layers {
             assert_eq!(layer.self_attn.prefix.as_ref().unwrap().len(), 5);
         }
+    }
+
+    #[test]
+    fn a_prefix_mlp_starts_from_the_tokens_embeddings() {
+        use crate::train::strategy::{Strategy, StrategyKind};
+        let device = Device::default();
+        let config = BartConfig::preset(Preset::Tiny);
+        let mut strategy = Strategy::new(StrategyKind::Prefix);
+        strategy.prefix.len = 4;
+        strategy.prefix.mlp_hidden = 8;
+        let model = strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
+        let model = init_prefix_from_tokens(model, &[10, 11, 12], &strategy.prefix, &device);
+        let embedding = model.prefix_mlp.as_ref().unwrap().embedding.val();
+        let shared = model.model.shared.weight.val();
+        let scale = config.embed_scale() as f32;
+        // Rows cycle through the tokens: 10, 11, 12, 10.
+        for (row, token) in [10usize, 11, 12, 10].into_iter().enumerate() {
+            let got: Vec<f32> = embedding
+                .clone()
+                .slice([row..row + 1])
+                .into_data()
+                .to_vec()
+                .unwrap();
+            let want: Vec<f32> = shared
+                .clone()
+                .slice([token..token + 1])
+                .mul_scalar(scale)
+                .into_data()
+                .to_vec()
+                .unwrap();
+            assert_eq!(got, want, "row {row}");
+        }
+        assert!(model.attentions().iter().all(|a| a.prefix.is_none()));
     }
 }

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::lora::{AttentionLora, TARGETS};
 use crate::model::params::{ParamGroup, PathStack, named_params, with_prefixes};
+use crate::model::prefix_mlp::PrefixMlp;
 use crate::model::{BartConfig, BartForConditionalGeneration};
 
 /// Which customization process (paper §3, Table 1; `lora` beyond the paper).
@@ -108,6 +109,17 @@ pub struct PrefixSettings {
     /// parameters; not the paper's count).
     #[serde(default)]
     pub cross_attention: bool,
+    /// Li & Liang's reparameterisation (`crate::model::prefix_mlp`): the prefixes are the
+    /// output of an MLP with this hidden width over a trained `[len, d_model]` matrix (their
+    /// BART setting: 512); 0 learns the prefixes directly, as the paper counts them. Adapters
+    /// store the MLP's output either way. Not written when 0, so that recipes and adapters
+    /// recorded before the option existed stay the same recipe.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mlp_hidden: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 impl Default for PrefixSettings {
@@ -115,6 +127,7 @@ impl Default for PrefixSettings {
         Self {
             len: 200,
             cross_attention: false,
+            mlp_hidden: 0,
         }
     }
 }
@@ -239,12 +252,39 @@ impl Strategy {
             panic!("invalid {} settings: {err:#}", self.name());
         }
         match self.kind {
+            StrategyKind::Prefix if self.prefix.mlp_hidden > 0 => {
+                let mut model = model;
+                let encoder = model.config.encoder_layers;
+                // Attention order: encoder self, then (decoder self, cross) per decoder layer.
+                let targets = (0..encoder)
+                    .chain((0..model.config.decoder_layers).flat_map(|i| {
+                        let at = encoder + 2 * i;
+                        std::iter::once(at).chain(self.prefix.cross_attention.then_some(at + 1))
+                    }))
+                    .collect();
+                model.prefix_mlp = Some(PrefixMlp::new(
+                    self.prefix.len,
+                    model.config.d_model,
+                    self.prefix.mlp_hidden,
+                    targets,
+                    device,
+                ));
+                model
+            }
             StrategyKind::Prefix => {
                 with_prefixes(model, self.prefix.len, self.prefix.cross_attention, device)
             }
             StrategyKind::Lora => attach_lora(model, &self.lora, device),
             StrategyKind::Custom | StrategyKind::LEo | StrategyKind::LLdb => model,
         }
+    }
+
+    /// The strategy as its adapter is stored and loaded: a reparameterised prefix is kept as
+    /// the MLP's output, i.e. as a direct prefix (`mlp_hidden` 0); other strategies as they are.
+    pub fn materialized(&self) -> Strategy {
+        let mut strategy = self.clone();
+        strategy.prefix.mlp_hidden = 0;
+        strategy
     }
 
     /// Set `require_grad = false` on every float parameter [`Strategy::trains`] rejects (so it
