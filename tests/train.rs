@@ -347,3 +347,67 @@ fn a_customization_sweep_killed_mid_run_resumes_and_finishes_every_run() {
     assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
     assert_eq!(custom.steps, 12);
 }
+
+#[test]
+fn a_reparameterised_prefix_trains_through_its_mlp_and_stores_plain_prefixes() {
+    let out = tempfile::tempdir().unwrap();
+    mine_training_fixtures(out.path());
+    run_ok(
+        tailor()
+            .args([
+                "finetune",
+                "--profile",
+                "smoke",
+                "--strategy",
+                "prefix",
+                "--projects",
+                "music-31",
+                "--set",
+                "train.max_steps=20",
+                "--set",
+                "finetune.prefix.mlp_hidden=24",
+                "--out",
+            ])
+            .arg(out.path()),
+    );
+    let rows = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.strategy == "prefix")
+        .unwrap_or_else(|| panic!("no prefix row in {rows:?}"));
+    assert_eq!(row.status, "done", "{row:?}");
+    let best = Path::new(&row.run_dir).join("best");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(best.join("adapter.json")).unwrap()).unwrap();
+    assert_eq!(info["strategy"]["prefix"]["mlp_hidden"], 24, "{info}");
+    // Trained: P' and the MLP; stored: their output, the plain prefixes only.
+    assert!(row.trainable_params as u64 > info["parameters"].as_u64().unwrap());
+    let stored = tailor::model::hf::read_tensors(&best.join("adapter.safetensors")).unwrap();
+    assert!(!stored.is_empty());
+    assert!(
+        stored
+            .keys()
+            .all(|k| k.ends_with(".prefix.key") || k.ends_with(".prefix.value")),
+        "{:?}",
+        stored.keys().collect::<Vec<_>>()
+    );
+    // The curve accounts the MLP's work too.
+    let curve = curves::read_curve(&Path::new(&row.run_dir).join(curves::FILE)).unwrap();
+    assert!(curve.len() >= 2 && curve.last().unwrap().pf_seconds() > 0.0);
+    let generated = run_ok(
+        tailor()
+            .args([
+                "generate",
+                "--num-beams",
+                "2",
+                "--max-length",
+                "12",
+                "--model",
+            ])
+            .arg(out.path().join("runs/baseline/smoke/best"))
+            .arg("--adapter")
+            .arg(&best)
+            .args(["--focal", "public void play() { volume = 3; }"]),
+    );
+    assert!(!generated.trim().is_empty());
+}
