@@ -114,6 +114,12 @@ fn padded(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) 
     (ids, mask)
 }
 
+/// Row `row` of a batch.
+fn row_of(t: Tensor<2, Int>, row: usize) -> Tensor<2, Int> {
+    let [_, len] = t.dims();
+    t.slice([row..row + 1, 0..len])
+}
+
 fn max_abs(a: Tensor<3>, b: Tensor<3>) -> f32 {
     (a - b).abs().max().into_scalar()
 }
@@ -131,18 +137,18 @@ fn a_mixed_batch_computes_each_projects_logits() {
     let [_, len, vocab] = mixed.dims();
     for (row, &adapter) in ROWS.iter().enumerate() {
         let alone = f.adapted[adapter].forward(
-            ids.clone().slice([row..row + 1]),
-            Some(mask.clone().slice([row..row + 1])),
-            dec.clone().slice([row..row + 1]),
+            row_of(ids.clone(), row),
+            Some(row_of(mask.clone(), row)),
+            row_of(dec.clone(), row),
         );
         let got = mixed.clone().slice([row..row + 1, 0..len, 0..vocab]);
         let diff = max_abs(got.clone(), alone.clone());
         assert!(diff < 1e-5, "row {row} (adapter {adapter}): max |Δ| {diff}");
         // The adapter matters: the plain base differs.
         let plain = f.base.forward(
-            ids.clone().slice([row..row + 1]),
-            Some(mask.clone().slice([row..row + 1])),
-            dec.clone().slice([row..row + 1]),
+            row_of(ids.clone(), row),
+            Some(row_of(mask.clone(), row)),
+            row_of(dec.clone(), row),
         );
         assert!(
             max_abs(got, plain) > 1e-3,

@@ -342,6 +342,9 @@ struct Context<'a> {
     progress: &'a ProgressBar,
 }
 
+/// One run's decoded outputs: per test, per rank, (text, score).
+type RunOutputs = Vec<Vec<(String, f64)>>;
+
 type RunTables = (
     Vec<predictions::PredictionRow>,
     Vec<crate::tables::metrics::MetricRow>,
@@ -404,7 +407,7 @@ fn generate_unit(
     ready: &[usize],
     tests: &[Result<Vec<&Example>>],
     cx: &Context<'_>,
-) -> Result<Vec<Vec<Vec<(String, f64)>>>> {
+) -> Result<Vec<RunOutputs>> {
     let mut requests = Vec::new();
     for (adapter, &i) in ready.iter().enumerate() {
         let tests = tests[i].as_ref().expect("ready runs have tests");
