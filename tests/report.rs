@@ -406,6 +406,28 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     let predictions = read_predictions(&table_path(out, "predictions")).unwrap();
     let metrics = read_metrics(&table_path(out, "metrics")).unwrap();
 
+    // The serving benchmark runs on the sweep's prefix and LoRA adapters and checks equality.
+    let bench = run_ok(
+        tailor()
+            .args([
+                "bench-mixed",
+                "--profile",
+                "smoke",
+                "--requests-per-adapter",
+                "3",
+                "--batch-size",
+                "4",
+                "--max-length",
+                "10",
+                "--out",
+            ])
+            .arg(out),
+    );
+    assert!(
+        bench.contains("2 adapters") && bench.contains("6 of 6 requests identical"),
+        "{bench}"
+    );
+
     // A second evaluation finds everything done and adds nothing.
     let stdout = run_ok(&mut evaluate());
     assert!(stdout.contains("0 run(s) evaluated"), "{stdout}");
