@@ -11,10 +11,10 @@ IDIOMS     ?= 200
 
 .PHONY: evaluate report notebooks
 
-evaluate: train-build ## Beam search over every finished run's test part and its metrics (PROFILE=, BACKEND=, MAX_TEST=N, EVAL_BATCH=, MIX=N); resumable
+evaluate: train-build ## Beam search over every finished run's test part and its metrics (PROFILE=, BACKEND=, MAX_TEST=N, EVAL_BATCH=, MIX=N, STRATEGY=); resumable
 	$(TRAIN_ENV) $(TAILOR) evaluate --out $(OUT) --profile $(PROFILE) --backend $(TRAIN_BACKEND) \
 	  $(if $(CUDA),--cuda) $(if $(MAX_TEST),--max-test $(MAX_TEST)) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS) \
-	  $(if $(MIX),--mix-adapters $(MIX))
+	  $(if $(MIX),--mix-adapters $(MIX)) --strategy $(if $(STRATEGY),$(STRATEGY),all),baseline
 
 report: train-build ## Tables 1, 3, 4, Figures 3, 4, 5 and results.md under OUT/reports and OUT/figures (PROFILE=)
 	$(TRAIN_ENV) $(TAILOR) report --out $(OUT) --profile $(PROFILE)

@@ -43,6 +43,24 @@ pub struct Args {
     /// (one base, many projects; each run's outputs are its own). 1: one run at a time.
     #[arg(long, default_value_t = 1)]
     pub mix_adapters: usize,
+    /// Only runs of these strategies, comma-separated (baseline, custom, l-eo, l-ldb, prefix,
+    /// lora) or `all`.
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    pub strategy: Vec<String>,
+}
+
+/// `--strategy`: `None` for all, else the names, checked.
+fn strategies(names: &[String]) -> Result<Option<Vec<String>>> {
+    const KNOWN: [&str; 6] = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora"];
+    if names.is_empty() || names.iter().any(|n| n == "all") {
+        return Ok(None);
+    }
+    for name in names {
+        if !KNOWN.contains(&name.as_str()) {
+            bail!("--strategy: unknown strategy {name:?} (one of {KNOWN:?} or all)");
+        }
+    }
+    Ok(Some(names.to_vec()))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -56,6 +74,7 @@ pub fn run(args: Args) -> Result<()> {
         idioms: args.idioms,
         threads: args.threads,
         mix_adapters: args.mix_adapters,
+        strategies: strategies(&args.strategy)?,
     };
     let summary = run_evaluate(&options)?;
     println!(

@@ -67,6 +67,8 @@ pub struct EvaluateOptions {
     /// adapters (one base, many projects; the outputs are each run's own); 0 or 1 evaluates one
     /// run at a time.
     pub mix_adapters: usize,
+    /// Evaluate only runs of these strategies (`baseline` included by name); `None`: all.
+    pub strategies: Option<Vec<String>>,
 }
 
 /// What `tailor evaluate` did.
@@ -105,7 +107,16 @@ pub fn test_scores_file(out: &Path) -> PathBuf {
 fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<Pending>> {
     let mut folds: HashMap<(String, u32), FoldParts> = HashMap::new();
     let mut pending = Vec::new();
-    for row in rows.iter().filter(|r| r.status == "done") {
+    let wanted = |strategy: &str| {
+        options
+            .strategies
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == strategy))
+    };
+    for row in rows
+        .iter()
+        .filter(|r| r.status == "done" && wanted(&r.strategy))
+    {
         let file = fold_file(
             &options.out,
             &options.profile,
