@@ -377,8 +377,16 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     for table in ["predictions", "metrics", "test_scores"] {
         std::fs::remove_file(table_path(out, table)).unwrap();
     }
+    let stdout = run_ok(evaluate().args(["--mix-adapters", "4", "--strategy", "prefix,lora"]));
+    assert!(stdout.contains("2 run(s) evaluated"), "{stdout}");
     let stdout = run_ok(evaluate().args(["--mix-adapters", "4"]));
-    assert!(stdout.contains("6 run(s) evaluated"), "{stdout}");
+    assert!(stdout.contains("4 run(s) evaluated"), "{stdout}");
+    let unknown = evaluate().args(["--strategy", "prefx"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success() && stderr.contains("\"prefx\""),
+        "{stderr}"
+    );
     let mixed = read_predictions(&table_path(out, "predictions")).unwrap();
     let keyed = |rows: &[tailor::tables::predictions::PredictionRow]| {
         rows.iter()
