@@ -47,6 +47,9 @@ pub struct Args {
     pub cuda: bool,
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Timed repetitions of each way (alternating); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
 }
 
 /// The prefix and LoRA adapters of the profile's finetune runs: (name, best folder, fold file).
@@ -175,7 +178,7 @@ pub fn run(args: Args) -> Result<()> {
     let bank = AdapterBank::load(&base, &base_dir, &named, &device)?;
     println!(
         "bench-mixed: {} adapters ({}), {} requests ({} per adapter, interleaved), batch {}, \
-         {} beams, max_length {}, backend {}",
+         {} beams, max_length {}, backend {}, median of {} timings per way",
         adapters.len(),
         named
             .iter()
@@ -187,7 +190,8 @@ pub fn run(args: Args) -> Result<()> {
         args.batch_size,
         config.num_beams,
         config.max_length,
-        args.backend
+        args.backend,
+        args.repeat.max(1)
     );
     let time = |models: &Models<'_>| -> Result<(Vec<Outputs>, f64)> {
         let started = Instant::now();
@@ -204,11 +208,25 @@ pub fn run(args: Args) -> Result<()> {
         &device,
         |_| {},
     )?;
-    let (alone, alone_s) = time(&Models::Separate(&refs))?;
-    let (mixed, mixed_s) = time(&Models::Mixed {
+    let mixed_models = Models::Mixed {
         base: &base,
         bank: &bank,
-    })?;
+    };
+    let (mut alone_times, mut mixed_times) = (Vec::new(), Vec::new());
+    let (mut alone, mut mixed) = (Vec::new(), Vec::new());
+    for _ in 0..args.repeat.max(1) {
+        let (outputs, seconds) = time(&Models::Separate(&refs))?;
+        alone = outputs;
+        alone_times.push(seconds);
+        let (outputs, seconds) = time(&mixed_models)?;
+        mixed = outputs;
+        mixed_times.push(seconds);
+    }
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let (alone_s, mixed_s) = (median(alone_times), median(mixed_times));
     let batches = |groups: usize, per_group: usize| groups * per_group.div_ceil(args.batch_size);
     let n = requests.len() as f64;
     println!(
