@@ -163,7 +163,7 @@ impl AdapterBank {
                 let column: Vec<&BartAttention> = per_model.iter().map(|a| a[i]).collect();
                 stack_attention(&column, &device)
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         Ok(Self {
             names: adapters.iter().map(|(n, _)| n.clone()).collect(),
             layers,
@@ -250,20 +250,20 @@ impl AdapterBank {
 }
 
 /// Stack one attention's adapters (one per project).
-fn stack_attention(attentions: &[&BartAttention], device: &Device) -> Result<RowAdapter> {
+fn stack_attention(attentions: &[&BartAttention], device: &Device) -> RowAdapter {
     let d_model = attentions[0].q_proj.weight.dims()[0];
     let prefix = stack_prefixes(attentions, d_model, device);
     let lora = |pick: fn(&BartAttention) -> Option<&Lora>| -> Option<RowLora> {
         let loras: Vec<Option<&Lora>> = attentions.iter().map(|a| pick(a)).collect();
         stack_loras(&loras, d_model, device)
     };
-    Ok(RowAdapter {
+    RowAdapter {
         prefix,
         q_proj: lora(|a| a.lora.as_ref().and_then(|l| l.q_proj.as_ref())),
         k_proj: lora(|a| a.lora.as_ref().and_then(|l| l.k_proj.as_ref())),
         v_proj: lora(|a| a.lora.as_ref().and_then(|l| l.v_proj.as_ref())),
         out_proj: lora(|a| a.lora.as_ref().and_then(|l| l.out_proj.as_ref())),
-    })
+    }
 }
 
 /// Prefixes padded to the longest with zeros and masked there; `None` when no adapter has one
@@ -309,7 +309,7 @@ fn stack_prefixes(
     })
 }
 
-/// LoRA factors in PyTorch-free burn layout (`A` `[d_in, r]`, `B` `[r, d_out]`) padded to the
+/// LoRA factors in burn's layout (`A` `[d_in, r]`, `B` `[r, d_out]`) padded to the
 /// highest rank with zeros; a project without LoRA here gets zero factors.
 fn stack_loras(loras: &[Option<&Lora>], d_model: usize, device: &Device) -> Option<RowLora> {
     let rank = loras.iter().flatten().map(|l| l.rank()).max()?;
