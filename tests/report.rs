@@ -436,6 +436,21 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
         "{bench}"
     );
 
+    // A run trained again (its test loss in the finetune table changed) is evaluated again.
+    let finetune_path = table_path(out, "finetune");
+    let rows = tailor::tables::finetune::read_rows(&finetune_path).unwrap();
+    let mut lora = rows.iter().find(|r| r.strategy == "lora").unwrap().clone();
+    let original = lora.clone();
+    lora.test_loss += 0.125;
+    tailor::tables::finetune::upsert(&finetune_path, lora).unwrap();
+    let stdout = run_ok(&mut evaluate());
+    assert!(stdout.contains("1 run(s) evaluated"), "{stdout}");
+    tailor::tables::finetune::upsert(&finetune_path, original).unwrap();
+    let stdout = run_ok(&mut evaluate());
+    assert!(stdout.contains("1 run(s) evaluated"), "{stdout}");
+    let predictions = read_predictions(&table_path(out, "predictions")).unwrap();
+    let metrics = read_metrics(&table_path(out, "metrics")).unwrap();
+
     // A second evaluation finds everything done and adds nothing.
     let stdout = run_ok(&mut evaluate());
     assert!(stdout.contains("0 run(s) evaluated"), "{stdout}");

@@ -219,8 +219,23 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         test_scores_file(&options.out),
     );
     let done = predictions::evaluated_runs(&predictions_path)?;
+    // A run counts as evaluated only if it was evaluated as it is now: a run trained again
+    // since (its test loss in the finetune table changed) is evaluated again.
+    let evaluated_loss: HashMap<(String, String, u32), f64> = if metrics_path.exists() {
+        metrics_table::read_rows(&metrics_path)?
+            .into_iter()
+            .filter(|m| m.metric == metric::TEST_LOSS)
+            .map(|m| ((m.project_id, m.strategy, m.fold), m.value))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let (skipped, pending): (Vec<Pending>, Vec<Pending>) = all.into_iter().partition(|p| {
-        done.contains(&(p.key.project_id.clone(), p.key.strategy.clone(), p.key.fold))
+        let key = (p.key.project_id.clone(), p.key.strategy.clone(), p.key.fold);
+        done.contains(&key)
+            && evaluated_loss
+                .get(&key)
+                .is_some_and(|loss| loss.to_bits() == p.test_loss.to_bits())
     });
     let mut summary = EvaluateSummary {
         runs: skipped.len() + pending.len(),

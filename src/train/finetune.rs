@@ -456,6 +456,7 @@ fn customize(
             valid.len()
         );
     }
+    let train_settings = settings.train_for(strategy.kind);
     let resolved = format!(
         "# customization run: {project} / {} / fold {fold}\n{}",
         strategy.name(),
@@ -468,7 +469,7 @@ fn customize(
             valid_fraction: settings.valid_fraction,
             fold_seed: settings.fold_seed,
             strategy: strategy.clone(),
-            train: settings.train.clone(),
+            train: train_settings.clone(),
             base_hash: crate::model::adapter::base_hash(base_dir)?,
         })?
     );
@@ -495,7 +496,7 @@ fn customize(
     let run = Run {
         dir: dir.to_path_buf(),
         label: format!("{project}/{}/fold{fold}", strategy.name()),
-        settings: &settings.train,
+        settings: &train_settings,
         train,
         valid,
         progress: Some(multi),

@@ -154,6 +154,22 @@ pub struct FinetuneSettings {
     pub lora: LoraSettings,
     /// The optimisation recipe of customization runs.
     pub train: TrainSettings,
+    /// Learning rate per strategy (`[finetune.lr]`, e.g. `lora = 2e-3`), replacing `train.lr`
+    /// for that strategy's runs: a few adapter parameters usually want a larger step than the
+    /// whole model. Strategies not named use `train.lr`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lr: BTreeMap<StrategyKind, f64>,
+}
+
+impl FinetuneSettings {
+    /// The optimisation recipe of `kind`'s runs: `train` with the strategy's learning rate.
+    pub fn train_for(&self, kind: StrategyKind) -> TrainSettings {
+        let mut train = self.train.clone();
+        if let Some(&lr) = self.lr.get(&kind) {
+            train.lr = lr;
+        }
+        train
+    }
 }
 
 /// Fields that may differ when a run is resumed: they change speed, not results.
@@ -211,6 +227,12 @@ impl Profile {
                         (0.0..1.0).contains(&finetune.valid_fraction),
                         "finetune.valid_fraction must be in [0, 1)"
                     );
+                    for (kind, lr) in &finetune.lr {
+                        ensure!(
+                            lr.is_finite() && *lr > 0.0,
+                            "finetune.lr.{kind} must be a positive number, not {lr}"
+                        );
+                    }
                     Ok(())
                 })
                 .with_context(|| format!("checking [finetune] of {}", path.display()))?;
@@ -362,5 +384,29 @@ mod tests {
                 profile.model.config(profile.data.vocab_size).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn a_strategy_can_have_its_own_learning_rate() {
+        let cpu = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/train/cpu.toml");
+        let overrides = [
+            "finetune.lr.lora=3e-3".to_string(),
+            "finetune.lr.l-eo=1e-4".to_string(),
+        ];
+        let profile = Profile::load(cpu, &overrides).unwrap();
+        let finetune = profile.finetune.unwrap();
+        assert_eq!(finetune.train_for(StrategyKind::Lora).lr, 3e-3);
+        assert_eq!(finetune.train_for(StrategyKind::LEo).lr, 1e-4);
+        assert_eq!(
+            finetune.train_for(StrategyKind::Custom).lr,
+            finetune.train.lr
+        );
+        let bad = Profile::load(cpu, &["finetune.lr.lorra=3e-3".to_string()]).unwrap_err();
+        assert!(format!("{bad:#}").contains("lorra"), "{bad:#}");
+        let negative = Profile::load(cpu, &["finetune.lr.lora=-1.0".to_string()]).unwrap_err();
+        assert!(
+            format!("{negative:#}").contains("finetune.lr.lora"),
+            "{negative:#}"
+        );
     }
 }
