@@ -304,6 +304,51 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
             (b.wall_seconds, b.test_loss.to_bits())
         );
     }
+
+    // A finished run whose recipe the profile no longer matches keeps its row and is named; a
+    // finished run whose folder is gone is trained again.
+    let lora_dir = PathBuf::from(&by("lora").run_dir);
+    std::fs::remove_dir_all(&lora_dir).unwrap();
+    let finetune = |extra: &[&str]| {
+        let mut command = tailor();
+        command
+            .args([
+                "finetune",
+                "--profile",
+                "smoke",
+                "--strategy",
+                "lora,prefix",
+            ])
+            .args(["--set", "train.max_steps=20"])
+            .args(extra)
+            .arg("--out")
+            .arg(out.path());
+        command
+    };
+    let output = finetune(&["--set", "finetune.lr.prefix=5e-3"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        said.contains("prefix finished under another recipe") && said.contains("lr"),
+        "{said}"
+    );
+    assert!(
+        lora_dir.join("best/adapter.json").exists(),
+        "the lora run was not trained again"
+    );
+    let third = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
+    let find = |rows: &[tailor::tables::finetune::FinetuneRow], s: &str| {
+        rows.iter().find(|r| r.strategy == s).unwrap().clone()
+    };
+    assert_eq!(
+        find(&third, "prefix").test_loss.to_bits(),
+        by("prefix").test_loss.to_bits()
+    );
+    assert_eq!(find(&third, "prefix").status, "done");
 }
 
 #[test]

@@ -304,7 +304,7 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
                 }
                 Err(err) => {
                     let label = label(run);
-                    progress.println(format!("evaluate: {label} failed: {err:#}"));
+                    progress.suspend(|| eprintln!("evaluate: {label} failed: {err:#}"));
                     summary.failed.push(format!("{label}: {err:#}"));
                 }
             }

@@ -254,10 +254,10 @@ pub fn run_finetune(
 
     for project in &targets {
         let Some(pairs) = by_project.get(project.as_str()) else {
-            multi.println(format!(
+            multi.suspend(|| eprintln!(
                 "finetune: project {project} has no examples in {} (is it in the corpus and mined?); skipped",
                 table_path(&options.out, "examples").display()
-            ))?;
+            ));
             overall.inc((folds.len() * strategies.len()) as u64);
             continue;
         };
@@ -311,20 +311,37 @@ pub fn run_finetune(
             for strategy in &strategies {
                 let name = strategy.name();
                 overall.set_message(format!("{project} fold {fold} {name}"));
-                if finished(project, name, fold) {
-                    overall.inc(1);
-                    continue;
-                }
                 let dir = run_dir(&options.out, &profile.name, project, name, fold);
+                if finished(project, name, fold) {
+                    let recipe = run_recipe(profile, settings, strategy, project, fold, &base_dir)?;
+                    match done_run(&dir, &recipe) {
+                        DoneRun::Current => {
+                            overall.inc(1);
+                            continue;
+                        }
+                        DoneRun::OtherRecipe(diff) => {
+                            multi.suspend(|| eprintln!(
+                                "finetune: {project} fold {fold} {name} finished under another \
+                                 recipe; its row is kept. Remove {} (or choose another --out) to \
+                                 run it as the profile now says. Differences (recorded → now):\n  {}",
+                                dir.display(),
+                                diff.join("\n  ")
+                            ));
+                            overall.inc(1);
+                            continue;
+                        }
+                        DoneRun::Missing => {} // trained again below
+                    }
+                }
                 let row = match customize(
                     profile, settings, strategy, &base, &base_dir, &dir, project, fold, &train,
                     &valid, &test, options, &multi,
                 ) {
                     Ok(row) => row,
                     Err(err) => {
-                        multi.println(format!(
-                            "finetune: {project} fold {fold} {name} failed: {err:#}"
-                        ))?;
+                        multi.suspend(|| {
+                            eprintln!("finetune: {project} fold {fold} {name} failed: {err:#}")
+                        });
                         error_row(
                             project,
                             name,
@@ -427,6 +444,58 @@ fn evaluate_baseline(
     })
 }
 
+/// The recipe a run folder records (`config.resolved.toml`): what decides its result.
+fn run_recipe(
+    profile: &Profile,
+    settings: &FinetuneSettings,
+    strategy: &Strategy,
+    project: &str,
+    fold: usize,
+    base_dir: &Path,
+) -> Result<String> {
+    Ok(format!(
+        "# customization run: {project} / {} / fold {fold}\n{}",
+        strategy.name(),
+        toml::to_string_pretty(&RunRecipe {
+            profile: profile.name.clone(),
+            project: project.to_string(),
+            fold,
+            folds: settings.folds,
+            fold_by: format!("{:?}", settings.fold_by),
+            valid_fraction: settings.valid_fraction,
+            fold_seed: settings.fold_seed,
+            strategy: strategy.clone(),
+            train: settings.train_for(strategy.kind),
+            base_hash: crate::model::adapter::base_hash(base_dir)?,
+        })?
+    ))
+}
+
+/// What became of a run the table calls done.
+enum DoneRun {
+    /// Its adapter is there and its folder records the current recipe: skip it.
+    Current,
+    /// Its adapter or folder is gone: run it again.
+    Missing,
+    /// Its folder records another recipe (these differences): keep its row, say so.
+    OtherRecipe(Vec<String>),
+}
+
+fn done_run(dir: &Path, recipe: &str) -> DoneRun {
+    let adapter = dir.join(BEST_DIR).join(crate::model::adapter::ADAPTER_INFO);
+    let Ok(recorded) = std::fs::read_to_string(dir.join(super::settings::RESOLVED_FILE)) else {
+        return DoneRun::Missing;
+    };
+    if !adapter.exists() {
+        return DoneRun::Missing;
+    }
+    match super::settings::differences(&recorded, recipe) {
+        Ok(diff) if diff.is_empty() => DoneRun::Current,
+        Ok(diff) => DoneRun::OtherRecipe(diff),
+        Err(err) => DoneRun::OtherRecipe(vec![format!("unreadable recipe: {err:#}")]),
+    }
+}
+
 /// One customization run: attach, (prefix) initialise, train, evaluate the best adapter on the
 /// test part.
 #[allow(clippy::too_many_arguments)]
@@ -457,22 +526,7 @@ fn customize(
         );
     }
     let train_settings = settings.train_for(strategy.kind);
-    let resolved = format!(
-        "# customization run: {project} / {} / fold {fold}\n{}",
-        strategy.name(),
-        toml::to_string_pretty(&RunRecipe {
-            profile: profile.name.clone(),
-            project: project.to_string(),
-            fold,
-            folds: settings.folds,
-            fold_by: format!("{:?}", settings.fold_by),
-            valid_fraction: settings.valid_fraction,
-            fold_seed: settings.fold_seed,
-            strategy: strategy.clone(),
-            train: train_settings.clone(),
-            base_hash: crate::model::adapter::base_hash(base_dir)?,
-        })?
-    );
+    let resolved = run_recipe(profile, settings, strategy, project, fold, base_dir)?;
     super::settings::claim_run_dir(dir, &resolved)?;
     let device = options.backend.device(options.cuda)?.autodiff();
     device.seed(settings.train.seed);

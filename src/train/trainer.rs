@@ -303,14 +303,16 @@ pub fn train<E: SeqPair>(
     let progress = bar(&run.label, total_steps, run.progress);
     progress.set_position(state.step);
     if resumed_from.is_some() {
-        progress.println(format!(
-            "{}: resuming at step {} (epoch {}, batch {}) from {}",
-            run.label,
-            state.step,
-            state.epoch,
-            state.batch_in_epoch,
-            checkpoint_dir.display()
-        ));
+        progress.suspend(|| {
+            eprintln!(
+                "{}: resuming at step {} (epoch {}, batch {}) from {}",
+                run.label,
+                state.step,
+                state.epoch,
+                state.batch_in_epoch,
+                checkpoint_dir.display()
+            )
+        });
     }
     let started = Instant::now();
     let wall_before = state.wall_seconds;
