@@ -186,6 +186,8 @@ pub fn run_finetune(
             },
         )?;
     }
+    // Every run's recipe names the base by content: hashed once for the whole sweep.
+    let base_hash = crate::model::adapter::base_hash(&base_dir)?;
     let targets = target_projects(&options.out, settings)?;
     let folds: Vec<usize> = if settings.run_folds.is_empty() {
         (0..settings.folds).collect()
@@ -312,8 +314,8 @@ pub fn run_finetune(
                 let name = strategy.name();
                 overall.set_message(format!("{project} fold {fold} {name}"));
                 let dir = run_dir(&options.out, &profile.name, project, name, fold);
+                let recipe = run_recipe(profile, settings, strategy, project, fold, &base_hash)?;
                 if finished(project, name, fold) {
-                    let recipe = run_recipe(profile, settings, strategy, project, fold, &base_dir)?;
                     match done_run(&dir, &recipe) {
                         DoneRun::Current => {
                             overall.inc(1);
@@ -334,7 +336,7 @@ pub fn run_finetune(
                     }
                 }
                 let row = match customize(
-                    profile, settings, strategy, &base, &base_dir, &dir, project, fold, &train,
+                    &recipe, settings, strategy, &base, &base_dir, &dir, project, fold, &train,
                     &valid, &test, options, &multi,
                 ) {
                     Ok(row) => row,
@@ -451,7 +453,7 @@ fn run_recipe(
     strategy: &Strategy,
     project: &str,
     fold: usize,
-    base_dir: &Path,
+    base_hash: &str,
 ) -> Result<String> {
     Ok(format!(
         "# customization run: {project} / {} / fold {fold}\n{}",
@@ -466,7 +468,7 @@ fn run_recipe(
             fold_seed: settings.fold_seed,
             strategy: strategy.clone(),
             train: settings.train_for(strategy.kind),
-            base_hash: crate::model::adapter::base_hash(base_dir)?,
+            base_hash: base_hash.to_string(),
         })?
     ))
 }
@@ -497,10 +499,10 @@ fn done_run(dir: &Path, recipe: &str) -> DoneRun {
 }
 
 /// One customization run: attach, (prefix) initialise, train, evaluate the best adapter on the
-/// test part.
+/// test part. `recipe` is its [`run_recipe`], claimed in `dir`.
 #[allow(clippy::too_many_arguments)]
 fn customize(
-    profile: &Profile,
+    recipe: &str,
     settings: &FinetuneSettings,
     strategy: &Strategy,
     base: &BartForConditionalGeneration,
@@ -526,8 +528,7 @@ fn customize(
         );
     }
     let train_settings = settings.train_for(strategy.kind);
-    let resolved = run_recipe(profile, settings, strategy, project, fold, base_dir)?;
-    super::settings::claim_run_dir(dir, &resolved)?;
+    super::settings::claim_run_dir(dir, recipe)?;
     let device = options.backend.device(options.cuda)?.autodiff();
     device.seed(settings.train.seed);
     let start = hf::load_dir(base_dir, &device)?;
