@@ -3,15 +3,14 @@
 //! logits to float rounding and the same beam-search outputs — whatever the prefix lengths,
 //! LoRA ranks and targets; adapters that change base weights are refused.
 
-use std::collections::HashSet;
+#[path = "common/perturb.rs"]
+mod perturb_common;
+use perturb_common::perturb;
 
-use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use tailor::generate::{GenerationConfig, generate};
 use tailor::model::adapter::save_adapter;
 use tailor::model::hf;
-use tailor::model::params::named_params;
 use tailor::model::{AdapterBank, Backend, BartConfig, BartForConditionalGeneration, Preset};
 use tailor::train::strategy::{Strategy, StrategyKind};
 
@@ -19,31 +18,6 @@ fn device() -> Device {
     Backend::Flex
         .device(false)
         .expect("flex is the default backend")
-}
-
-/// N(0, 0.1) noise on every parameter `strategy` trains (LoRA's B starts at zero).
-fn perturb(
-    model: BartForConditionalGeneration,
-    strategy: &Strategy,
-) -> BartForConditionalGeneration {
-    struct Noise(HashSet<ParamId>);
-    impl ModuleMapper for Noise {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            if !self.0.contains(&param.id) {
-                return param;
-            }
-            param.map(|t| {
-                let noise = t.random_like(Distribution::Normal(0.0, 0.1));
-                t + noise
-            })
-        }
-    }
-    let ids = named_params(&model)
-        .into_iter()
-        .filter(|p| strategy.trains(&p.path, &model.config))
-        .map(|p| p.id)
-        .collect();
-    model.map(&mut Noise(ids))
 }
 
 /// Four projects' adapters of unlike shapes: prefixes of 3 and 5 positions (the second also on
@@ -77,7 +51,7 @@ fn fixture(device: &Device) -> Fixture {
     let base = BartForConditionalGeneration::new(&BartConfig::preset(Preset::Tiny), device);
     let adapted: Vec<_> = strategies()
         .iter()
-        .map(|s| perturb(s.attach(base.clone(), device), s))
+        .map(|s| perturb(s.attach(base.clone(), device), s, 0.1))
         .collect();
     let named: Vec<(String, &BartForConditionalGeneration)> = adapted
         .iter()
@@ -205,7 +179,7 @@ fn loading_a_bank_refuses_adapters_that_change_base_weights() {
     ] {
         let mut strategy = Strategy::new(kind);
         strategy.prefix.len = 2;
-        let model = perturb(strategy.attach(base.clone(), &device), &strategy);
+        let model = perturb(strategy.attach(base.clone(), &device), &strategy, 0.1);
         let dir = tmp.path().join(name);
         save_adapter(&model, &strategy, &base_dir, &dir).unwrap();
         dirs.push((name.to_string(), dir));

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{mine_training_fixtures, run_ok, tailor};
+use common::{mine_training_fixtures, run_ok, smoke_finetune, tailor};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -290,20 +290,7 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     mine_training_fixtures(out);
-    run_ok(
-        tailor()
-            .args([
-                "finetune",
-                "--profile",
-                "smoke",
-                "--strategy",
-                "all",
-                "--set",
-                "train.max_steps=20",
-                "--out",
-            ])
-            .arg(out),
-    );
+    run_ok(&mut smoke_finetune(out, "all", &[]));
     let evaluate = || {
         let mut command = tailor();
         command

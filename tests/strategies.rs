@@ -4,13 +4,16 @@
 //! saved from a customized model loads back onto its base with bit-identical logits, and only
 //! onto its base.
 
+#[path = "common/perturb.rs"]
+mod perturb_common;
+use perturb_common::perturb;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use tailor::model::adapter::{
     ADAPTER_INFO, PEFT_CONFIG, PEFT_KEY_PREFIX, PEFT_WEIGHTS, load_adapter, read_info, save_adapter,
 };
@@ -231,32 +234,6 @@ fn lora_with_zero_b_computes_the_base_models_logits_exactly() {
     assert_eq!(logits(&adapted, &data).into_data(), expected);
 }
 
-/// Add N(0, 0.05) noise to every parameter `strategy` trains, so that an adapter that failed
-/// to store or restore one shows in the logits (LoRA's B starts at zero).
-fn perturb(
-    model: BartForConditionalGeneration,
-    strategy: &Strategy,
-) -> BartForConditionalGeneration {
-    struct Noise(HashSet<ParamId>);
-    impl ModuleMapper for Noise {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            if !self.0.contains(&param.id) {
-                return param;
-            }
-            param.map(|t| {
-                let noise = t.random_like(Distribution::Normal(0.0, 0.05));
-                t + noise
-            })
-        }
-    }
-    let ids = named_params(&model)
-        .into_iter()
-        .filter(|p| strategy.trains(&p.path, &model.config))
-        .map(|p| p.id)
-        .collect();
-    model.map(&mut Noise(ids))
-}
-
 fn write_base(dir: &Path, seed: u64) {
     let device = device();
     device.seed(seed);
@@ -274,7 +251,7 @@ fn an_adapter_reproduces_the_customized_models_logits_bit_for_bit() {
         device.seed(4);
         let kind = strategy.kind;
         let base = hf::load_dir(&base_dir, &device).unwrap();
-        let tuned = perturb(strategy.attach(base.clone(), &device), &strategy);
+        let tuned = perturb(strategy.attach(base.clone(), &device), &strategy, 0.05);
         let expected = logits(&tuned, &data).into_data();
         assert_ne!(
             expected,
@@ -369,7 +346,7 @@ fn lora_adapters_are_also_written_in_peft_layout() {
     device.seed(9);
     let strategy = strategy(StrategyKind::Lora);
     let base = hf::load_dir(&base_dir, &device).unwrap();
-    let tuned = perturb(strategy.attach(base, &device), &strategy);
+    let tuned = perturb(strategy.attach(base, &device), &strategy, 0.05);
     save_adapter(&tuned, &strategy, &base_dir, &dir).unwrap();
 
     let config: serde_json::Value =

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{mine_training_fixtures, run_ok, tailor};
+use common::{mine_training_fixtures, run_ok, smoke_finetune, tailor};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -153,20 +153,7 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
 fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     let out = tempfile::tempdir().unwrap();
     mine_training_fixtures(out.path());
-    let stdout = run_ok(
-        tailor()
-            .args([
-                "finetune",
-                "--profile",
-                "smoke",
-                "--strategy",
-                "all",
-                "--set",
-                "train.max_steps=20",
-                "--out",
-            ])
-            .arg(out.path()),
-    );
+    let stdout = run_ok(&mut smoke_finetune(out.path(), "all", &[]));
     assert!(stdout.contains("| l-ldb |"), "{stdout}");
     let rows = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
     let strategies = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora"];
@@ -282,20 +269,7 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     );
 
     // A second call finds every run finished and changes no row.
-    run_ok(
-        tailor()
-            .args([
-                "finetune",
-                "--profile",
-                "smoke",
-                "--strategy",
-                "all",
-                "--set",
-                "train.max_steps=20",
-                "--out",
-            ])
-            .arg(out.path()),
-    );
+    run_ok(&mut smoke_finetune(out.path(), "all", &[]));
     let again = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
     assert_eq!(again.len(), rows.len());
     for (a, b) in rows.iter().zip(&again) {
@@ -309,25 +283,13 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     // finished run whose folder is gone is trained again.
     let lora_dir = PathBuf::from(&by("lora").run_dir);
     std::fs::remove_dir_all(&lora_dir).unwrap();
-    let finetune = |extra: &[&str]| {
-        let mut command = tailor();
-        command
-            .args([
-                "finetune",
-                "--profile",
-                "smoke",
-                "--strategy",
-                "lora,prefix",
-            ])
-            .args(["--set", "train.max_steps=20"])
-            .args(extra)
-            .arg("--out")
-            .arg(out.path());
-        command
-    };
-    let output = finetune(&["--set", "finetune.lr.prefix=5e-3"])
-        .output()
-        .unwrap();
+    let output = smoke_finetune(
+        out.path(),
+        "lora,prefix",
+        &["--set", "finetune.lr.prefix=5e-3"],
+    )
+    .output()
+    .unwrap();
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -397,24 +359,16 @@ fn a_customization_sweep_killed_mid_run_resumes_and_finishes_every_run() {
 fn a_reparameterised_prefix_trains_through_its_mlp_and_stores_plain_prefixes() {
     let out = tempfile::tempdir().unwrap();
     mine_training_fixtures(out.path());
-    run_ok(
-        tailor()
-            .args([
-                "finetune",
-                "--profile",
-                "smoke",
-                "--strategy",
-                "prefix",
-                "--projects",
-                "music-31",
-                "--set",
-                "train.max_steps=20",
-                "--set",
-                "finetune.prefix.mlp_hidden=24",
-                "--out",
-            ])
-            .arg(out.path()),
-    );
+    run_ok(&mut smoke_finetune(
+        out.path(),
+        "prefix",
+        &[
+            "--projects",
+            "music-31",
+            "--set",
+            "finetune.prefix.mlp_hidden=24",
+        ],
+    ));
     let rows = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
     let row = rows
         .iter()

@@ -41,3 +41,16 @@ pub fn mine_training_fixtures(out: &Path) {
             .arg(out),
     );
 }
+
+/// `tailor finetune --profile smoke --strategy S --set train.max_steps=20 EXTRA --out OUT`: the
+/// short customization sweep the end-to-end tests share.
+pub fn smoke_finetune(out: &Path, strategy: &str, extra: &[&str]) -> Command {
+    let mut command = tailor();
+    command
+        .args(["finetune", "--profile", "smoke", "--strategy", strategy])
+        .args(["--set", "train.max_steps=20"])
+        .args(extra)
+        .arg("--out")
+        .arg(out);
+    command
+}
