@@ -15,7 +15,8 @@ use crate::data::examples::read_examples;
 use crate::evaluate::NUM_BEAMS;
 use crate::generate::GenerationConfig;
 use crate::generate::requests::{Models, Outputs, Request, generate_requests};
-use crate::model::adapter::{load_adapter, read_info};
+use crate::model::adapter::read_info;
+use crate::model::mixed::load_named;
 use crate::model::{AdapterBank, Backend, BartForConditionalGeneration, hf};
 use crate::train::baseline;
 use crate::train::finetune::{FoldParts, fold_file};
@@ -166,16 +167,16 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .map(|(n, d, _)| (n.clone(), d.clone()))
         .collect();
-    let customized = named
-        .iter()
-        .map(|(name, dir)| {
-            load_adapter(base.clone(), &base_dir, dir, &device)
-                .map(|(m, _)| m)
-                .with_context(|| format!("loading adapter {} ({name})", dir.display()))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    // Loaded once: the customized models serve one project at a time and are stacked into the
+    // bank (`adapters` holds prefix and LoRA folders only).
+    let customized = load_named(&base, &base_dir, &named, &device)?;
     let refs: Vec<&BartForConditionalGeneration> = customized.iter().collect();
-    let bank = AdapterBank::load(&base, &base_dir, &named, &device)?;
+    let stacked: Vec<(String, &BartForConditionalGeneration)> = named
+        .iter()
+        .zip(&customized)
+        .map(|((name, _), model)| (name.clone(), model))
+        .collect();
+    let bank = AdapterBank::new(&stacked)?;
     println!(
         "bench-mixed: {} adapters ({}), {} requests ({} per adapter, interleaved), batch {}, \
          {} beams, max_length {}, backend {}, median of {} timings per way",

@@ -388,7 +388,7 @@ fn named_adapter(spec: &str) -> (String, PathBuf) {
 fn run_requests(args: &Args, path: &std::path::Path) -> Result<()> {
     use crate::generate::requests::{Models, Request, generate_requests};
     use crate::model::AdapterBank;
-    use crate::model::adapter::load_adapter;
+    use crate::model::mixed::load_named;
 
     let adapters: Vec<(String, PathBuf)> = args.adapter.iter().map(|s| named_adapter(s)).collect();
     ensure!(
@@ -466,14 +466,7 @@ fn run_requests(args: &Args, path: &std::path::Path) -> Result<()> {
     );
     let started = std::time::Instant::now();
     let outputs = if args.one_at_a_time || adapters.len() == 1 {
-        let models = adapters
-            .iter()
-            .map(|(name, dir)| {
-                load_adapter(base.clone(), &args.model, dir, &device)
-                    .map(|(m, _)| m)
-                    .with_context(|| format!("loading adapter {} ({name})", dir.display()))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let models = load_named(&base, &args.model, &adapters, &device)?;
         let refs: Vec<&crate::model::BartForConditionalGeneration> = models.iter().collect();
         let models = Models::Separate(&refs);
         generate_requests(&models, &requests, &config, args.batch_size, &device, |n| {

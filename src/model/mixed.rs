@@ -179,7 +179,6 @@ impl AdapterBank {
         adapters: &[(String, PathBuf)],
         device: &Device,
     ) -> Result<Self> {
-        let mut models = Vec::with_capacity(adapters.len());
         for (name, dir) in adapters {
             let info = read_info(dir)?;
             if !matches!(
@@ -194,12 +193,13 @@ impl AdapterBank {
                     info.strategy.name()
                 );
             }
-            let (model, _) = load_adapter(base.clone(), base_dir, dir, device)
-                .with_context(|| format!("loading adapter {} ({name})", dir.display()))?;
-            models.push((name.clone(), model));
         }
-        let refs: Vec<(String, &BartForConditionalGeneration)> =
-            models.iter().map(|(n, m)| (n.clone(), m)).collect();
+        let models = load_named(base, base_dir, adapters, device)?;
+        let refs: Vec<(String, &BartForConditionalGeneration)> = adapters
+            .iter()
+            .zip(&models)
+            .map(|((name, _), model)| (name.clone(), model))
+            .collect();
         Self::new(&refs)
     }
 
@@ -247,6 +247,24 @@ impl AdapterBank {
         }
         model
     }
+}
+
+/// Each named adapter folder loaded onto the base at `base_dir` (`base` is its model), in order;
+/// an error names the adapter that failed.
+pub fn load_named(
+    base: &BartForConditionalGeneration,
+    base_dir: &Path,
+    adapters: &[(String, PathBuf)],
+    device: &Device,
+) -> Result<Vec<BartForConditionalGeneration>> {
+    adapters
+        .iter()
+        .map(|(name, dir)| {
+            load_adapter(base.clone(), base_dir, dir, device)
+                .map(|(model, _)| model)
+                .with_context(|| format!("loading adapter {} ({name})", dir.display()))
+        })
+        .collect()
 }
 
 /// Stack one attention's adapters (one per project).
