@@ -50,16 +50,20 @@ impl Encoded {
     /// `_expand_inputs_for_generation` does for beams.
     pub fn repeat_interleave(self, times: usize) -> Self {
         let [batch, ..] = self.hidden.dims();
-        let device = self.hidden.device();
-        let indices = Tensor::<1, Int>::arange(0..batch as i64, &device)
-            .reshape([batch, 1])
-            .repeat_dim(1, times)
-            .reshape([batch * times]);
+        let indices = interleaved(batch, times, &self.hidden.device());
         Self {
             hidden: self.hidden.select(0, indices.clone()),
             bias: self.bias.map(|b| b.select(0, indices)),
         }
     }
+}
+
+/// Row indices `[0, 0, 1, 1, …]`: each of `rows` rows `times` times in place.
+pub(crate) fn interleaved(rows: usize, times: usize, device: &Device) -> Tensor<1, Int> {
+    Tensor::<1, Int>::arange(0..rows as i64, device)
+        .reshape([rows, 1])
+        .repeat_dim(1, times)
+        .reshape([rows * times])
 }
 
 impl BartForConditionalGeneration {

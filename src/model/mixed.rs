@@ -24,7 +24,7 @@ use burn::prelude::*;
 
 use super::adapter::{load_adapter, read_info};
 use super::attention::{BartAttention, MASKED};
-use super::bart::BartForConditionalGeneration;
+use super::bart::{BartForConditionalGeneration, interleaved};
 use super::lora::Lora;
 use crate::train::strategy::StrategyKind;
 
@@ -70,36 +70,21 @@ pub struct RowAdapter {
 
 impl RowAdapter {
     /// Rows of every tensor repeated in place (`[a, b]` → `[a, a, b, b]`), as beam search
-    /// expands each input into its beams. Broadcast tensors (one row) stay as they are.
+    /// expands each input into its beams. A broadcast adapter (one row) stays as it is.
     pub fn repeat_interleave(self, times: usize) -> Self {
-        fn rep<const D: usize>(t: Tensor<D>, times: usize) -> Tensor<D> {
-            let rows = t.dims()[0];
-            if rows == 1 || times == 1 {
-                return t;
+        let first = self.prefix.as_ref().map(|p| p.key.clone()).or_else(|| {
+            [&self.q_proj, &self.k_proj, &self.v_proj, &self.out_proj]
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|l| l.a.clone())
+        });
+        match first {
+            Some(t) if t.dims()[0] > 1 && times > 1 => {
+                let indices = interleaved(t.dims()[0], times, &t.device());
+                self.select(&indices)
             }
-            let indices = Tensor::<1, Int>::arange(0..rows as i64, &t.device())
-                .reshape([rows, 1])
-                .repeat_dim(1, times)
-                .reshape([rows * times]);
-            t.select(0, indices)
-        }
-        let lora = |l: Option<RowLora>| {
-            l.map(|l| RowLora {
-                a: rep(l.a, times),
-                b: rep(l.b, times),
-                scaling: rep(l.scaling, times),
-            })
-        };
-        Self {
-            prefix: self.prefix.map(|p| RowPrefix {
-                key: rep(p.key, times),
-                value: rep(p.value, times),
-                bias: p.bias.map(|b| rep(b, times)),
-            }),
-            q_proj: lora(self.q_proj),
-            k_proj: lora(self.k_proj),
-            v_proj: lora(self.v_proj),
-            out_proj: lora(self.out_proj),
+            _ => self,
         }
     }
 
