@@ -58,13 +58,7 @@ pub fn write_table(df: &mut DataFrame, path: &Path, schema: &TableSchema) -> Res
             schema.name
         )
     })?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let tmp = temporary_beside(path)?;
     let metadata = KeyValueMetadata::from_static(vec![
         (TABLE_KEY.to_string(), schema.name.to_string()),
         (VERSION_KEY.to_string(), schema.version.to_string()),
@@ -74,31 +68,33 @@ pub fn write_table(df: &mut DataFrame, path: &Path, schema: &TableSchema) -> Res
         .with_key_value_metadata(Some(metadata))
         .finish(df)
         .with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("setting permissions of {}", path.display()))?;
-    }
-    tmp.persist(path)
-        .with_context(|| format!("moving the new table into place at {}", path.display()))?;
-    Ok(())
+    persist_shared(tmp, path)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
 /// reader never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = temporary_beside(path)?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    persist_shared(tmp, path)
+}
+
+/// A temporary file in `path`'s folder (created if needed), so the final rename stays on one
+/// file system.
+fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    // Temporary files are created private (0600); these are ordinary outputs to share.
+    tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))
+}
+
+/// Move a finished temporary file to `path`, readable by all: temporary files are created
+/// private (0600), and these are ordinary outputs to share.
+fn persist_shared(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
