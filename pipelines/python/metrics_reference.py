@@ -21,11 +21,20 @@ References (versions pinned in pipelines/python/requirements-hf.txt):
   inputs.json (`style_documents`, extracted by tailor with tree-sitter-java);
 - Kruskal-Wallis: scipy 1.17.1 `scipy.stats.kruskal`; Cliff's delta and Vargha-Delaney A12 from
   their definitions over all pairs;
-- perplexity: exp(sum of token NLL / tokens).
+- perplexity: exp(sum of token NLL / tokens);
+- permutation p-values of Kruskal-Wallis H (Table 4), for the groups of
+  permutation_inputs.json (read beside INPUTS.json, written as permutation_expected.json beside
+  EXPECTED.json): scipy 1.17.1 `scipy.stats.permutation_test(..., permutation_type='independent',
+  n_resamples=np.inf)` (every assignment, so exact) on `scipy.stats.kruskal`'s H with
+  alternative='greater' (H ≥ observed: the two-sided test) and, for two groups, on the first
+  group's mid-rank sum with alternative 'greater' and 'less' (the one-sided tests, ties
+  included); `scipy.stats.mannwhitneyu(method='exact')` where there are no ties, as a second
+  reference, and as the only one where enumeration is out of reach (20 against 20).
 """
 
 import json
 import math
+import os
 import re
 import sys
 import xml.sax.saxutils
@@ -257,6 +266,90 @@ def effect(x, y):
     return {"cliffs_delta": (gt - lt) / n, "a12": (gt + 0.5 * eq) / n}
 
 
+# Enumerating more assignments than this takes SciPy minutes; larger two-group cases without ties
+# use the exact Mann-Whitney distribution instead.
+MAX_ENUMERATED = 3_000_000
+
+
+def kruskal_h(*samples, axis=-1):
+    return scipy.stats.kruskal(*samples, axis=axis).statistic
+
+
+def rank_sum(x, y, axis=-1):
+    """Mid-rank sum of `x` in the pooled sample: the statistic of both one-sided tests."""
+    ranks = scipy.stats.rankdata(np.concatenate([x, y], axis=axis), axis=axis)
+    return ranks[..., : x.shape[axis]].sum(axis=axis)
+
+
+def exact_permutation(statistic, groups, alternative):
+    res = scipy.stats.permutation_test(
+        [np.asarray(g, dtype=float) for g in groups], statistic,
+        permutation_type="independent", vectorized=True, n_resamples=np.inf,
+        alternative=alternative, batch=20_000)
+    return float(res.pvalue), len(res.null_distribution)
+
+
+def assignments(sizes):
+    count, placed = 1, 0
+    for n in sizes:
+        placed += n
+        count *= math.comb(placed, n)
+    return count
+
+
+def permutation_case(case):
+    groups = case["groups"]
+    sizes = [len(g) for g in groups]
+    values = [v for g in groups for v in g]
+    ties = len(set(values)) < len(values)
+    kw = scipy.stats.kruskal(*groups)
+    out = {"name": case["name"], "sizes": sizes, "ties": ties, "assignments": assignments(sizes),
+           "h": float(kw.statistic), "p_asymptotic": float(kw.pvalue)}
+    enumerable = out["assignments"] <= MAX_ENUMERATED
+    if enumerable:
+        p, n = exact_permutation(kruskal_h, groups, "greater")
+        assert n == out["assignments"], (case["name"], n)
+        out["two_sided"] = p
+        out["reference"] = "permutation_test"
+    if len(groups) == 2:
+        x, y = groups
+        if enumerable:
+            out["greater"], _ = exact_permutation(rank_sum, groups, "greater")
+            out["less"], _ = exact_permutation(rank_sum, groups, "less")
+        if not ties:
+            mwu = {alt: float(scipy.stats.mannwhitneyu(x, y, alternative=alt,
+                                                       method="exact").pvalue)
+                   for alt in ("two-sided", "greater", "less")}
+            out["mannwhitneyu_exact"] = mwu
+            if not enumerable:
+                out["two_sided"], out["greater"], out["less"] = (
+                    mwu["two-sided"], mwu["greater"], mwu["less"])
+                out["reference"] = "mannwhitneyu"
+        out["effect"] = effect(x, y)
+    assert "two_sided" in out, f"{case['name']}: no exact reference"
+    return out
+
+
+def permutation_expected(inputs_path, expected_path):
+    """permutation_expected.json from permutation_inputs.json, both beside the main files."""
+    src = os.path.join(os.path.dirname(inputs_path), "permutation_inputs.json")
+    dst = os.path.join(os.path.dirname(expected_path), "permutation_expected.json")
+    with open(src, encoding="utf-8") as f:
+        cases = json.load(f)["cases"]
+    expected = {
+        "generated_by": {
+            "script": "pipelines/python/metrics_reference.py",
+            "python": sys.version.split()[0],
+            "scipy": scipy.__version__,
+            "numpy": np.__version__,
+        },
+        "cases": [permutation_case(c) for c in cases],
+    }
+    with open(dst, "w", encoding="utf-8") as f:
+        json.dump(expected, f, indent=1)
+        f.write("\n")
+
+
 def main(inputs_path, expected_path):
     with open(inputs_path, encoding="utf-8") as f:
         inputs = json.load(f)
@@ -347,6 +440,7 @@ def main(inputs_path, expected_path):
     with open(expected_path, "w", encoding="utf-8") as f:
         json.dump(expected, f, indent=1, ensure_ascii=False)
         f.write("\n")
+    permutation_expected(inputs_path, expected_path)
 
 
 if __name__ == "__main__":
