@@ -173,6 +173,7 @@ fn loop_steps(
         settings.max_steps = n as u64;
         settings.max_minutes = 0.0;
         settings.eval_every_steps = 1_000_000;
+        settings.evals_per_epoch = 0;
         settings.checkpoint_every_steps = 0;
         settings.patience = 0;
         let valid = &train[..1];
@@ -286,7 +287,10 @@ pub fn run(args: Args) -> Result<()> {
     );
     let tokenizer = CodeTokenizer::load(&crate::data::examples::tokenizer_dir(&args.out))?;
     let config = profile.model.config(tokenizer.vocab_size())?;
+    // Retrieval trains nothing: only the learned strategies have a step to time.
     let kinds = crate::cli::finetune::parse_strategies(&args.strategies)?
+        .map(|choice| choice.kinds)
+        .filter(|kinds| !kinds.is_empty())
         .unwrap_or_else(|| vec![StrategyKind::Custom]);
     let batches = batches(&train, &profile, args.warmup + args.steps)?;
     let backends = if args.backend.is_empty() {

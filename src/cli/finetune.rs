@@ -11,7 +11,7 @@ use crate::train::settings::Profile;
 use crate::train::strategy::StrategyKind;
 
 /// Customize the baseline to each target project with each strategy (custom, l-eo, l-ldb,
-/// prefix, lora) in k-fold cross-validation; evaluate every fold's test part against the
+/// prefix, lora; `ir` adds retrieval's row) in k-fold cross-validation; evaluate every fold's test part against the
 /// baseline; write out/tables/finetune.parquet as runs finish. Trains the baseline first when it
 /// is missing; re-runs skip finished runs and resume interrupted ones.
 #[derive(Debug, clap::Args)]
@@ -45,31 +45,43 @@ pub struct Args {
     pub peak_tflops: Option<f64>,
 }
 
-/// `all` or a list of strategy names.
-pub fn parse_strategies(names: &[String]) -> Result<Option<Vec<StrategyKind>>> {
+/// What `--strategy` asks for: learned strategies, and whether the `ir` row is wanted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategyChoice {
+    pub kinds: Vec<StrategyKind>,
+    pub ir: bool,
+}
+
+/// `all` (every learned strategy and `ir`) or a list of names (`ir` among them or not).
+pub fn parse_strategies(names: &[String]) -> Result<Option<StrategyChoice>> {
     if names.is_empty() {
         return Ok(None);
     }
-    if names.iter().any(|n| n == "all") {
-        return Ok(Some(vec![
-            StrategyKind::Custom,
-            StrategyKind::LEo,
-            StrategyKind::LLdb,
-            StrategyKind::Prefix,
-            StrategyKind::Lora,
-        ]));
+    if names.iter().any(|n| n.trim() == "all") {
+        return Ok(Some(StrategyChoice {
+            kinds: vec![
+                StrategyKind::Custom,
+                StrategyKind::LEo,
+                StrategyKind::LLdb,
+                StrategyKind::Prefix,
+                StrategyKind::Lora,
+            ],
+            ir: true,
+        }));
     }
-    names
+    let ir = names.iter().any(|n| n.trim() == "ir");
+    let kinds = names
         .iter()
+        .filter(|n| n.trim() != "ir")
         .map(|name| {
             <StrategyKind as clap::ValueEnum>::from_str(name.trim(), true).map_err(|_| {
                 anyhow::anyhow!(
-                    "unknown strategy {name:?}: use custom, l-eo, l-ldb, prefix, lora or all"
+                    "unknown strategy {name:?}: use custom, l-eo, l-ldb, prefix, lora, ir or all"
                 )
             })
         })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(StrategyChoice { kinds, ir }))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -80,8 +92,9 @@ pub fn run(args: Args) -> Result<()> {
             Profile::path_of(&args.profile).display()
         );
     };
-    if let Some(kinds) = parse_strategies(&args.strategy).context("--strategy")? {
-        settings.strategies = kinds;
+    if let Some(choice) = parse_strategies(&args.strategy).context("--strategy")? {
+        settings.strategies = choice.kinds;
+        settings.ir = choice.ir;
     }
     if !args.projects.is_empty() {
         settings.projects = args.projects.iter().map(|p| p.trim().to_string()).collect();

@@ -10,6 +10,12 @@
 //! the models were trained and tested against (so a test truncated to the profile's
 //! `max_target` is compared truncated).
 //!
+//! The `ir` strategy (retrieval, `crate::retrieve`) takes the same path with no model: its five
+//! outputs per test are the tests retrieved from the fold's training part, adapted to the test's
+//! focal method, so every metric and report covers it. Every run also gets the share of its
+//! tests whose developer test occurs verbatim in the fold's training part (exact duplicates
+//! across parts) and its BLEU and exact match without them (`metric::UNIQUE`).
+//!
 //! Writes `predictions`, `metrics` and `test_scores` tables (see `crate::tables`) a run at a
 //! time, atomically; `predictions` is the resume marker, written last, so an interrupted
 //! evaluation re-does at most the run it was in. This stage does not draw anything: `report`
@@ -26,20 +32,25 @@ use anyhow::{Context as _, Result, ensure};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::data::context::model_target;
+use crate::data::examples::truncate;
 use crate::data::examples::{Example, read_examples};
 use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::GenerationConfig;
 use crate::generate::requests::{Models, Request, generate_requests};
 use crate::metrics::Abstractor;
+use crate::mining::Pair;
 use crate::model::adapter::{load_adapter, read_info};
 use crate::model::{AdapterBank, Backend, BartForConditionalGeneration, hf};
+use crate::retrieve::{Bm25, IR_STRATEGY, fold_predictions, test_key};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
+use crate::tables::pairs::read_pairs;
 use crate::tables::{metrics as metrics_table, predictions, table_path, test_scores};
 use crate::train::baseline;
-use crate::train::finetune::{FoldParts, fold_file, run_dir};
+use crate::train::finetune::{BASELINE, FoldParts, IR, RUN_FOLD_FILE, fold_file, run_dir};
 use crate::train::strategy::StrategyKind;
 use crate::train::trainer::BEST_DIR;
-pub use score::{RunKey, Scored, metric, score_run};
+pub use score::{RunKey, Scored, duplicate_metrics, metric, score_run};
 
 /// Beam width and returned sequences: the paper's top-5 from 5 beams (§4.3).
 pub const NUM_BEAMS: usize = 5;
@@ -86,8 +97,11 @@ pub struct EvaluateSummary {
 #[derive(Debug, Clone)]
 struct Pending {
     key: RunKey,
-    /// The adapter folder; `None` for the baseline.
+    /// The adapter folder; `None` for the baseline and `ir`.
     adapter: Option<PathBuf>,
+    /// The fold's training part: where `ir` retrieves from, and what a test's exact duplicate
+    /// is looked for in.
+    train: Vec<String>,
     test: Vec<String>,
     test_loss: f64,
 }
@@ -105,7 +119,6 @@ pub fn test_scores_file(out: &Path) -> PathBuf {
 
 /// The runs of `profile` that finetune finished, baseline included, in a stable order.
 fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<Pending>> {
-    let mut folds: HashMap<(String, u32), FoldParts> = HashMap::new();
     let mut pending = Vec::new();
     let wanted = |strategy: &str| {
         options
@@ -115,7 +128,7 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
     };
     for row in rows
         .iter()
-        .filter(|r| r.status == "done" && wanted(&r.strategy))
+        .filter(|r| r.status == finetune_table::DONE && wanted(&r.strategy))
     {
         let file = fold_file(
             &options.out,
@@ -127,31 +140,36 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
             // A run of another profile sharing this output folder.
             continue;
         }
-        let adapter = if row.strategy == "baseline" {
-            None
+        let dir = run_dir(
+            &options.out,
+            &options.profile,
+            &row.project_id,
+            &row.strategy,
+            row.fold as usize,
+        );
+        let (adapter, record) = if row.strategy == BASELINE || row.strategy == IR {
+            (None, file)
         } else {
-            let dir = run_dir(
-                &options.out,
-                &options.profile,
-                &row.project_id,
-                &row.strategy,
-                row.fold as usize,
-            )
-            .join(BEST_DIR);
-            if !dir.exists() {
+            if !dir.join(BEST_DIR).exists() {
                 continue;
             }
-            Some(dir)
+            // A customization is tested on the fold it recorded when it trained.
+            (Some(dir.join(BEST_DIR)), dir.join(RUN_FOLD_FILE))
         };
-        let key = (row.project_id.clone(), row.fold);
-        if !folds.contains_key(&key) {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading fold file {}", file.display()))?;
-            let parts: FoldParts = serde_json::from_str(&text)
-                .with_context(|| format!("parsing fold file {}", file.display()))?;
-            folds.insert(key.clone(), parts);
-        }
-        let mut test = folds[&key].test.clone();
+        let parts = FoldParts::read(&record)?;
+        ensure!(
+            parts.membership_hash() == row.fold_hash,
+            "{}: the fold recorded there (membership {}) is not the one the {} row of {} fold {} \
+             was measured on ({}); run `tailor finetune` again so that it re-measures or marks \
+             the run",
+            record.display(),
+            parts.membership_hash(),
+            row.strategy,
+            row.project_id,
+            row.fold,
+            row.fold_hash
+        );
+        let mut test = parts.test;
         test.sort();
         if let Some(max) = options.max_test {
             test.truncate(max);
@@ -163,6 +181,7 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
                 fold: row.fold,
             },
             adapter,
+            train: parts.train,
             test,
             test_loss: row.test_loss,
         });
@@ -233,9 +252,10 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     let (skipped, pending): (Vec<Pending>, Vec<Pending>) = all.into_iter().partition(|p| {
         let key = (p.key.project_id.clone(), p.key.strategy.clone(), p.key.fold);
         done.contains(&key)
-            && evaluated_loss
-                .get(&key)
-                .is_some_and(|loss| loss.to_bits() == p.test_loss.to_bits())
+            && evaluated_loss.get(&key).is_some_and(|loss| {
+                // `ir` scores no tokens: its loss is NaN, evaluated once.
+                loss.to_bits() == p.test_loss.to_bits() || (loss.is_nan() && p.test_loss.is_nan())
+            })
     });
     let mut summary = EvaluateSummary {
         runs: skipped.len() + pending.len(),
@@ -270,6 +290,16 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         options.idioms,
     )?);
     let by_id: HashMap<&str, &Example> = examples.iter().map(|e| (e.pair_id.as_str(), e)).collect();
+    // What `ir` retrieves from and what exact duplicates are looked for in.
+    let pairs_path = table_path(&options.out, "pairs");
+    let pairs = read_pairs(&pairs_path)?;
+    let mut pairs_by_project: HashMap<&str, Vec<&Pair>> = HashMap::new();
+    for pair in &pairs {
+        pairs_by_project
+            .entry(pair.project_id.as_str())
+            .or_default()
+            .push(pair);
+    }
 
     let total: usize = pending.iter().map(|p| p.test.len()).sum();
     let progress = ProgressBar::new(total as u64).with_style(
@@ -285,6 +315,7 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         tokenizer: &tokenizer,
         config: &config,
         abstractor: &abstractor,
+        pairs: &pairs_by_project,
         options,
         device: &device,
         progress: &progress,
@@ -363,6 +394,8 @@ struct Context<'a> {
     tokenizer: &'a CodeTokenizer,
     config: &'a GenerationConfig,
     abstractor: &'a Abstractor,
+    /// Every pair of the `pairs` table, by project.
+    pairs: &'a HashMap<&'a str, Vec<&'a Pair>>,
     options: &'a EvaluateOptions,
     device: &'a Device,
     progress: &'a ProgressBar,
@@ -398,6 +431,14 @@ fn run_tests<'a>(run: &Pending, cx: &Context<'a>) -> Result<Vec<&'a Example>> {
 /// Generate for the test parts of `unit`'s runs (one run, or several mixable ones in mixed
 /// batches) and score each; one result per run, so a broken run fails alone.
 fn evaluate_unit(unit: &[&Pending], cx: &Context<'_>) -> Vec<Result<RunTables>> {
+    if let [run] = unit
+        && run.key.strategy == IR_STRATEGY
+    {
+        return vec![ir_outputs(run, cx).and_then(|(tests, outputs)| {
+            cx.progress.inc(tests.len() as u64);
+            score_outputs(run, &tests, outputs, cx)
+        })];
+    }
     let tests: Vec<Result<Vec<&Example>>> = unit.iter().map(|run| run_tests(run, cx)).collect();
     let ready: Vec<usize> = (0..unit.len()).filter(|&i| tests[i].is_ok()).collect();
     let generated = generate_unit(unit, &ready, &tests, cx);
@@ -504,6 +545,65 @@ fn generate_unit(
     Ok(per_run)
 }
 
+/// The `ir` strategy's outputs for a run's test part: the 5 tests retrieved from the fold's
+/// training part (BM25 over focal methods, `crate::retrieve`), adapted to each test's focal
+/// method, best first, each scored by BM25. A retrieved test is normalised and cut to the
+/// generation length limit exactly as a generated test would be (encoded, truncated, decoded),
+/// so it meets the reference on the same terms.
+fn ir_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, RunOutputs)> {
+    let tests = run_tests(run, cx)?;
+    let project = cx
+        .pairs
+        .get(run.key.project_id.as_str())
+        .with_context(|| format!("project {} has no pairs", run.key.project_id))?;
+    let predictions = fold_predictions(
+        project.iter().copied(),
+        &run.train,
+        &run.test,
+        NUM_BEAMS,
+        Bm25::default(),
+    )?;
+    let outputs = predictions
+        .iter()
+        .map(|p| {
+            p.retrieved
+                .iter()
+                .map(|r| {
+                    let ids = cx.tokenizer.encode(&model_target(&r.test))?;
+                    let (ids, _) = truncate(ids, cx.config.max_length);
+                    Ok((cx.tokenizer.decode(&ids)?, r.score))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    Ok((tests, outputs))
+}
+
+/// Per test of `run`: whether its test occurs verbatim ([`test_key`]) in the fold's training
+/// part, an exact duplicate across parts.
+fn duplicates(run: &Pending, tests: &[&Example], cx: &Context<'_>) -> Vec<bool> {
+    let project = cx
+        .pairs
+        .get(run.key.project_id.as_str())
+        .map_or(&[][..], Vec::as_slice);
+    let keys: HashMap<&str, u64> = project
+        .iter()
+        .map(|p| (p.pair_id.as_str(), test_key(&p.test_body)))
+        .collect();
+    let train: std::collections::HashSet<u64> = run
+        .train
+        .iter()
+        .filter_map(|id| keys.get(id.as_str()).copied())
+        .collect();
+    tests
+        .iter()
+        .map(|e| {
+            keys.get(e.pair_id.as_str())
+                .is_some_and(|k| train.contains(k))
+        })
+        .collect()
+}
+
 /// The metrics and table rows of one run from its generated outputs.
 fn score_outputs(
     run: &Pending,
@@ -525,7 +625,13 @@ fn score_outputs(
             outputs: outs.iter().map(|(t, _)| t.as_str()).collect(),
         })
         .collect();
-    let (metrics, scores) = score_run(&run.key, &scored, cx.abstractor, run.test_loss)?;
+    let (mut metrics, scores) = score_run(&run.key, &scored, cx.abstractor, run.test_loss)?;
+    metrics.extend(duplicate_metrics(
+        &run.key,
+        &scored,
+        &duplicates(run, tests, cx),
+        cx.abstractor,
+    )?);
     let preds = tests
         .iter()
         .zip(&outputs)

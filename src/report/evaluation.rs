@@ -31,19 +31,30 @@ impl Evaluation {
         let finetune_path = table_path(out, finetune_table::NAME);
         let finetune: Vec<FinetuneRow> = finetune_table::read_rows(&finetune_path)?
             .into_iter()
-            .filter(|r| r.status == "done")
+            .filter(|r| r.status == finetune_table::DONE)
             .filter(|r| fold_file(out, profile, &r.project_id, r.fold as usize).exists())
             .collect();
+        // Only runs the finetune table still reports (not stale, capped or untrained since).
+        let reported: std::collections::HashSet<(&str, &str, u32)> = finetune
+            .iter()
+            .map(|r| (r.project_id.as_str(), r.strategy.as_str(), r.fold))
+            .collect();
         let metrics_path = table_path(out, metrics_table::NAME);
-        let metrics = metrics_table::read_rows(&metrics_path)
-            .with_context(|| format!("run `tailor evaluate --profile {profile}` first"))?;
+        let metrics: Vec<MetricRow> = metrics_table::read_rows(&metrics_path)
+            .with_context(|| format!("run `tailor evaluate --profile {profile}` first"))?
+            .into_iter()
+            .filter(|r| reported.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)))
+            .collect();
         ensure!(
             !metrics.is_empty(),
             "{} holds no metrics: run `tailor evaluate --profile {profile}`",
             metrics_path.display()
         );
         let scores_path = table_path(out, test_scores::NAME);
-        let scores = test_scores::read_rows(&scores_path)?;
+        let scores: Vec<TestScoreRow> = test_scores::read_rows(&scores_path)?
+            .into_iter()
+            .filter(|r| reported.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)))
+            .collect();
         Ok(Self {
             out: out.to_path_buf(),
             profile: profile.to_string(),

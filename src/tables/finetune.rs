@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{TableSchema, column, read_opt_strings, read_strings, read_table, write_table};
 
 /// Bumped whenever a column is added, removed or changes meaning.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const NAME: &str = "finetune";
 
 /// One customization run (or the baseline evaluated on the same test part).
@@ -21,7 +21,8 @@ pub struct FinetuneRow {
     /// `baseline`, `custom`, `l-eo`, `l-ldb`, `prefix` or `lora`.
     pub strategy: String,
     pub fold: u32,
-    /// `done` or `error`.
+    /// [`DONE`], [`ERROR`], [`UNTRAINED`], [`CAPPED`] or [`STALE`]: only `done` rows are
+    /// evaluated and reported.
     pub status: String,
     pub error: Option<String>,
     pub trainable_params: u64,
@@ -42,7 +43,36 @@ pub struct FinetuneRow {
     pub test_examples: u64,
     /// The run folder (adapter under `best/`); empty for the baseline.
     pub run_dir: String,
+    /// Why training stopped (`early_stopping`, `max_epochs`, `max_steps`, `max_minutes`);
+    /// empty for the baseline and for errors.
+    pub stopped: String,
+    /// The step of the best validation loss, whose model the adapter holds (0: the untrained
+    /// start).
+    pub best_step: u64,
+    /// Validation loss before the first step (the base with the strategy's modules attached).
+    pub step0_val_loss: f64,
+    /// Hash of the fold's membership (settings and train/valid/test pair ids) the run was
+    /// trained and tested on: a row whose fold changed since is never reported.
+    pub fold_hash: String,
+    /// Content hash of the base model folder the run customized (or, for the baseline row,
+    /// evaluated).
+    pub base_hash: String,
 }
+
+/// A finished run whose numbers are reported.
+pub const DONE: &str = "done";
+/// A run that failed; `error` says why.
+pub const ERROR: &str = "error";
+/// A run whose best validation loss is its step-0 loss: its adapter is the untrained start, so
+/// it is not a customization and is not reported as one.
+pub const UNTRAINED: &str = "untrained";
+/// A run the wall-time guard (`max_minutes`) stopped before early stopping: not trained to its
+/// best validation loss as the recipe says, so it is not reported; a re-run with a larger guard
+/// continues it.
+pub const CAPPED: &str = "capped";
+/// A finished run whose fold or base has changed since it was trained: kept for the record,
+/// never evaluated or reported; `error` names its folder and the differences.
+pub const STALE: &str = "stale";
 
 pub fn schema() -> TableSchema {
     use DataType::*;
@@ -71,6 +101,11 @@ pub fn schema() -> TableSchema {
             ("valid_examples", UInt64),
             ("test_examples", UInt64),
             ("run_dir", String),
+            ("stopped", String),
+            ("best_step", UInt64),
+            ("step0_val_loss", Float64),
+            ("fold_hash", String),
+            ("base_hash", String),
         ],
     }
 }
@@ -109,6 +144,11 @@ pub fn write_rows(rows: &[FinetuneRow], path: &Path) -> Result<()> {
         Column::new("valid_examples".into(), u64s(|r| r.valid_examples)),
         Column::new("test_examples".into(), u64s(|r| r.test_examples)),
         Column::new("run_dir".into(), strs(|r| &r.run_dir)),
+        Column::new("stopped".into(), strs(|r| &r.stopped)),
+        Column::new("best_step".into(), u64s(|r| r.best_step)),
+        Column::new("step0_val_loss".into(), f64s(|r| r.step0_val_loss)),
+        Column::new("fold_hash".into(), strs(|r| &r.fold_hash)),
+        Column::new("base_hash".into(), strs(|r| &r.base_hash)),
     ])?;
     // An all-null error column is typed Null; the schema says String.
     df.with_column(df.column("error")?.cast(&DataType::String)?)?;
@@ -131,6 +171,12 @@ pub fn read_rows(path: &Path) -> Result<Vec<FinetuneRow>> {
         read_strings(&df, "status")?,
         read_strings(&df, "run_dir")?,
     );
+    let (stopped, fold_hash, base_hash) = (
+        read_strings(&df, "stopped")?,
+        read_strings(&df, "fold_hash")?,
+        read_strings(&df, "base_hash")?,
+    );
+    let (best_step, step0) = (u64s("best_step")?, f64s("step0_val_loss")?);
     let error = read_opt_strings(&df, "error")?;
     let (trainable, total, adapter, steps, tokens, test_tokens) = (
         u64s("trainable_params")?,
@@ -176,6 +222,11 @@ pub fn read_rows(path: &Path) -> Result<Vec<FinetuneRow>> {
             valid_examples: valid_n[i],
             test_examples: test_n[i],
             run_dir: run_dir[i].clone(),
+            stopped: stopped[i].clone(),
+            best_step: best_step[i],
+            step0_val_loss: step0[i],
+            fold_hash: fold_hash[i].clone(),
+            base_hash: base_hash[i].clone(),
         })
         .collect())
 }
@@ -223,6 +274,11 @@ mod tests {
             valid_examples: 3,
             test_examples: 10,
             run_dir: "out/runs/x".into(),
+            stopped: "early_stopping".into(),
+            best_step: 4,
+            step0_val_loss: loss + 1.0,
+            fold_hash: "f".into(),
+            base_hash: "b".into(),
         }
     }
 

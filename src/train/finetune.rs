@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, BaselineOptions};
 use super::settings::{FinetuneSettings, Profile};
-use super::strategy::{Strategy, StrategyKind};
+use super::strategy::{PrefixInit, Strategy, StrategyKind};
 use super::trainer::{self, BEST_DIR, Run, RunModel};
 use crate::data::examples::{Example, read_examples};
 use crate::data::folds::{FoldBy, split_fold};
@@ -61,6 +61,26 @@ pub struct FoldParts {
     pub valid: Vec<String>,
     pub test: Vec<String>,
 }
+
+impl FoldParts {
+    /// What identifies the fold's membership: xxh3-64 (hex) of its settings and its three
+    /// lists of pair ids. Two runs with the same hash were trained and tested on the same pairs.
+    pub fn membership_hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("fold parts serialise");
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&json))
+    }
+
+    /// Read a fold record (`fold<k>.json` beside the runs, or a run folder's [`RUN_FOLD_FILE`]).
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading fold record {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing fold record {}", path.display()))
+    }
+}
+
+/// A run folder's own record of the fold it was trained and tested on: evaluation reads the
+/// test part from here, so a later change of the fold settings cannot move a run's test part.
+pub const RUN_FOLD_FILE: &str = "fold.json";
 
 /// `OUT/runs/finetune/<profile>/<project>/fold<k>.json`.
 pub fn fold_file(out: &Path, profile: &str, project: &str, fold: usize) -> PathBuf {
@@ -245,13 +265,9 @@ pub fn run_finetune(
     } else {
         Vec::new()
     };
-    let finished = |project: &str, strategy: &str, fold: usize| {
-        done.iter().any(|r| {
-            r.project_id == project
-                && r.strategy == strategy
-                && r.fold as usize == fold
-                && r.status == "done"
-        })
+    let recorded = |project: &str, strategy: &str, fold: usize| {
+        done.iter()
+            .find(|r| r.project_id == project && r.strategy == strategy && r.fold as usize == fold)
     };
 
     for project in &targets {
@@ -297,65 +313,96 @@ pub fn run_finetune(
                 valid: valid.iter().map(|e| e.pair_id.clone()).collect(),
                 test: test.iter().map(|e| e.pair_id.clone()).collect(),
             };
+            let fold_hash = parts.membership_hash();
             super::checkpoint::write_atomic(
                 &fold_file(&options.out, &profile.name, project, fold),
                 serde_json::to_string_pretty(&parts)?.as_bytes(),
             )?;
-            if !finished(project, "baseline", fold) {
-                let row = evaluate_baseline(
-                    &base, project, fold, &train, &valid, &test, settings, &inference,
-                )
-                .unwrap_or_else(|err| {
-                    error_row(project, "baseline", fold, &err, &train, &valid, &test, "")
-                });
+            // The baseline row is current only for this fold's pairs and this base.
+            let baseline_current = recorded(project, BASELINE, fold).is_some_and(|r| {
+                r.status == table::DONE && r.fold_hash == fold_hash && r.base_hash == base_hash
+            });
+            if !baseline_current {
+                let row = evaluate_baseline(&base, &parts, &valid, &test, settings, &inference)
+                    .map(|mut row| {
+                        row.base_hash = base_hash.clone();
+                        row
+                    })
+                    .unwrap_or_else(|err| error_row(&parts, BASELINE, &err, "", &base_hash));
                 table::upsert(&table_file, row)?;
+            }
+            if settings.ir {
+                table::upsert(&table_file, ir_row(&parts))?;
             }
             for strategy in &strategies {
                 let name = strategy.name();
                 overall.set_message(format!("{project} fold {fold} {name}"));
                 let dir = run_dir(&options.out, &profile.name, project, name, fold);
                 let recipe = run_recipe(profile, settings, strategy, project, fold, &base_hash)?;
-                if finished(project, name, fold) {
-                    match done_run(&dir, &recipe) {
+                if let Some(row) = recorded(project, name, fold) {
+                    match done_run(row, &dir, &recipe, &fold_hash) {
                         DoneRun::Current => {
+                            overall.inc(1);
+                            continue;
+                        }
+                        DoneRun::Stale(why) => {
+                            multi.suspend(|| eprintln!("finetune: {project} fold {fold} {name}: {why}"));
+                            if row.status != table::STALE {
+                                let mut stale = row.clone();
+                                stale.status = table::STALE.into();
+                                stale.error = Some(why);
+                                table::upsert(&table_file, stale)?;
+                            }
                             overall.inc(1);
                             continue;
                         }
                         DoneRun::OtherRecipe(diff) => {
                             multi.suspend(|| eprintln!(
                                 "finetune: {project} fold {fold} {name} finished under another \
-                                 recipe; its row is kept. Remove {} (or choose another --out) to \
-                                 run it as the profile now says. Differences (recorded → now):\n  {}",
+                                 recipe on the same fold and base; its row is kept. Remove {} (or \
+                                 choose another --out) to run it as the profile now says. \
+                                 Differences (recorded → now):\n  {}",
                                 dir.display(),
                                 diff.join("\n  ")
                             ));
                             overall.inc(1);
                             continue;
                         }
-                        DoneRun::Missing => {} // trained again below
+                        DoneRun::Resume => {} // trained (on) below
                     }
                 }
-                let row = match customize(
-                    &recipe, settings, strategy, &base, &base_dir, &dir, project, fold, &train,
-                    &valid, &test, options, &multi,
-                ) {
+                let row = match customize(&CustomizeRun {
+                    recipe: &recipe,
+                    settings,
+                    strategy,
+                    base: &base,
+                    base_dir: &base_dir,
+                    base_hash: &base_hash,
+                    dir: &dir,
+                    parts: &parts,
+                    train: &train,
+                    valid: &valid,
+                    test: &test,
+                    options,
+                    multi: &multi,
+                }) {
                     Ok(row) => row,
                     Err(err) => {
                         multi.suspend(|| {
                             eprintln!("finetune: {project} fold {fold} {name} failed: {err:#}")
                         });
-                        error_row(
-                            project,
-                            name,
-                            fold,
-                            &err,
-                            &train,
-                            &valid,
-                            &test,
-                            &dir.to_string_lossy(),
-                        )
+                        error_row(&parts, name, &err, &dir.to_string_lossy(), &base_hash)
                     }
                 };
+                if row.status != table::DONE && row.status != table::ERROR {
+                    multi.suspend(|| {
+                        eprintln!(
+                            "finetune: {project} fold {fold} {name} is {}: {}",
+                            row.status,
+                            row.error.as_deref().unwrap_or_default()
+                        )
+                    });
+                }
                 table::upsert(&table_file, row)?;
                 overall.inc(1);
             }
@@ -363,28 +410,24 @@ pub fn run_finetune(
     }
     overall.finish_and_clear();
     let rows = table::read_rows(&table_file)?;
-    print_comparison(&rows, &targets, &folds, &strategies);
+    print_comparison(&rows, &targets, &folds, &strategies, settings.ir);
     println!("table: {}", table_file.display());
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn error_row(
-    project: &str,
-    strategy: &str,
-    fold: usize,
-    err: &anyhow::Error,
-    train: &[Example],
-    valid: &[Example],
-    test: &[Example],
-    dir: &str,
-) -> FinetuneRow {
+/// The run label of the un-customized base evaluated on a fold's parts.
+pub const BASELINE: &str = "baseline";
+/// The run label of retrieval (the fold's most similar training test, no model).
+pub const IR: &str = "ir";
+
+/// A row with the fold's sizes and hash and nothing measured yet.
+fn fold_row(parts: &FoldParts, strategy: &str, status: &str) -> FinetuneRow {
     FinetuneRow {
-        project_id: project.to_string(),
+        project_id: parts.project_id.clone(),
         strategy: strategy.to_string(),
-        fold: fold as u32,
-        status: "error".into(),
-        error: Some(format!("{err:#}")),
+        fold: parts.fold as u32,
+        status: status.into(),
+        error: None,
         trainable_params: 0,
         total_params: 0,
         adapter_bytes: 0,
@@ -397,19 +440,42 @@ fn error_row(
         test_loss: f64::NAN,
         test_perplexity: f64::NAN,
         test_tokens: 0,
-        train_examples: train.len() as u64,
-        valid_examples: valid.len() as u64,
-        test_examples: test.len() as u64,
-        run_dir: dir.to_string(),
+        train_examples: parts.train.len() as u64,
+        valid_examples: parts.valid.len() as u64,
+        test_examples: parts.test.len() as u64,
+        run_dir: String::new(),
+        stopped: String::new(),
+        best_step: 0,
+        step0_val_loss: f64::NAN,
+        fold_hash: parts.membership_hash(),
+        base_hash: String::new(),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+fn error_row(
+    parts: &FoldParts,
+    strategy: &str,
+    err: &anyhow::Error,
+    dir: &str,
+    base_hash: &str,
+) -> FinetuneRow {
+    FinetuneRow {
+        error: Some(format!("{err:#}")),
+        run_dir: dir.to_string(),
+        base_hash: base_hash.to_string(),
+        ..fold_row(parts, strategy, table::ERROR)
+    }
+}
+
+/// Retrieval's row: no parameters, no compute, no perplexity (it scores no tokens); its
+/// predictions come from `tailor evaluate`, retrieved from the fold's training part only.
+fn ir_row(parts: &FoldParts) -> FinetuneRow {
+    fold_row(parts, IR, table::DONE)
+}
+
 fn evaluate_baseline(
     base: &BartForConditionalGeneration,
-    project: &str,
-    fold: usize,
-    train: &[Example],
+    parts: &FoldParts,
     valid: &[Example],
     test: &[Example],
     settings: &FinetuneSettings,
@@ -422,27 +488,13 @@ fn evaluate_baseline(
     let (val_loss, _) = trainer::evaluate(base, &valid_refs, settings.train.batch_tokens, device)?;
     let total = base.num_params() - base.config.vocab_size; // final_logits_bias is a buffer
     Ok(FinetuneRow {
-        project_id: project.to_string(),
-        strategy: "baseline".into(),
-        fold: fold as u32,
-        status: "done".into(),
-        error: None,
-        trainable_params: 0,
         total_params: total as u64,
-        adapter_bytes: 0,
-        steps: 0,
-        epochs: 0.0,
-        tokens: 0,
-        pf_seconds: 0.0,
-        wall_seconds: 0.0,
         best_val_loss: val_loss,
+        step0_val_loss: val_loss,
         test_loss,
         test_perplexity: test_loss.exp(),
         test_tokens,
-        train_examples: train.len() as u64,
-        valid_examples: valid.len() as u64,
-        test_examples: test.len() as u64,
-        run_dir: String::new(),
+        ..fold_row(parts, BASELINE, table::DONE)
     })
 }
 
@@ -473,53 +525,92 @@ fn run_recipe(
     ))
 }
 
-/// What became of a run the table calls done.
+/// What became of a run the table has a row for.
 enum DoneRun {
-    /// Its adapter is there and its folder records the current recipe: skip it.
+    /// Finished on the current recipe, fold and base (done, or untrained by its own recipe):
+    /// skip it.
     Current,
-    /// Its adapter or folder is gone: run it again.
-    Missing,
-    /// Its folder records another recipe (these differences): keep its row, say so.
+    /// Not finished (failed, capped by the guard, or its folder is gone): run it (on).
+    Resume,
+    /// Trained on another fold membership or base: its numbers cannot be compared with the
+    /// current baseline row, so it is marked stale (this says why) and never reported.
+    Stale(String),
+    /// Its folder records another recipe on the same fold and base (these differences): keep
+    /// its row, say so.
     OtherRecipe(Vec<String>),
 }
 
-fn done_run(dir: &Path, recipe: &str) -> DoneRun {
+/// Recipe fields that decide the fold's membership or the base: a difference in one of them
+/// makes a finished run incomparable with the current baseline row.
+const FOLD_AND_BASE_FIELDS: [&str; 6] =
+    ["fold", "folds", "fold_by", "valid_fraction", "fold_seed", "base_hash"];
+
+fn done_run(row: &FinetuneRow, dir: &Path, recipe: &str, fold_hash: &str) -> DoneRun {
+    let finished = row.status == table::DONE || row.status == table::UNTRAINED;
     let adapter = dir.join(BEST_DIR).join(crate::model::adapter::ADAPTER_INFO);
     let Ok(recorded) = std::fs::read_to_string(dir.join(super::settings::RESOLVED_FILE)) else {
-        return DoneRun::Missing;
+        return DoneRun::Resume;
     };
     if !adapter.exists() {
-        return DoneRun::Missing;
+        return DoneRun::Resume;
     }
-    match super::settings::differences(&recorded, recipe) {
-        Ok(diff) if diff.is_empty() => DoneRun::Current,
-        Ok(diff) => DoneRun::OtherRecipe(diff),
-        Err(err) => DoneRun::OtherRecipe(vec![format!("unreadable recipe: {err:#}")]),
+    let diff = match super::settings::differences(&recorded, recipe) {
+        Ok(diff) => diff,
+        Err(err) => vec![format!("unreadable recipe: {err:#}")],
+    };
+    let run_fold = FoldParts::read(&dir.join(RUN_FOLD_FILE)).map(|p| p.membership_hash());
+    let moved: Vec<&String> = diff
+        .iter()
+        .filter(|d| FOLD_AND_BASE_FIELDS.iter().any(|f| d.starts_with(&format!("{f}:"))))
+        .collect();
+    let fold_changed = !matches!(&run_fold, Ok(hash) if hash == fold_hash);
+    if row.status == table::STALE || fold_changed || !moved.is_empty() {
+        let mut why = vec![];
+        if fold_changed {
+            why.push(match run_fold {
+                Ok(hash) => format!("its fold record (membership {hash}) differs from the fold now ({fold_hash})"),
+                Err(err) => format!("it has no readable fold record: {err:#}"),
+            });
+        }
+        why.extend(moved.iter().map(|d| d.to_string()));
+        return DoneRun::Stale(format!(
+            "{} was trained on another fold or base, so it is not reported; remove the folder \
+             to train it again ({})",
+            dir.display(),
+            why.join("; ")
+        ));
     }
+    if !finished {
+        return DoneRun::Resume;
+    }
+    if diff.is_empty() { DoneRun::Current } else { DoneRun::OtherRecipe(diff) }
+}
+
+/// Everything one customization run needs (one (project, fold, strategy) of the sweep).
+struct CustomizeRun<'a> {
+    /// Its [`run_recipe`], claimed in `dir`.
+    recipe: &'a str,
+    settings: &'a FinetuneSettings,
+    strategy: &'a Strategy,
+    base: &'a BartForConditionalGeneration,
+    base_dir: &'a Path,
+    base_hash: &'a str,
+    dir: &'a Path,
+    parts: &'a FoldParts,
+    train: &'a [Example],
+    valid: &'a [Example],
+    test: &'a [Example],
+    options: &'a FinetuneOptions,
+    multi: &'a MultiProgress,
 }
 
 /// One customization run: attach, (prefix) initialise, train, evaluate the best adapter on the
-/// test part. `recipe` is its [`run_recipe`], claimed in `dir`.
-#[allow(clippy::too_many_arguments)]
-fn customize(
-    recipe: &str,
-    settings: &FinetuneSettings,
-    strategy: &Strategy,
-    base: &BartForConditionalGeneration,
-    base_dir: &Path,
-    dir: &Path,
-    project: &str,
-    fold: usize,
-    train: &[Example],
-    valid: &[Example],
-    test: &[Example],
-    options: &FinetuneOptions,
-    multi: &MultiProgress,
-) -> Result<FinetuneRow> {
-    ensure!(
-        !test.is_empty(),
-        "fold {fold} of {project} has no test pairs"
-    );
+/// test part. The row says whether it is reportable: `done` only when training improved on
+/// the start and the recipe's own stopping rules (not the wall-time guard) ended it.
+fn customize(run: &CustomizeRun<'_>) -> Result<FinetuneRow> {
+    let CustomizeRun { settings, strategy, dir, parts, train, valid, test, options, .. } = *run;
+    let (project, fold) = (&parts.project_id, parts.fold);
+    ensure!(!test.is_empty(), "fold {fold} of {project} has no test pairs");
     if train.is_empty() || valid.is_empty() {
         bail!(
             "{project} fold {fold} has {} training and {} validation pairs: too few to customize",
@@ -528,12 +619,17 @@ fn customize(
         );
     }
     let train_settings = settings.train_for(strategy.kind);
-    super::settings::claim_run_dir(dir, recipe)?;
+    super::settings::claim_run_dir(dir, run.recipe)?;
+    // The run's own record of its fold, read back by evaluation (never the shared fold file).
+    super::checkpoint::write_atomic(
+        &dir.join(RUN_FOLD_FILE),
+        serde_json::to_string_pretty(parts)?.as_bytes(),
+    )?;
     let device = options.backend.device(options.cuda)?.autodiff();
     device.seed(settings.train.seed);
-    let start = hf::load_dir(base_dir, &device)?;
+    let start = hf::load_dir(run.base_dir, &device)?;
     let mut model = strategy.attach(start, &device);
-    if strategy.kind == StrategyKind::Prefix {
+    if strategy.kind == StrategyKind::Prefix && strategy.prefix.init == PrefixInit::Tokens {
         let sequences: Vec<Vec<u32>> = train
             .iter()
             .flat_map(|e| [e.input_ids.clone(), e.target_ids.clone()])
@@ -546,42 +642,60 @@ fn customize(
     let hooks = AdapterRun {
         strategy,
         config: model.config.clone(),
-        base_dir,
+        base_dir: run.base_dir,
     };
-    let run = Run {
-        dir: dir.to_path_buf(),
-        label: format!("{project}/{}/fold{fold}", strategy.name()),
-        settings: &train_settings,
-        train,
-        valid,
-        progress: Some(multi),
-        peak_tflops: options.peak_tflops,
-    };
-    let outcome = trainer::train(&run, model, &hooks, &device)?;
+    let outcome = trainer::train(
+        &Run {
+            dir: dir.to_path_buf(),
+            label: format!("{project}/{}/fold{fold}", strategy.name()),
+            settings: &train_settings,
+            train,
+            valid,
+            progress: Some(run.multi),
+            peak_tflops: options.peak_tflops,
+        },
+        model,
+        &hooks,
+        &device,
+    )?;
     let state = &outcome.state;
 
     // The best adapter, loaded back onto the (already loaded) base, on the test part.
     let inference = options.backend.device(options.cuda)?;
     let best = dir.join(BEST_DIR);
-    let (customized, _) = load_adapter(base.clone(), base_dir, &best, &inference)
+    let (customized, _) = load_adapter(run.base.clone(), run.base_dir, &best, &inference)
         .with_context(|| format!("loading the best adapter {}", best.display()))?;
     let refs: Vec<&Example> = test.iter().collect();
     let (test_loss, test_tokens) =
         trainer::evaluate(&customized, &refs, settings.train.batch_tokens, &inference)?;
     let adapter_bytes = std::fs::metadata(best.join(ADAPTER_WEIGHTS))
-        .with_context(|| {
-            format!(
-                "reading the size of {}",
-                best.join(ADAPTER_WEIGHTS).display()
-            )
-        })?
+        .with_context(|| format!("reading the size of {}", best.join(ADAPTER_WEIGHTS).display()))?
         .len();
+    let stopped = state.stopped.clone().unwrap_or_default();
+    let step0 = state.curve.first().map_or(f64::NAN, |p| p.val_loss);
+    // A guard stop comes first: it is not final (a re-run continues it), being untrained is.
+    let (status, note) = if stopped == trainer::STOPPED_BY_GUARD {
+        (
+            table::CAPPED,
+            Some(format!(
+                "stopped by the {}-minute guard at step {} before early stopping; run again \
+                 with a larger finetune.train.max_minutes (or 0) to continue it",
+                train_settings.max_minutes, state.step
+            )),
+        )
+    } else if state.best_step == 0 {
+        (
+            table::UNTRAINED,
+            Some(format!(
+                "no step improved on the start (validation loss {step0:.4} at step 0): the \
+                 adapter is the untrained start, not a customization"
+            )),
+        )
+    } else {
+        (table::DONE, None)
+    };
     Ok(FinetuneRow {
-        project_id: project.to_string(),
-        strategy: strategy.name().to_string(),
-        fold: fold as u32,
-        status: "done".into(),
-        error: None,
+        error: note,
         trainable_params: outcome.trainable_params as u64,
         total_params: outcome.total_params as u64,
         adapter_bytes,
@@ -594,10 +708,12 @@ fn customize(
         test_loss,
         test_perplexity: test_loss.exp(),
         test_tokens,
-        train_examples: train.len() as u64,
-        valid_examples: valid.len() as u64,
-        test_examples: test.len() as u64,
         run_dir: dir.to_string_lossy().into_owned(),
+        stopped,
+        best_step: state.best_step,
+        step0_val_loss: step0,
+        base_hash: run.base_hash.to_string(),
+        ..fold_row(parts, strategy.name(), status)
     })
 }
 
@@ -617,44 +733,61 @@ struct RunRecipe {
     train: super::settings::TrainSettings,
 }
 
-/// One line per strategy: means over the chosen (project, fold) against the baseline's.
+/// One line per strategy: means over the chosen (project, fold) of the reported (`done`) runs
+/// against the baseline's, with the runs that are not reported counted by why.
 fn print_comparison(
     rows: &[FinetuneRow],
     projects: &[String],
     folds: &[usize],
     strategies: &[Strategy],
+    ir: bool,
 ) {
     let chosen =
         |r: &&FinetuneRow| projects.contains(&r.project_id) && folds.contains(&(r.fold as usize));
     let baseline: HashMap<(String, u32), f64> = rows
         .iter()
         .filter(chosen)
-        .filter(|r| r.strategy == "baseline" && r.status == "done")
+        .filter(|r| r.strategy == BASELINE && r.status == table::DONE)
         .map(|r| ((r.project_id.clone(), r.fold), r.test_loss))
         .collect();
     println!(
-        "\n| strategy | runs | test loss | perplexity | beats baseline | trainable params | adapter | tokens | PF-s | wall s |"
+        "\n| strategy | runs | test loss | perplexity | beats baseline | step-0 val loss | best step / steps | trainable params | adapter | tokens | PF-s | wall s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut names = vec!["baseline".to_string()];
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut names = vec![BASELINE.to_string()];
+    if ir {
+        names.push(IR.to_string());
+    }
     names.extend(strategies.iter().map(|s| s.name().to_string()));
     for name in names {
-        let done: Vec<&FinetuneRow> = rows
+        let of_name: Vec<&FinetuneRow> =
+            rows.iter().filter(chosen).filter(|r| r.strategy == name).collect();
+        let done: Vec<&FinetuneRow> =
+            of_name.iter().copied().filter(|r| r.status == table::DONE).collect();
+        let not_reported: Vec<String> = [table::ERROR, table::UNTRAINED, table::CAPPED, table::STALE]
             .iter()
-            .filter(chosen)
-            .filter(|r| r.strategy == name && r.status == "done")
+            .filter_map(|status| {
+                let n = of_name.iter().filter(|r| r.status == *status).count();
+                (n > 0).then(|| format!("{n} {status}"))
+            })
             .collect();
-        let errors = rows
-            .iter()
-            .filter(chosen)
-            .filter(|r| r.strategy == name && r.status == "error")
-            .count();
+        let runs = if not_reported.is_empty() {
+            done.len().to_string()
+        } else {
+            format!("{} ({})", done.len(), not_reported.join(", "))
+        };
         if done.is_empty() {
-            println!("| {name} | 0 ({errors} failed) | — | — | — | — | — | — | — | — |");
+            println!("| {name} | {runs} | — | — | — | — | — | — | — | — | — | — |");
             continue;
         }
         let n = done.len() as f64;
         let mean = |f: fn(&FinetuneRow) -> f64| done.iter().map(|r| f(r)).sum::<f64>() / n;
+        if name == IR {
+            println!(
+                "| {name} | {runs} | — | — | — | — | — | 0 | — | 0 | 0 | 0 |"
+            );
+            continue;
+        }
         let wins = done
             .iter()
             .filter(|r| {
@@ -664,20 +797,17 @@ fn print_comparison(
             })
             .count();
         println!(
-            "| {name} | {}{} | {:.4} | {:.3} | {} | {:.0} | {} | {:.0} | {:.5} | {:.0} |",
-            done.len(),
-            if errors > 0 {
-                format!(" ({errors} failed)")
-            } else {
-                String::new()
-            },
+            "| {name} | {runs} | {:.4} | {:.3} | {} | {:.4} | {:.0} / {:.0} | {:.0} | {} | {:.0} | {:.5} | {:.0} |",
             mean(|r| r.test_loss),
             mean(|r| r.test_perplexity),
-            if name == "baseline" {
+            if name == BASELINE {
                 "—".to_string()
             } else {
                 format!("{wins}/{}", done.len())
             },
+            mean(|r| r.step0_val_loss),
+            mean(|r| r.best_step as f64),
+            mean(|r| r.steps as f64),
             mean(|r| r.trainable_params as f64),
             human_bytes(mean(|r| r.adapter_bytes as f64)),
             mean(|r| r.tokens as f64),

@@ -235,6 +235,7 @@ mod tests {
             len: 5,
             cross_attention: true,
             mlp_hidden: 0,
+            ..PrefixSettings::default()
         };
         let tokens = [10, 11, 12];
         let model = init_prefix_from_tokens(base.clone(), &tokens, &settings, &device);

@@ -66,6 +66,10 @@ pub struct TrainSettings {
     /// Peak learning rate (after warm-up).
     pub lr: f64,
     pub warmup_steps: u64,
+    /// Warm-up as a share of the scheduled steps (HF's `warmup_ratio`), replacing
+    /// `warmup_steps` when positive, so a run on a small fold is not mostly warm-up.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub warmup_fraction: f64,
     pub schedule: Schedule,
     /// Stop after this many epochs over the training examples.
     pub max_epochs: u64,
@@ -82,8 +86,14 @@ pub struct TrainSettings {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
-    /// Evaluate on the validation examples every this many steps.
+    /// Evaluate on the validation examples every this many steps (unless `evals_per_epoch`).
     pub eval_every_steps: u64,
+    /// Evaluations per epoch, replacing `eval_every_steps` when positive: every
+    /// `max(1, batches_per_epoch / evals_per_epoch)` steps. Customization folds differ in size,
+    /// and patience can only find the best validation loss (paper §4.2) if it is measured
+    /// several times an epoch, whatever the fold's size.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub evals_per_epoch: u64,
     /// Validation examples used for those evaluations (0: all), a seeded sample.
     pub eval_examples: usize,
     /// Stop when this many evaluations in a row did not improve the best validation loss.
@@ -96,13 +106,43 @@ pub struct TrainSettings {
     pub threads: usize,
 }
 
+fn is_zero_u64(value: &u64) -> bool {
+    *value == 0
+}
+
+fn is_zero_f64(value: &f64) -> bool {
+    *value == 0.0
+}
+
 impl TrainSettings {
+    /// Steps between evaluations for a training set of `batches_per_epoch` batches.
+    pub fn eval_every(&self, batches_per_epoch: usize) -> u64 {
+        if self.evals_per_epoch > 0 {
+            (batches_per_epoch as u64 / self.evals_per_epoch).max(1)
+        } else {
+            self.eval_every_steps
+        }
+    }
+
+    /// Warm-up steps of a run whose schedule spans `scheduled_steps`.
+    pub fn warmup(&self, scheduled_steps: u64) -> u64 {
+        if self.warmup_fraction > 0.0 {
+            (self.warmup_fraction * scheduled_steps as f64).round() as u64
+        } else {
+            self.warmup_steps
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         ensure!(self.lr > 0.0, "train.lr must be positive");
         ensure!(self.batch_tokens > 0, "train.batch_tokens must be positive");
         ensure!(
-            self.eval_every_steps > 0,
-            "train.eval_every_steps must be positive"
+            self.eval_every_steps > 0 || self.evals_per_epoch > 0,
+            "one of train.eval_every_steps and train.evals_per_epoch must be positive"
+        );
+        ensure!(
+            (0.0..1.0).contains(&self.warmup_fraction),
+            "train.warmup_fraction must be in [0, 1)"
         );
         ensure!(
             self.max_epochs > 0 || self.max_steps > 0,
@@ -137,6 +177,10 @@ pub struct Profile {
 pub struct FinetuneSettings {
     /// `custom`, `l-eo`, `l-ldb`, `prefix`, `lora`.
     pub strategies: Vec<StrategyKind>,
+    /// Also write an `ir` row per (project, fold): retrieval of the fold's training tests, the
+    /// baseline every learned strategy must beat (`crate::retrieve`). No training, no model.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ir: bool,
     /// Target project ids; empty: the projects table's Table 2 targets.
     pub projects: Vec<String>,
     /// At most this many targets (the smallest first, to fit a budget); 0: all.

@@ -116,6 +116,28 @@ pub struct PrefixSettings {
     /// recorded before the option existed stay the same recipe.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub mlp_hidden: usize,
+    /// Where the prefixes start: the paper's project tokens, or small random values. Not
+    /// written when it is the paper's, so older recipes stay the same recipe.
+    #[serde(default, skip_serializing_if = "PrefixInit::is_paper")]
+    pub init: PrefixInit,
+}
+
+/// How a prefix is initialised before customization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrefixInit {
+    /// The paper (§3.5): each layer's keys and values of the project's most frequent tokens
+    /// ([`super::prefix_init`]); with `mlp_hidden`, the MLP's input is their embeddings.
+    #[default]
+    Tokens,
+    /// N(0, init_std) values, as attached: a start close to zero that perturbs the base less.
+    Normal,
+}
+
+impl PrefixInit {
+    fn is_paper(&self) -> bool {
+        *self == PrefixInit::Tokens
+    }
 }
 
 fn is_zero(value: &usize) -> bool {
@@ -128,6 +150,7 @@ impl Default for PrefixSettings {
             len: 200,
             cross_attention: false,
             mlp_hidden: 0,
+            init: PrefixInit::Tokens,
         }
     }
 }

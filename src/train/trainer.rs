@@ -5,7 +5,7 @@
 //! Per step: a token-budget batch of the seeded epoch plan, teacher-forced cross-entropy,
 //! backward, global gradient-norm clipping, AdamW (β 0.9/0.999, ε 1e-8, decoupled weight decay
 //! 0.01 except on biases and layer norms, as HF's Trainer), warm-up then linear/cosine decay.
-//! Every `eval_every_steps`: validation loss, a curve row, the best model kept (early stopping
+//! Every `eval_every_steps` (or `evals_per_epoch` times an epoch): validation loss, a curve row, the best model kept (early stopping
 //! with patience), a checkpoint. Dropout is re-seeded from (seed, step) at every step and the
 //! batch order is a function of (seed, epoch), so a run resumed from a checkpoint replays
 //! exactly what an uninterrupted run does.
@@ -54,6 +54,11 @@ pub struct Outcome {
     /// Whether this call found the run already finished and did nothing.
     pub already_done: bool,
 }
+
+/// `TrainState::stopped` of a run that the `max_minutes` guard ended: it had not reached its
+/// best validation loss by the recipe's own rules, so reports mark it and a re-run with a
+/// larger guard continues it.
+pub const STOPPED_BY_GUARD: &str = "max_minutes";
 
 /// Where the best model of a run is kept.
 pub const BEST_DIR: &str = "best";
@@ -264,6 +269,13 @@ pub fn train<E: SeqPair>(
         total_params: total_count,
         already_done,
     };
+    // A run the wall-time guard stopped goes on when the guard now allows more time (a guard
+    // is a budget, not part of the recipe); every other stop is final.
+    if state.stopped.as_deref() == Some(STOPPED_BY_GUARD)
+        && (settings.max_minutes <= 0.0 || state.wall_seconds < settings.max_minutes * 60.0)
+    {
+        state.stopped = None;
+    }
     if state.stopped.is_some() {
         return Ok(outcome(state, true));
     }
@@ -294,6 +306,8 @@ pub fn train<E: SeqPair>(
         plan_epoch(&lengths, settings.batch_tokens, settings.seed, state.epoch);
     let batches_per_epoch = plan.batches.len();
     let total_steps = scheduled_steps(settings, batches_per_epoch);
+    let warmup_steps = settings.warmup(total_steps);
+    let eval_every = settings.eval_every(batches_per_epoch);
     let max_steps = if settings.max_steps > 0 {
         settings.max_steps
     } else {
@@ -349,7 +363,7 @@ pub fn train<E: SeqPair>(
             break "max_steps";
         }
         if settings.max_minutes > 0.0 && wall(&started) >= settings.max_minutes * 60.0 {
-            break "max_minutes";
+            break STOPPED_BY_GUARD;
         }
 
         // One step.
@@ -372,7 +386,7 @@ pub fn train<E: SeqPair>(
             settings.schedule,
             settings.lr,
             state.step,
-            settings.warmup_steps,
+            warmup_steps,
             total_steps,
         );
         model = optim.step(last_lr, model, grads);
@@ -411,7 +425,7 @@ pub fn train<E: SeqPair>(
             window = (Instant::now(), 0);
         }
 
-        let evaluate_now = state.step % settings.eval_every_steps == 0;
+        let evaluate_now = state.step % eval_every == 0;
         if evaluate_now {
             let patience_over = evaluation(
                 run,
