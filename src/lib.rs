@@ -15,6 +15,7 @@ pub mod mining;
 pub mod model;
 pub mod pipeline;
 pub mod report;
+pub mod retrieve;
 pub mod tables;
 pub mod train;
 pub mod vocab;

@@ -44,6 +44,8 @@ enum Command {
     Evaluate(cli::evaluate::Args),
     /// Tables 1, 3, 4, Figures 3, 4, 5 and results.md from the evaluation tables.
     Report(cli::report::Args),
+    /// The nearest existing tests of a project for a focal method (BM25), adapted to its name.
+    Retrieve(cli::retrieve::Args),
     /// Benchmark extraction: MB/s, files/s, share of time in tree-sitter, peak RSS.
     BenchMine(cli::bench_mine::Args),
     /// Benchmark the shared-token matrix on synthetic Zipf corpora.
@@ -71,6 +73,7 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(args) => cli::generate::run(args),
         Command::Evaluate(args) => cli::evaluate::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Retrieve(args) => cli::retrieve::run(args),
         Command::BenchMine(args) => cli::bench_mine::run(args),
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),
         Command::BenchModel(args) => cli::bench_model::run(args),

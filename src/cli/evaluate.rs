@@ -44,14 +44,14 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub mix_adapters: usize,
     /// Only runs of these strategies, comma-separated (baseline, custom, l-eo, l-ldb, prefix,
-    /// lora) or `all`.
+    /// lora, ir) or `all`.
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub strategy: Vec<String>,
 }
 
 /// `--strategy`: `None` for all, else the names, checked.
 fn strategies(names: &[String]) -> Result<Option<Vec<String>>> {
-    const KNOWN: [&str; 6] = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora"];
+    const KNOWN: [&str; 7] = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora", "ir"];
     if names.is_empty() || names.iter().any(|n| n == "all") {
         return Ok(None);
     }

@@ -17,4 +17,5 @@ pub mod heatmap;
 pub mod mine;
 pub mod model;
 pub mod report;
+pub mod retrieve;
 pub mod table2;

@@ -29,6 +29,15 @@ pub mod metric {
     pub const VALID: &str = "syntax_valid";
     /// Test pairs scored.
     pub const N: &str = "n";
+    /// Share of test pairs whose test occurs verbatim (comments and whitespace aside) in the
+    /// fold's training part: exact duplicates across parts.
+    pub const DUPLICATE_SHARE: &str = "duplicate_share";
+    /// The metrics recomputed without those test pairs, to show how much of a score they make.
+    pub const UNIQUE: [&str; 3] = [
+        "bleu4_corpus_unique",
+        "exact_top1_unique",
+        "exact_top5_unique",
+    ];
 
     /// `exact_top{k}`: share of tests with an exact match (ignoring whitespace) in the first k.
     pub fn exact(k: usize) -> String {
@@ -129,6 +138,54 @@ pub fn score_run(
     Ok((rows, scores))
 }
 
+/// The share of `tests` flagged in `duplicate` (tests whose developer test also occurs in the
+/// fold's training part) and corpus BLEU-4, top-1 and top-5 exact match over the other tests
+/// ([`metric::UNIQUE`]; NaN when every test is a duplicate).
+pub fn duplicate_metrics(
+    key: &RunKey,
+    tests: &[Scored<'_>],
+    duplicate: &[bool],
+    abstractor: &Abstractor,
+) -> Result<Vec<MetricRow>> {
+    ensure!(
+        tests.len() == duplicate.len(),
+        "one duplicate flag per test"
+    );
+    let row = |metric: &str, value: f64| MetricRow {
+        project_id: key.project_id.clone(),
+        strategy: key.strategy.clone(),
+        fold: key.fold,
+        metric: metric.to_string(),
+        value,
+    };
+    let n = tests.len().max(1) as f64;
+    let share = duplicate.iter().filter(|&&d| d).count() as f64 / n;
+    let unique: Vec<Scored<'_>> = tests
+        .iter()
+        .zip(duplicate)
+        .filter(|(_, d)| !**d)
+        .map(|(t, _)| t.clone())
+        .collect();
+    let values: [f64; 3] = if unique.is_empty() {
+        [f64::NAN; 3]
+    } else {
+        let (rows, _) = score_run(key, &unique, abstractor, f64::NAN)?;
+        let get = |name: &str| {
+            rows.iter()
+                .find(|r| r.metric == name)
+                .map_or(f64::NAN, |r| r.value)
+        };
+        [
+            get(metric::BLEU_CORPUS),
+            get(&metric::exact(1)),
+            get(&metric::exact(5)),
+        ]
+    };
+    let mut rows = vec![row(metric::DUPLICATE_SHARE, share)];
+    rows.extend(metric::UNIQUE.iter().zip(values).map(|(m, v)| row(m, v)));
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +235,33 @@ mod tests {
         assert_eq!(value(&rows, "syntax_valid"), 0.5);
         let bleu = value(&rows, "bleu4_corpus");
         assert!(bleu > 0.0 && bleu < 100.0, "{bleu}");
+    }
+
+    #[test]
+    fn duplicates_are_counted_and_left_out_of_the_unique_scores() {
+        let copy = "@Test void a() { x(); }";
+        let tests = [
+            Scored {
+                pair_id: "dup",
+                reference: copy,
+                outputs: vec![copy],
+            },
+            Scored {
+                pair_id: "new",
+                reference: "@Test void b() { y(1); }",
+                outputs: vec!["@Test void c() { z(); }", "@Test void b() { y(1); }"],
+            },
+        ];
+        let a = Abstractor::default();
+        let rows = duplicate_metrics(&key(), &tests, &[true, false], &a).unwrap();
+        assert_eq!(value(&rows, metric::DUPLICATE_SHARE), 0.5);
+        // With the copied test: top-1 exact 0.5; without it, 0 (and top-5 finds the other).
+        assert_eq!(value(&rows, "exact_top1_unique"), 0.0);
+        assert_eq!(value(&rows, "exact_top5_unique"), 1.0);
+        let all = duplicate_metrics(&key(), &tests, &[true, true], &a).unwrap();
+        assert_eq!(value(&all, metric::DUPLICATE_SHARE), 1.0);
+        assert!(value(&all, "bleu4_corpus_unique").is_nan());
+        assert!(duplicate_metrics(&key(), &tests, &[true], &a).is_err());
     }
 
     #[test]
