@@ -11,7 +11,9 @@
 //! - [`abstraction`]: src2abs-style abstraction of Java code on tree-sitter-java's tokens;
 //! - [`style`]: coding-style similarity, tf-idf cosine of identifiers as scikit-learn computes it;
 //! - [`validity`]: the share of outputs that parse as a method declaration;
-//! - [`kruskal`]: Kruskal-Wallis H as `scipy.stats.kruskal`, Cliff's delta and Vargha-Delaney A12.
+//! - [`kruskal`]: Kruskal-Wallis H as `scipy.stats.kruskal`, Cliff's delta and Vargha-Delaney A12;
+//! - [`permutation`]: exact (or seeded Monte Carlo) permutation p-values of H, both sides for two
+//!   groups, as `scipy.stats.permutation_test` and `mannwhitneyu(method='exact')`.
 //!
 //! This module does not run models, read tables or write reports: generation (`generate`) and the
 //! report stage call these functions on what they already hold.
@@ -20,6 +22,7 @@ pub mod abstraction;
 pub mod bleu;
 pub mod exact;
 pub mod kruskal;
+pub mod permutation;
 pub mod perplexity;
 pub mod style;
 pub mod tokens;
