@@ -1,11 +1,16 @@
 //! The evaluation metrics against their reference implementations: values computed once by
 //! sacrebleu 2.6, CodeXGLUE's `bleu.py`, scikit-learn 1.9 and SciPy 1.17
 //! (`make fixtures-metrics`, `pipelines/python/metrics_reference.py`) on the hand-written test
-//! pairs of `fixtures/metrics/inputs.json`, committed as `fixtures/metrics/expected.json`.
+//! pairs of `fixtures/metrics/inputs.json`, committed as `fixtures/metrics/expected.json`; the
+//! permutation p-values of Table 4 against SciPy's exact counts on the groups of
+//! `fixtures/metrics/permutation_inputs.json` (`permutation_expected.json`).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use tailor::metrics::permutation::{
+    PermutationMethod, PermutationOptions, kruskal_permutation, two_sample,
+};
 use tailor::metrics::{
     Abstractor, Idioms, Perplexity, StyleSimilarity, TopKRates, Validity, codexglue_bleu,
     codexglue_sentence_bleu, corpus_bleu, effect_size, identifier_document, idioms_from,
@@ -338,6 +343,105 @@ fn kruskal_wallis_and_effect_sizes_equal_scipy() {
             assert_close(got.a12, f(&e["a12"]), 1e-15, name);
         }
     }
+}
+
+fn groups_of(case: &Value) -> Vec<Vec<f64>> {
+    case["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_array().unwrap().iter().map(f).collect())
+        .collect()
+}
+
+#[test]
+fn permutation_p_values_equal_scipy_exact_counts() {
+    let (inputs, expected) = (
+        load("permutation_inputs.json"),
+        load("permutation_expected.json"),
+    );
+    let (cases, wants) = (
+        inputs["cases"].as_array().unwrap(),
+        expected["cases"].as_array().unwrap(),
+    );
+    assert_eq!(cases.len(), wants.len());
+    let options = PermutationOptions::default();
+    let (mut exact, mut sampled, mut with_ties) = (0, 0, 0);
+    for (case, want) in cases.iter().zip(wants) {
+        let name = want["name"].as_str().unwrap();
+        assert_eq!(case["name"], want["name"]);
+        let groups = groups_of(case);
+        with_ties += usize::from(want["ties"].as_bool().unwrap());
+        let r = kruskal_permutation(&groups, &options).unwrap();
+        assert_close(r.h, f(&want["h"]), 1e-12, &format!("{name} H"));
+        let p = f(&want["two_sided"]);
+        match r.method {
+            PermutationMethod::Exact { assignments } => {
+                exact += 1;
+                assert_eq!(assignments, f(&want["assignments"]), "{name}");
+                assert_close(r.p_value, p, 1e-9, &format!("{name} two-sided p"));
+            }
+            PermutationMethod::MonteCarlo { resamples, .. } => {
+                // Sampled only past the enumeration limit; within 4 standard errors of SciPy's
+                // exact count.
+                sampled += 1;
+                assert!(f(&want["assignments"]) > options.max_exact, "{name}");
+                let se = (p * (1.0 - p) / resamples as f64).sqrt();
+                assert!(
+                    (r.p_value - p).abs() < 4.0 * se,
+                    "{name}: Monte Carlo {} vs exact {p} (se {se:e})",
+                    r.p_value
+                );
+            }
+        }
+        if let [x, y] = groups.as_slice() {
+            let t = two_sample(x, y, &options).unwrap();
+            assert!(
+                matches!(t.method, PermutationMethod::Exact { .. }),
+                "{name}"
+            );
+            assert_close(t.two_sided, p, 1e-9, &format!("{name} two-sided p"));
+            assert_close(t.greater, f(&want["greater"]), 1e-9, &format!("{name} >"));
+            assert_close(t.less, f(&want["less"]), 1e-9, &format!("{name} <"));
+            if let Some(m) = want.get("mannwhitneyu_exact") {
+                assert_close(t.two_sided, f(&m["two-sided"]), 1e-9, name);
+                assert_close(t.greater, f(&m["greater"]), 1e-9, name);
+                assert_close(t.less, f(&m["less"]), 1e-9, name);
+            }
+            let e = effect_size(x, y).unwrap();
+            assert_close(e.a12, f(&want["effect"]["a12"]), 1e-15, name);
+            assert_close(
+                e.cliffs_delta,
+                f(&want["effect"]["cliffs_delta"]),
+                1e-15,
+                name,
+            );
+        }
+    }
+    assert!(
+        exact >= 10 && sampled >= 1 && with_ties >= 5,
+        "{exact} {sampled} {with_ties}"
+    );
+}
+
+#[test]
+fn the_papers_three_projects_are_significant_only_by_the_chi_square_approximation() {
+    let expected = load("permutation_expected.json");
+    let case = expected["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "paper-3v3-complete-separation")
+        .unwrap();
+    let (inputs, want) = (load("permutation_inputs.json"), case);
+    let groups = groups_of(&inputs["cases"][0]);
+    assert_eq!(inputs["cases"][0]["name"], want["name"]);
+    let chi2 = kruskal(&groups).unwrap().p_value;
+    assert_close(chi2, f(&want["p_asymptotic"]), 1e-9, "chi-square p");
+    assert!(chi2 < 0.05, "{chi2}");
+    let t = two_sample(&groups[0], &groups[1], &PermutationOptions::default()).unwrap();
+    assert_close(t.two_sided, 0.1, 1e-12, "exact two-sided p");
+    assert_close(t.greater, 0.05, 1e-12, "exact one-sided p");
 }
 
 #[test]
