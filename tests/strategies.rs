@@ -1,6 +1,6 @@
 //! The customization strategies (paper §3) as claims about parameters: each trains exactly the
 //! set it declares (diffing every parameter around an AdamW step), frozen parameters get no
-//! gradient, the trainable counts are Table 1's, LoRA starts as the base model, and an adapter
+//! gradient, the trainable counts are Table 1's (computed by hand from the shapes), LoRA starts as the base model, and an adapter
 //! saved from a customized model loads back onto its base with bit-identical logits, and only
 //! onto its base.
 
@@ -18,7 +18,7 @@ use tailor::model::adapter::{
     ADAPTER_INFO, PEFT_CONFIG, PEFT_KEY_PREFIX, PEFT_WEIGHTS, load_adapter, read_info, save_adapter,
 };
 use tailor::model::hf::{self, read_tensors};
-use tailor::model::params::{named_params, table1};
+use tailor::model::params::named_params;
 use tailor::model::{
     Backend, BartConfig, BartForConditionalGeneration, Preset, shift_tokens_right,
 };
@@ -180,34 +180,117 @@ fn each_strategy_moves_exactly_its_declared_parameters() {
     }
 }
 
-#[test]
-fn trainable_counts_are_table_1() {
-    let device = device();
-    let config = tiny();
-    let prefix_len = strategy(StrategyKind::Prefix).prefix.len;
-    let table: HashMap<&str, (usize, usize)> = table1(&config, prefix_len)
-        .into_iter()
-        .map(|row| (row.process, (row.trained, row.total)))
-        .collect();
-    for (kind, process) in [
-        (StrategyKind::Custom, "Custom"),
-        (StrategyKind::LEo, "L-EO"),
-        (StrategyKind::LLdb, "L-LDB"),
-        (StrategyKind::Prefix, "Prefix"),
-    ] {
-        let strategy = strategy(kind);
-        let model = strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
-        assert_eq!(strategy.counts(&model), table[process], "{kind}");
+/// Table 1's counts of a configuration, by hand from the shapes of HF's `BartModel` (no
+/// `add_final_layer_norm`, tied embeddings): `(custom total, L-EO, L-LDB, prefix added)`.
+fn table1_by_hand(config: &BartConfig, prefix_len: usize) -> (usize, usize, usize, usize) {
+    let d = config.d_model;
+    let linear = |d_in: usize, d_out: usize| d_in * d_out + d_out;
+    let norm = 2 * d;
+    let attention = 4 * linear(d, d);
+    let encoder_layer = attention
+        + norm
+        + linear(d, config.encoder_ffn_dim)
+        + linear(config.encoder_ffn_dim, d)
+        + norm;
+    let decoder_layer = 2 * attention
+        + 2 * norm
+        + linear(d, config.decoder_ffn_dim)
+        + linear(config.decoder_ffn_dim, d)
+        + norm;
+    // Learned positions are offset by 2 in BART: max_position_embeddings + 2 rows each.
+    let embeddings = config.vocab_size * d + 2 * (config.max_position_embeddings + 2) * d;
+    let total = embeddings
+        + 2 * norm
+        + config.encoder_layers * encoder_layer
+        + config.decoder_layers * decoder_layer;
+    // A key and a value prefix per encoder and decoder self-attention.
+    let prefix = 2 * prefix_len * d * (config.encoder_layers + config.decoder_layers);
+    (total, embeddings, decoder_layer, prefix)
+}
+
+/// What each strategy trains, as rules over HF parameter names written out here (not the
+/// crate's `ParamGroup`): `(trainable, total)` summed from the model's named parameters.
+fn counts_by_name(kind: StrategyKind, model: &BartForConditionalGeneration) -> (usize, usize) {
+    let last = format!("model.decoder.layers.{}.", model.config.decoder_layers - 1);
+    let trains = |name: &str| match kind {
+        StrategyKind::Custom => true,
+        StrategyKind::LEo => {
+            name == "model.shared.weight"
+                || name == "model.encoder.embed_positions.weight"
+                || name == "model.decoder.embed_positions.weight"
+        }
+        StrategyKind::LLdb => name.starts_with(&last),
+        StrategyKind::Prefix => name.contains(".prefix."),
+        StrategyKind::Lora => name.contains(".lora."),
+    };
+    let mut counts = (0, 0);
+    for param in named_params(model) {
+        if param.path == "final_logits_bias" {
+            continue; // a buffer in HF, not a parameter
+        }
+        counts.1 += param.numel();
+        if trains(&param.path) {
+            counts.0 += param.numel();
+        }
     }
+    counts
+}
+
+#[test]
+fn trainable_counts_match_table_1_computed_by_hand() {
+    let device = device();
+    // bart-large as the paper counts it (Table 1): 406M total, L-EO 53M, L-LDB 17M, and 10M
+    // prefix parameters added by 200 positions; HF's `num_parameters()` is 406,291,456.
+    let large = BartConfig::preset(Preset::Large);
+    assert_eq!(
+        table1_by_hand(&large, 200),
+        (406_291_456, 53_572_608, 16_796_672, 9_830_400)
+    );
+    for (config, prefix_len) in [(tiny(), 4), (large, 200)] {
+        let (total, leo, lldb, prefix) = table1_by_hand(&config, prefix_len);
+        for (kind, trained) in [
+            (StrategyKind::Custom, total),
+            (StrategyKind::LEo, leo),
+            (StrategyKind::LLdb, lldb),
+            (StrategyKind::Prefix, prefix),
+        ] {
+            let mut strategy = strategy(kind);
+            strategy.prefix.len = prefix_len;
+            // Parameters are lazy: bart-large is counted without being drawn.
+            let model =
+                strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
+            let total = if kind == StrategyKind::Prefix {
+                total + prefix
+            } else {
+                total
+            };
+            assert_eq!(
+                strategy.counts(&model),
+                (trained, total),
+                "{kind}, d_model {}",
+                config.d_model
+            );
+            assert_eq!(
+                counts_by_name(kind, &model),
+                (trained, total),
+                "{kind} by name"
+            );
+        }
+    }
+
     // LoRA: A [r, d] and B [d, r] per target projection per attention (2 encoder
     // self-attentions, 2 decoder self- and 2 cross-attentions).
+    let config = tiny();
+    let (total, ..) = table1_by_hand(&config, 0);
     let lora = strategy(StrategyKind::Lora);
     let model = lora.attach(BartForConditionalGeneration::new(&config, &device), &device);
     let attentions = config.encoder_layers + 2 * config.decoder_layers;
     let expected = 2 * lora.lora.rank * config.d_model * lora.lora.targets.len() * attentions;
-    let (trainable, total) = lora.counts(&model);
-    assert_eq!(trainable, expected);
-    assert_eq!(total, table["Custom"].1 + expected);
+    assert_eq!(lora.counts(&model), (expected, total + expected));
+    assert_eq!(
+        counts_by_name(StrategyKind::Lora, &model),
+        (expected, total + expected)
+    );
 
     // Prefix MLP: P' [len, d] + fc1 (d → h, with bias) + fc2 (h → attentions × 2 × d).
     let mlp = all_strategies().pop().unwrap();
