@@ -2,10 +2,14 @@
 //!
 //! - On synthetic evaluation tables (a tiny random baseline, adapters whose changes grow with
 //!   depth, hand-made metrics and curves): `tailor report` writes every table and figure, Table 3
-//!   averages over folds, Figure 3 sees the changes where they were put.
+//!   averages over folds, Table 4 holds the exact p-values, sides and A12 worked out by hand for
+//!   the synthetic values, Figure 3 sees the changes where they were put.
+//! - Table 4 on in-memory metrics with an `ir` run: every strategy against the baseline and
+//!   `ir`, the paper's 3-project case (χ² 0.0495, exact 0.1) not called significant.
 //! - End to end on the training fixtures (`smoke` profile): finetune with every strategy,
 //!   evaluate, report — five ranks per test pair, metrics per (project, strategy, fold,
-//!   metric), and a second `tailor evaluate` adds nothing.
+//!   metric) consistent with their definitions and with Tables 3 and 4, and a second
+//!   `tailor evaluate` adds nothing.
 
 mod common;
 
@@ -19,6 +23,8 @@ use safetensors::{Dtype, tensor::TensorView};
 use tailor::evaluate::metric;
 use tailor::model::hf::{self, WEIGHTS_FILE};
 use tailor::model::{BartConfig, BartForConditionalGeneration, Preset};
+use tailor::report::evaluation::Evaluation;
+use tailor::report::table4::write_table4;
 use tailor::tables::curves::{CurvePoint, write_curve};
 use tailor::tables::finetune::{FinetuneRow, write_rows as write_finetune};
 use tailor::tables::metrics::{MetricRow, read_rows as read_metrics, write_rows as write_metrics};
@@ -29,34 +35,104 @@ use tailor::train::finetune::{FoldParts, fold_file, run_dir};
 
 const STRATEGIES: [&str; 5] = ["custom", "l-eo", "l-ldb", "prefix", "lora"];
 
-/// The files `tailor report` must write.
-const REPORT_FILES: [&str; 16] = [
-    "reports/table1.md",
-    "reports/table1.csv",
-    "reports/table3.md",
-    "reports/table3.csv",
-    "reports/table4.md",
-    "reports/table4.csv",
-    "reports/figure3.csv",
-    "reports/figure4a.csv",
-    "reports/figure4b.csv",
-    "reports/figure5.csv",
-    "reports/results.md",
-    "figures/figure3.png",
-    "figures/figure3.svg",
-    "figures/figure4.png",
-    "figures/figure4.svg",
-    "figures/figure5.png",
-];
+/// The figures `tailor report` draws, each as PNG and SVG.
+const FIGURES: [&str; 3] = ["figure3", "figure4", "figure5"];
 
-fn assert_report_files(out: &Path) {
-    for file in REPORT_FILES.iter().chain(&["figures/figure5.svg"]) {
-        let path = out.join(file);
-        let len = std::fs::metadata(&path)
-            .unwrap_or_else(|_| panic!("{} missing", path.display()))
-            .len();
-        assert!(len > 100, "{} is only {len} bytes", path.display());
+/// Every figure is a PNG (by its signature) and an SVG document, not merely a file.
+fn assert_figures(out: &Path) {
+    for name in FIGURES {
+        let png = out.join(format!("figures/{name}.png"));
+        let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{} is not a PNG",
+            png.display()
+        );
+        let svg = out.join(format!("figures/{name}.svg"));
+        let text =
+            std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+        assert!(
+            text.contains("<svg") && text.trim_end().ends_with("</svg>"),
+            "{} is not an SVG document",
+            svg.display()
+        );
     }
+}
+
+/// A CSV the report wrote, as rows of (column → cell).
+fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// The one row of `rows` whose `keys` columns hold these values.
+#[track_caller]
+fn row<'r>(
+    rows: &'r [BTreeMap<String, String>],
+    keys: &[(&str, &str)],
+) -> &'r BTreeMap<String, String> {
+    let found: Vec<_> = rows
+        .iter()
+        .filter(|r| keys.iter().all(|(k, v)| r[*k] == *v))
+        .collect();
+    assert_eq!(found.len(), 1, "{keys:?} in {rows:?}");
+    found[0]
+}
+
+/// A numeric cell.
+#[track_caller]
+fn num(row: &BTreeMap<String, String>, column: &str) -> f64 {
+    row[column]
+        .parse()
+        .unwrap_or_else(|_| panic!("{column} = {:?} in {row:?}", row[column]))
+}
+
+/// The one value of metric `name` for a run.
+#[track_caller]
+fn metric_value(
+    metrics: &[MetricRow],
+    project: &str,
+    strategy: &str,
+    fold: u32,
+    name: &str,
+) -> f64 {
+    let found: Vec<f64> = metrics
+        .iter()
+        .filter(|m| {
+            m.project_id == project && m.strategy == strategy && m.fold == fold && m.metric == name
+        })
+        .map(|m| m.value)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{name} for {project}/{strategy}/fold{fold}: {found:?}"
+    );
+    found[0]
+}
+
+#[track_caller]
+fn assert_near(actual: f64, expected: f64, what: &str) {
+    assert!(
+        (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{what}: {actual} vs {expected}"
+    );
 }
 
 fn write_safetensors(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, path: &Path) {
@@ -194,6 +270,11 @@ fn synthetic(out: &Path, profile: &str) {
                     valid_examples: 1,
                     test_examples: 2,
                     run_dir: dir.to_string_lossy().into_owned(),
+                    stopped: "early_stopping".into(),
+                    best_step: 10,
+                    step0_val_loss: 1.0,
+                    fold_hash: String::new(),
+                    base_hash: String::new(),
                 });
                 let row = |metric: &str, value: f64| MetricRow {
                     project_id: project.into(),
@@ -244,19 +325,121 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
             .args(["report", "--profile", "synthetic", "--out"])
             .arg(out),
     );
-    assert_report_files(out);
+    assert_figures(out);
 
-    // Table 3: the mean over folds 0 and 1 of 10 + 5·(s + p + fold); custom is s = 1.
-    let table3 = std::fs::read_to_string(out.join("reports/table3.csv")).unwrap();
-    let alpha_custom = table3
-        .lines()
-        .find(|l| l.starts_with("alpha,custom,"))
-        .unwrap_or_else(|| panic!("{table3}"));
-    let bleu: f64 = alpha_custom.split(',').nth(3).unwrap().parse().unwrap();
-    assert!((bleu - 17.5).abs() < 1e-9, "{alpha_custom}");
-    // Every ordered pair of the six strategies, for BLEU and perplexity.
-    let table4 = std::fs::read_to_string(out.join("reports/table4.csv")).unwrap();
-    assert_eq!(table4.lines().count(), 1 + 2 * 6 * 5, "{table4}");
+    // Table 3: the mean over folds 0 and 1 of 10 + 5·(s + p + fold) and of exp(1 / (1 + gain));
+    // custom is s = 1, alpha p = 0.
+    let table3 = csv_rows(&out.join("reports/table3.csv"));
+    assert_eq!(table3.len(), 3 * 6, "{table3:?}"); // two projects and their average
+    let alpha_custom = row(&table3, &[("project_id", "alpha"), ("strategy", "custom")]);
+    assert_eq!(alpha_custom["folds"], "2");
+    assert_near(num(alpha_custom, "bleu4_corpus"), 17.5, "BLEU alpha/custom");
+    assert_near(
+        num(alpha_custom, "bleu4_sentence"),
+        19.5,
+        "sentence BLEU alpha/custom",
+    );
+    let ppl = ((0.5f64).exp() + (1.0f64 / 3.0).exp()) / 2.0;
+    assert_near(
+        num(alpha_custom, "perplexity"),
+        ppl,
+        "perplexity alpha/custom",
+    );
+    let average = row(
+        &table3,
+        &[("project_id", "average"), ("strategy", "custom")],
+    );
+    assert_near(num(average, "bleu4_corpus"), 20.0, "BLEU average/custom");
+
+    // Table 4: every ordered pair of the six strategies, for BLEU and perplexity, over the two
+    // projects. Custom against the baseline in BLEU-4: {17.5, 22.5} against {12.5, 17.5}, one
+    // tie; mid-ranks give custom 6.5, and 4 of the C(4, 2) = 6 splits are as far from the mean
+    // (two-sided p = 2/3), 2 as high (one-sided p = 1/3); H = 1.35 / 0.9 (tie correction).
+    let table4 = csv_rows(&out.join("reports/table4.csv"));
+    assert_eq!(table4.len(), 2 * 6 * 5, "{table4:?}");
+    let t = row(
+        &table4,
+        &[
+            ("metric", metric::BLEU_CORPUS),
+            ("strategy", "custom"),
+            ("versus", "baseline"),
+        ],
+    );
+    assert_eq!(t["projects"], "2");
+    assert_near(num(t, "h"), 1.5, "H");
+    assert_near(num(t, "p_exact"), 2.0 / 3.0, "exact p");
+    assert_near(num(t, "p_one_sided"), 1.0 / 3.0, "one-sided p");
+    assert_eq!(t["one_sided_alternative"], "custom > baseline");
+    assert_near(
+        num(t, "p_asymptotic"),
+        0.220_671_361_919_843_24,
+        "chi-square p",
+    );
+    assert_eq!(
+        (t["method"].as_str(), t["permutations"].as_str()),
+        ("exact", "6")
+    );
+    assert_near(num(t, "a12"), 3.5 / 4.0, "A12");
+    assert_near(num(t, "cliffs_delta"), 0.75, "Cliff's delta");
+    assert_eq!(t["versus_is_reference"], "true");
+    // LoRA is above the baseline on both projects: the best two projects can do, 2/6 two-sided
+    // (χ² says 0.12), and not significant. In perplexity lower is better, so the one-sided test
+    // looks the other way and A12 (the chance LoRA's perplexity is the higher) is 0.
+    let t = row(
+        &table4,
+        &[
+            ("metric", metric::BLEU_CORPUS),
+            ("strategy", "lora"),
+            ("versus", "baseline"),
+        ],
+    );
+    assert_near(num(t, "p_exact"), 1.0 / 3.0, "exact p");
+    assert_near(num(t, "p_one_sided"), 1.0 / 6.0, "one-sided p");
+    assert_near(
+        num(t, "p_asymptotic"),
+        0.121_335_250_358_482_08,
+        "chi-square p",
+    );
+    assert_eq!(
+        (t["a12"].as_str(), t["significant"].as_str()),
+        ("1", "false")
+    );
+    let t = row(
+        &table4,
+        &[
+            ("metric", metric::PERPLEXITY),
+            ("strategy", "lora"),
+            ("versus", "baseline"),
+        ],
+    );
+    assert_eq!(t["one_sided_alternative"], "lora < baseline");
+    assert_near(num(t, "p_one_sided"), 1.0 / 6.0, "one-sided p");
+    assert_eq!(t["a12"], "0");
+    // Its mirror: the baseline is not better than LoRA.
+    let t = row(
+        &table4,
+        &[
+            ("metric", metric::PERPLEXITY),
+            ("strategy", "baseline"),
+            ("versus", "lora"),
+        ],
+    );
+    assert_eq!((t["p_one_sided"].as_str(), t["a12"].as_str()), ("1", "1"));
+    assert!(table4.iter().all(|r| r["significant"] == "false"));
+    let md = std::fs::read_to_string(out.join("reports/table4.md")).unwrap();
+    assert!(
+        md.contains(
+            "| BLEU4 | LoRA | Baseline | 2 | 2.400 | 0.3 | 0.2 | LoRA > Baseline | 0.1 | 1.00 | exact | no |"
+        ),
+        "{md}"
+    );
+    // Figure 4a pools the runs by their tests (two each): exact@k = 0.02·(s + 1) + 0.01·k on
+    // average over projects and folds, abstracted twice that.
+    let figure4 = csv_rows(&out.join("reports/figure4a.csv"));
+    let lora = row(&figure4, &[("strategy", "lora"), ("k", "1")]);
+    assert_near(num(lora, "exact_rate"), 0.13, "LoRA exact@1");
+    assert_near(num(lora, "abstract_rate"), 0.26, "LoRA abstracted@1");
+    assert_eq!(lora["tests"], "8");
     // Figure 3: the synthetic change grows with depth, so the last decoder block moved most.
     let figure3 = std::fs::read_to_string(out.join("reports/figure3.csv")).unwrap();
     let change = |block: &str| -> f64 {
@@ -279,10 +462,110 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
         "{results}"
     );
     assert!(results.contains("*paper*"), "{results}");
+    // results.md shows Table 4's exact p and A12 beside the paper's χ² p.
+    assert!(results.contains("| 0.3 (1.00) | 0.3 (0.00) |"), "{results}");
     // Table 1 measures the adapter files: L-LDB is the last decoder block of the tiny preset.
     let table1 = std::fs::read_to_string(out.join("reports/table1.md")).unwrap();
     assert!(table1.contains("| L-LDB |"), "{table1}");
     assert!(table1.contains("406.3M"), "{table1}");
+}
+
+#[test]
+fn table4_tests_every_strategy_against_the_baseline_and_ir_by_exact_p_values() {
+    // Three projects; `ir` (retrieval, no model) has BLEU-4 but no perplexity.
+    let bleu = [
+        ("baseline", [10.0, 11.0, 12.0]),
+        ("custom", [30.0, 31.0, 32.0]),
+        ("lora", [13.0, 33.0, 21.0]),
+        ("ir", [14.0, 20.0, 25.0]),
+    ];
+    let perplexity = [
+        ("baseline", [3.0, 3.1, 3.2]),
+        ("custom", [2.0, 2.1, 2.2]),
+        ("lora", [2.5, 3.15, 2.05]),
+    ];
+    let mut metrics = Vec::new();
+    for (name, table) in [
+        (metric::BLEU_CORPUS, &bleu[..]),
+        (metric::PERPLEXITY, &perplexity[..]),
+    ] {
+        for (strategy, values) in table {
+            for (project, value) in ["alpha", "beta", "gamma"].into_iter().zip(values) {
+                metrics.push(MetricRow {
+                    project_id: project.into(),
+                    strategy: strategy.to_string(),
+                    fold: 0,
+                    metric: name.into(),
+                    value: *value,
+                });
+            }
+        }
+    }
+    let eval = Evaluation {
+        profile: "unit".into(),
+        metrics,
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_table4(&eval, dir.path()).unwrap();
+    let rows = csv_rows(&dir.path().join("table4.csv"));
+    // Ordered pairs: four strategies in BLEU-4, three in perplexity (none with `ir`).
+    assert_eq!(rows.len(), 4 * 3 + 3 * 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["metric"] == metric::BLEU_CORPUS
+            || (r["strategy"] != "ir" && r["versus"] != "ir"))
+    );
+    let bleu_row = |a: &str, b: &str| {
+        row(
+            &rows,
+            &[
+                ("metric", metric::BLEU_CORPUS),
+                ("strategy", a),
+                ("versus", b),
+            ],
+        )
+    };
+    // The paper's situation with 3 projects: complete separation is χ²-significant (0.0495)
+    // but its exact p is 2 / C(6, 3) = 0.1, so it is not called significant.
+    for (a, b) in [("custom", "baseline"), ("ir", "baseline"), ("custom", "ir")] {
+        let t = bleu_row(a, b);
+        assert_near(num(t, "p_exact"), 0.1, &format!("{a} vs {b}"));
+        assert_near(num(t, "p_one_sided"), 0.05, &format!("{a} vs {b}"));
+        assert_near(
+            num(t, "p_asymptotic"),
+            0.049_534_613_435_626_915,
+            &format!("{a} vs {b}"),
+        );
+        assert_near(num(t, "h"), 27.0 / 7.0, &format!("{a} vs {b}"));
+        assert_eq!(
+            [
+                &t["a12"],
+                &t["significant"],
+                &t["permutations"],
+                &t["versus_is_reference"]
+            ],
+            ["1", "false", "20", "true"],
+            "{a} vs {b}"
+        );
+    }
+    // LoRA against ir: rank sums 11 against 10, as close to even as three each can be.
+    let t = bleu_row("lora", "ir");
+    assert_near(num(t, "p_exact"), 1.0, "LoRA vs ir");
+    assert_near(num(t, "p_one_sided"), 0.5, "LoRA vs ir");
+    assert_near(num(t, "a12"), 5.0 / 9.0, "LoRA vs ir");
+    assert_eq!(bleu_row("lora", "custom")["versus_is_reference"], "false");
+
+    let md = std::fs::read_to_string(dir.path().join("table4.md")).unwrap();
+    for line in [
+        "| BLEU4 | Custom | Baseline | 3 | 3.857 | 0.1 | 0.050 | Custom > Baseline | 0.050 | 1.00 | exact | no |",
+        "| BLEU4 | ir | Baseline | 3 | 3.857 | 0.1 | 0.050 | ir > Baseline | 0.050 | 1.00 | exact | no |",
+        "| BLEU4 | LoRA | ir | 3 | 0.048 | 1.0 | 0.5 | LoRA > ir | 0.8 | 0.56 | exact | no |",
+        "| Perplexity | Custom | Baseline | 3 | 3.857 | 0.1 | 0.050 | Custom < Baseline | 0.050 | 0.00 | exact | no |",
+    ] {
+        assert!(md.contains(line), "{line}\nnot in\n{md}");
+    }
+    assert!(!md.contains("| Perplexity | Custom | ir |"), "{md}");
+    assert!(!md.contains("| BLEU4 | Baseline | ir |"), "{md}");
 }
 
 #[test]
@@ -328,33 +611,54 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
         .keys()
         .map(|(p, s, f, _)| (p.clone(), s.clone(), *f))
         .collect();
-    assert_eq!(runs.len(), 6, "{runs:?}");
+    // The baseline, the five strategies and retrieval (`ir`), one fold.
+    let strategies: std::collections::BTreeSet<&str> =
+        runs.iter().map(|(_, s, _)| s.as_str()).collect();
+    assert_eq!(
+        strategies,
+        std::collections::BTreeSet::from([
+            "baseline", "custom", "ir", "l-eo", "l-ldb", "lora", "prefix"
+        ]),
+        "{runs:?}"
+    );
+    assert_eq!(runs.len(), 7, "{runs:?}");
     for (key, mut r) in ranks {
         r.sort_unstable();
         assert_eq!(r, [1, 2, 3, 4, 5], "{key:?}");
     }
-    // Every metric for every run.
-    let mut names = vec![
-        metric::N.to_string(),
-        metric::PERPLEXITY.into(),
-        metric::TEST_LOSS.into(),
-        metric::BLEU_CORPUS.into(),
-        metric::BLEU_SENTENCE.into(),
-        metric::STYLE.into(),
-        metric::VALID.into(),
-    ];
-    names.extend((1..=5).flat_map(|k| [metric::exact(k), metric::abstracted(k)]));
+    // Every metric for every run, each consistent with its definition: perplexity is exp of the
+    // test loss (undefined for retrieval alone, which scores no tokens), BLEU a percentage,
+    // top-k rates in [0, 1] and never falling as k grows.
     for (project, strategy, fold) in &runs {
-        for name in &names {
-            let row = metrics.iter().find(|m| {
-                &m.project_id == project
-                    && &m.strategy == strategy
-                    && m.fold == *fold
-                    && &m.metric == name
-            });
+        let at = |name: &str| metric_value(&metrics, project, strategy, *fold, name);
+        let n = at(metric::N);
+        assert!((1.0..=6.0).contains(&n) && n.fract() == 0.0, "n = {n}");
+        let (perplexity, loss) = (at(metric::PERPLEXITY), at(metric::TEST_LOSS));
+        if strategy == "ir" {
             assert!(
-                row.is_some(),
-                "no {name} for {project}/{strategy}/fold{fold}"
+                perplexity.is_nan() && loss.is_nan(),
+                "ir: {perplexity} {loss}"
+            );
+        } else {
+            assert_near(perplexity, loss.exp(), "perplexity");
+        }
+        for name in [metric::BLEU_CORPUS, metric::BLEU_SENTENCE] {
+            let bleu = at(name);
+            assert!((0.0..=100.0).contains(&bleu), "{name} = {bleu}");
+        }
+        let valid = at(metric::VALID);
+        assert!((0.0..=1.0).contains(&valid), "valid = {valid}");
+        let style = at(metric::STYLE);
+        // A cosine, to float rounding (identical documents give 1 + 2e-16 here as in sklearn).
+        assert!(
+            style.is_nan() || (0.0..=1.0 + 1e-12).contains(&style),
+            "style = {style}"
+        );
+        for rate in [metric::exact, metric::abstracted] {
+            let rates: Vec<f64> = (1..=5).map(|k| at(&rate(k))).collect();
+            assert!(
+                rates.iter().all(|r| (0.0..=1.0).contains(r)) && rates.is_sorted(),
+                "{strategy}: {rates:?}"
             );
         }
     }
@@ -366,8 +670,9 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     }
     let stdout = run_ok(evaluate().args(["--mix-adapters", "4", "--strategy", "prefix,lora"]));
     assert!(stdout.contains("2 run(s) evaluated"), "{stdout}");
+    // The rest: the baseline, custom, L-EO, L-LDB and ir.
     let stdout = run_ok(evaluate().args(["--mix-adapters", "4"]));
-    assert!(stdout.contains("4 run(s) evaluated"), "{stdout}");
+    assert!(stdout.contains("5 run(s) evaluated"), "{stdout}");
     let unknown = evaluate().args(["--strategy", "prefx"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
@@ -443,12 +748,48 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
         read_predictions(&table_path(out, "predictions")).unwrap(),
         predictions
     );
-    assert_eq!(read_metrics(&table_path(out, "metrics")).unwrap(), metrics);
+    // Bit for bit: retrieval's undefined perplexity is NaN, which `==` never equals.
+    let bits = |rows: &[MetricRow]| -> Vec<(String, String, u32, String, u64)> {
+        rows.iter()
+            .map(|m| {
+                let key = (m.project_id.clone(), m.strategy.clone(), m.fold);
+                (key.0, key.1, key.2, m.metric.clone(), m.value.to_bits())
+            })
+            .collect()
+    };
+    assert_eq!(
+        bits(&read_metrics(&table_path(out, "metrics")).unwrap()),
+        bits(&metrics)
+    );
 
     run_ok(
         tailor()
             .args(["report", "--profile", "smoke", "--out"])
             .arg(out),
     );
-    assert_report_files(out);
+    assert_figures(out);
+    // Table 3 is the evaluation's BLEU-4 and perplexity, one fold per run.
+    let table3 = csv_rows(&out.join("reports/table3.csv"));
+    assert_eq!(table3.len(), 2 * runs.len()); // the project and the average
+    for (project, strategy, fold) in &runs {
+        let r = row(&table3, &[("project_id", project), ("strategy", strategy)]);
+        assert_eq!(r["folds"], "1");
+        for name in [metric::BLEU_CORPUS, metric::PERPLEXITY] {
+            let expected = metric_value(&metrics, project, strategy, *fold, name);
+            if expected.is_finite() {
+                assert_near(num(r, name), expected, name);
+            } else {
+                assert_eq!(r[name], "", "{name} of {strategy}");
+            }
+        }
+    }
+    // One project per strategy: a rank test over one value each cannot tell strategies apart
+    // (every exact p is 1, or empty where both values are equal), so nothing is significant.
+    let table4 = csv_rows(&out.join("reports/table4.csv"));
+    assert!(!table4.is_empty());
+    for t in &table4 {
+        assert_eq!(t["projects"], "1", "{t:?}");
+        assert!(t["p_exact"].is_empty() || t["p_exact"] == "1", "{t:?}");
+        assert_eq!(t["significant"], "false", "{t:?}");
+    }
 }
