@@ -139,5 +139,8 @@ fn untrained_and_guard_stopped_runs_are_marked_and_a_capped_run_continues() {
     run_ok(&mut guard("0.0"));
     let finished = row(&rows(out.path()), "lora");
     assert_eq!(finished.status, "done", "{finished:?}");
-    assert_eq!((finished.steps, finished.stopped.as_str()), (8, "max_steps"));
+    assert_eq!(
+        (finished.steps, finished.stopped.as_str()),
+        (8, "max_steps")
+    );
 }

@@ -24,6 +24,7 @@ use crate::model::{BartForConditionalGeneration, Encoded};
 
 pub mod processors;
 pub mod requests;
+pub mod rerank;
 
 /// When beam search stops accepting hypotheses for an input (HF `early_stopping`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

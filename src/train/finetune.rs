@@ -74,7 +74,8 @@ impl FoldParts {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading fold record {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing fold record {}", path.display()))
+        serde_json::from_str(&text)
+            .with_context(|| format!("parsing fold record {}", path.display()))
     }
 }
 
@@ -346,7 +347,9 @@ pub fn run_finetune(
                             continue;
                         }
                         DoneRun::Stale(why) => {
-                            multi.suspend(|| eprintln!("finetune: {project} fold {fold} {name}: {why}"));
+                            multi.suspend(|| {
+                                eprintln!("finetune: {project} fold {fold} {name}: {why}")
+                            });
                             if row.status != table::STALE {
                                 let mut stale = row.clone();
                                 stale.status = table::STALE.into();
@@ -357,14 +360,16 @@ pub fn run_finetune(
                             continue;
                         }
                         DoneRun::OtherRecipe(diff) => {
-                            multi.suspend(|| eprintln!(
-                                "finetune: {project} fold {fold} {name} finished under another \
+                            multi.suspend(|| {
+                                eprintln!(
+                                    "finetune: {project} fold {fold} {name} finished under another \
                                  recipe on the same fold and base; its row is kept. Remove {} (or \
                                  choose another --out) to run it as the profile now says. \
                                  Differences (recorded → now):\n  {}",
-                                dir.display(),
-                                diff.join("\n  ")
-                            ));
+                                    dir.display(),
+                                    diff.join("\n  ")
+                                )
+                            });
                             overall.inc(1);
                             continue;
                         }
@@ -542,8 +547,14 @@ enum DoneRun {
 
 /// Recipe fields that decide the fold's membership or the base: a difference in one of them
 /// makes a finished run incomparable with the current baseline row.
-const FOLD_AND_BASE_FIELDS: [&str; 6] =
-    ["fold", "folds", "fold_by", "valid_fraction", "fold_seed", "base_hash"];
+const FOLD_AND_BASE_FIELDS: [&str; 6] = [
+    "fold",
+    "folds",
+    "fold_by",
+    "valid_fraction",
+    "fold_seed",
+    "base_hash",
+];
 
 fn done_run(row: &FinetuneRow, dir: &Path, recipe: &str, fold_hash: &str) -> DoneRun {
     let finished = row.status == table::DONE || row.status == table::UNTRAINED;
@@ -561,14 +572,20 @@ fn done_run(row: &FinetuneRow, dir: &Path, recipe: &str, fold_hash: &str) -> Don
     let run_fold = FoldParts::read(&dir.join(RUN_FOLD_FILE)).map(|p| p.membership_hash());
     let moved: Vec<&String> = diff
         .iter()
-        .filter(|d| FOLD_AND_BASE_FIELDS.iter().any(|f| d.starts_with(&format!("{f}:"))))
+        .filter(|d| {
+            FOLD_AND_BASE_FIELDS
+                .iter()
+                .any(|f| d.starts_with(&format!("{f}:")))
+        })
         .collect();
     let fold_changed = !matches!(&run_fold, Ok(hash) if hash == fold_hash);
     if row.status == table::STALE || fold_changed || !moved.is_empty() {
         let mut why = vec![];
         if fold_changed {
             why.push(match run_fold {
-                Ok(hash) => format!("its fold record (membership {hash}) differs from the fold now ({fold_hash})"),
+                Ok(hash) => format!(
+                    "its fold record (membership {hash}) differs from the fold now ({fold_hash})"
+                ),
                 Err(err) => format!("it has no readable fold record: {err:#}"),
             });
         }
@@ -583,7 +600,11 @@ fn done_run(row: &FinetuneRow, dir: &Path, recipe: &str, fold_hash: &str) -> Don
     if !finished {
         return DoneRun::Resume;
     }
-    if diff.is_empty() { DoneRun::Current } else { DoneRun::OtherRecipe(diff) }
+    if diff.is_empty() {
+        DoneRun::Current
+    } else {
+        DoneRun::OtherRecipe(diff)
+    }
 }
 
 /// Everything one customization run needs (one (project, fold, strategy) of the sweep).
@@ -608,9 +629,22 @@ struct CustomizeRun<'a> {
 /// test part. The row says whether it is reportable: `done` only when training improved on
 /// the start and the recipe's own stopping rules (not the wall-time guard) ended it.
 fn customize(run: &CustomizeRun<'_>) -> Result<FinetuneRow> {
-    let CustomizeRun { settings, strategy, dir, parts, train, valid, test, options, .. } = *run;
+    let CustomizeRun {
+        settings,
+        strategy,
+        dir,
+        parts,
+        train,
+        valid,
+        test,
+        options,
+        ..
+    } = *run;
     let (project, fold) = (&parts.project_id, parts.fold);
-    ensure!(!test.is_empty(), "fold {fold} of {project} has no test pairs");
+    ensure!(
+        !test.is_empty(),
+        "fold {fold} of {project} has no test pairs"
+    );
     if train.is_empty() || valid.is_empty() {
         bail!(
             "{project} fold {fold} has {} training and {} validation pairs: too few to customize",
@@ -669,7 +703,12 @@ fn customize(run: &CustomizeRun<'_>) -> Result<FinetuneRow> {
     let (test_loss, test_tokens) =
         trainer::evaluate(&customized, &refs, settings.train.batch_tokens, &inference)?;
     let adapter_bytes = std::fs::metadata(best.join(ADAPTER_WEIGHTS))
-        .with_context(|| format!("reading the size of {}", best.join(ADAPTER_WEIGHTS).display()))?
+        .with_context(|| {
+            format!(
+                "reading the size of {}",
+                best.join(ADAPTER_WEIGHTS).display()
+            )
+        })?
         .len();
     let stopped = state.stopped.clone().unwrap_or_default();
     let step0 = state.curve.first().map_or(f64::NAN, |p| p.val_loss);
@@ -760,17 +799,24 @@ fn print_comparison(
     }
     names.extend(strategies.iter().map(|s| s.name().to_string()));
     for name in names {
-        let of_name: Vec<&FinetuneRow> =
-            rows.iter().filter(chosen).filter(|r| r.strategy == name).collect();
-        let done: Vec<&FinetuneRow> =
-            of_name.iter().copied().filter(|r| r.status == table::DONE).collect();
-        let not_reported: Vec<String> = [table::ERROR, table::UNTRAINED, table::CAPPED, table::STALE]
+        let of_name: Vec<&FinetuneRow> = rows
             .iter()
-            .filter_map(|status| {
-                let n = of_name.iter().filter(|r| r.status == *status).count();
-                (n > 0).then(|| format!("{n} {status}"))
-            })
+            .filter(chosen)
+            .filter(|r| r.strategy == name)
             .collect();
+        let done: Vec<&FinetuneRow> = of_name
+            .iter()
+            .copied()
+            .filter(|r| r.status == table::DONE)
+            .collect();
+        let not_reported: Vec<String> =
+            [table::ERROR, table::UNTRAINED, table::CAPPED, table::STALE]
+                .iter()
+                .filter_map(|status| {
+                    let n = of_name.iter().filter(|r| r.status == *status).count();
+                    (n > 0).then(|| format!("{n} {status}"))
+                })
+                .collect();
         let runs = if not_reported.is_empty() {
             done.len().to_string()
         } else {
@@ -783,9 +829,7 @@ fn print_comparison(
         let n = done.len() as f64;
         let mean = |f: fn(&FinetuneRow) -> f64| done.iter().map(|r| f(r)).sum::<f64>() / n;
         if name == IR {
-            println!(
-                "| {name} | {runs} | — | — | — | — | — | 0 | — | 0 | 0 | 0 |"
-            );
+            println!("| {name} | {runs} | — | — | — | — | — | 0 | — | 0 | 0 | 0 |");
             continue;
         }
         let wins = done
