@@ -1,5 +1,5 @@
 # Tokenizer and examples (issue 11): the byte-level BPE tokenizer trained on the train split and
-# every split pair as token ids, at one of Methods2Test's focal-context levels. See README,
+# every split pair as token ids, at one of Methods2Test's focal-context levels. See docs/training.md,
 # "Tokenizer and examples".
 LEVEL         ?= FM_FC_MS_FF
 MAX_INPUT     ?= 512

@@ -1,4 +1,4 @@
-# Vocabulary analysis (paper §2, Figure 1). See docs/heatmap.md.
+# Vocabulary analysis (paper §2, Figure 1). See docs/vocabulary.md.
 FIGURE1_CORPUS ?= pipelines/corpora/debian-java-all.csv
 FIGURE1_N      ?= 930
 FIGURE1_SEED   ?= 2022

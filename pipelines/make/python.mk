@@ -7,7 +7,7 @@ VENV_HF    ?= .venv-hf
 VENV_TORCH ?= .venv-torch
 VENV_M2T   ?= .venv-m2t
 # burn-tch 0.22 pins tch 0.22, built for libtorch 2.9; 2.11 is the lent GPU machine's version and
-# works with LIBTORCH_BYPASS_VERSION_CHECK=1 (see DESIGN.md). Same version as .venv-hf, so pip
+# works with LIBTORCH_BYPASS_VERSION_CHECK=1 (see docs/training.md, "Backends"). Same version as .venv-hf, so pip
 # reuses the downloaded wheel.
 TORCH_VERSION ?= 2.11.0
 

@@ -142,7 +142,7 @@ mod tests {
     use super::*;
     use rand::Rng;
 
-    /// Lengths shaped like the default corpus (DESIGN: FM_FC_MS_FF inputs median ≈ 370,
+    /// Lengths shaped like the default corpus (measured on the default corpus: FM_FC_MS_FF inputs median ≈ 370,
     /// long-tailed, cut at 512; tests median ≈ 100, cut at 256): log-normal draws.
     fn realistic(n: usize) -> Vec<(usize, usize)> {
         let mut rng = ChaCha8Rng::seed_from_u64(7);

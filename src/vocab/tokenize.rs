@@ -6,7 +6,7 @@
 //! text, which agrees with gensim on everything Java source contains in practice: digits
 //! split tokens (`http2client` → `http`, `client`) and nothing splits camelCase (gensim
 //! lowercases first, so `getHTTPResponse` is one token, `gethttpresponse`). Two deliberate or
-//! unavoidable differences, both documented in docs/heatmap.md:
+//! unavoidable differences, both documented in docs/vocabulary.md:
 //! - `_` splits tokens, as the issue specifies (`MAX_VALUE` → `max`, `value`); gensim's `\w`
 //!   keeps `max_value` whole. [`Options::underscore_joins`] restores gensim's behaviour.
 //! - Rust's `char::is_alphabetic` (Unicode `Alphabetic`) also counts combining vowel signs of
