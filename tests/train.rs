@@ -54,6 +54,41 @@ fn kill_after_step(mut child: std::process::Child, state: &Path, min_step: u64) 
     child.wait().unwrap();
 }
 
+/// [`smoke_finetune`] on the smoke profile's own 150-step baseline instead of the shared
+/// helper's 20 steps: a baseline that has learned to begin a test, so that what a customized
+/// model generates from it can be checked to look like one.
+fn finetune_trained_base(out: &Path, strategy: &str, extra: &[&str]) -> Command {
+    let mut args = vec!["--set", "train.max_steps=150"];
+    args.extend_from_slice(extra);
+    smoke_finetune(out, strategy, &args)
+}
+
+/// The tests `tailor generate` printed as text: the TEXT of each `  #k (score) TEXT` line (the
+/// lines after an `input i: …` line), without rank and score, which are printed even when the
+/// text is empty.
+fn generated_tests(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let ranked = line.strip_prefix("  #")?;
+            let (_, text) = ranked.split_once(") ")?;
+            Some(text)
+        })
+        .collect()
+}
+
+/// `stdout` of `tailor generate --num-beams 2` holds two ranked tests for its one input, each
+/// beginning as a JUnit test method does.
+#[track_caller]
+fn assert_generated_java(stdout: &str) {
+    let tests = generated_tests(stdout);
+    assert_eq!(tests.len(), 2, "{stdout}");
+    assert!(
+        tests.iter().all(|t| t.starts_with("@Test public void")),
+        "not the start of a test method: {stdout}"
+    );
+}
+
 #[test]
 fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
     let steps = ["--set", "train.checkpoint_every_steps=3"];
@@ -153,7 +188,7 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
 fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     let out = tempfile::tempdir().unwrap();
     mine_training_fixtures(out.path());
-    let stdout = run_ok(&mut smoke_finetune(out.path(), "all", &[]));
+    let stdout = run_ok(&mut finetune_trained_base(out.path(), "all", &[]));
     assert!(stdout.contains("| l-ldb |"), "{stdout}");
     let rows = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
     let strategies = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora"];
@@ -204,7 +239,7 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
                 "public int scaleNote(int amount) { return noteValue * amount; }",
             ]),
     );
-    assert!(!generated.trim().is_empty());
+    assert_generated_java(&generated);
 
     // One base, many projects: requests for the prefix and LoRA adapters in one mixed batch get
     // what each adapter gives them alone; an adapter that changes base weights cannot mix.
@@ -269,7 +304,7 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     );
 
     // A second call finds every run finished and changes no row.
-    run_ok(&mut smoke_finetune(out.path(), "all", &[]));
+    run_ok(&mut finetune_trained_base(out.path(), "all", &[]));
     let again = read_rows(&out.path().join("tables/finetune.parquet")).unwrap();
     assert_eq!(again.len(), rows.len());
     for (a, b) in rows.iter().zip(&again) {
@@ -283,7 +318,7 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     // finished run whose folder is gone is trained again.
     let lora_dir = PathBuf::from(&by("lora").run_dir);
     std::fs::remove_dir_all(&lora_dir).unwrap();
-    let output = smoke_finetune(
+    let output = finetune_trained_base(
         out.path(),
         "lora,prefix",
         &["--set", "finetune.lr.prefix=5e-3"],
@@ -359,7 +394,7 @@ fn a_customization_sweep_killed_mid_run_resumes_and_finishes_every_run() {
 fn a_reparameterised_prefix_trains_through_its_mlp_and_stores_plain_prefixes() {
     let out = tempfile::tempdir().unwrap();
     mine_training_fixtures(out.path());
-    run_ok(&mut smoke_finetune(
+    run_ok(&mut finetune_trained_base(
         out.path(),
         "prefix",
         &[
@@ -408,5 +443,5 @@ fn a_reparameterised_prefix_trains_through_its_mlp_and_stores_plain_prefixes() {
             .arg(&best)
             .args(["--focal", "public void play() { volume = 3; }"]),
     );
-    assert!(!generated.trim().is_empty());
+    assert_generated_java(&generated);
 }
