@@ -144,8 +144,13 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("query_largest_project_1thread", |b| {
         b.iter(|| {
+            let mut scratch = Vec::new();
             for doc in 0..project.index.len() {
-                black_box(project.index.search_doc(doc, TOP_K, Allowed::All));
+                black_box(
+                    project
+                        .index
+                        .search_doc_with(doc, TOP_K, Allowed::All, &mut scratch),
+                );
             }
         })
     });

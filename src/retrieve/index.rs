@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
 use super::terms::for_each_term;
 
 /// BM25's two parameters.
@@ -77,14 +79,13 @@ impl Query {
 pub struct ProjectIndex {
     params: Bm25,
     pair_ids: Vec<String>,
-    vocabulary: HashMap<String, u32>,
-    /// Postings of term `t`: `postings[offsets[t]..offsets[t + 1]]`, documents ascending.
+    vocabulary: HashMap<String, u32, Xxh3DefaultBuilder>,
+    /// Postings of term `t`: `postings[offsets[t]..offsets[t + 1]]`, documents ascending, each
+    /// with the term's whole BM25 weight in that document,
+    /// `idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b · len / avg_len))`, computed once here so a
+    /// query only adds.
     offsets: Vec<usize>,
-    postings: Vec<(u32, u32)>,
-    /// Per term: its idf.
-    idf: Vec<f64>,
-    /// Per document: `k1 · (1 − b + b · len / avg_len)`, BM25's denominator without the tf.
-    norms: Vec<f64>,
+    postings: Vec<(u32, f32)>,
     /// Per document: the query built from its own text (a pair's query is its focal method).
     own_queries: Vec<Query>,
 }
@@ -99,7 +100,7 @@ impl ProjectIndex {
     ) -> Self {
         let mut documents: Vec<(&str, &str)> = documents.into_iter().collect();
         documents.sort_by(|a, b| a.0.cmp(b.0));
-        let mut vocabulary: HashMap<String, u32> = HashMap::new();
+        let mut vocabulary: HashMap<String, u32, Xxh3DefaultBuilder> = HashMap::default();
         let mut doc_terms: Vec<Vec<(u32, u32)>> = Vec::with_capacity(documents.len());
         let mut lengths = Vec::with_capacity(documents.len());
         let mut ids = Vec::new();
@@ -128,39 +129,34 @@ impl ProjectIndex {
         for d in &df {
             offsets.push(offsets.last().expect("starts with 0") + d);
         }
-        let mut fill = offsets.clone();
-        let mut postings = vec![(0u32, 0u32); *offsets.last().expect("starts with 0")];
-        for (doc, terms) in doc_terms.iter().enumerate() {
-            for &(t, tf) in terms {
-                postings[fill[t as usize]] = (doc as u32, tf);
-                fill[t as usize] += 1;
-            }
-        }
         let n = documents.len() as f64;
-        let idf = df
+        let idf: Vec<f64> = df
             .iter()
             .map(|&d| (1.0 + (n - d as f64 + 0.5) / (d as f64 + 0.5)).ln())
             .collect();
         let avg_len = lengths.iter().sum::<usize>() as f64 / n.max(1.0);
-        let norms = lengths
-            .iter()
-            .map(|&len| {
-                let relative = if avg_len > 0.0 {
-                    len as f64 / avg_len
-                } else {
-                    0.0
-                };
-                params.k1 * (1.0 - params.b + params.b * relative)
-            })
-            .collect();
+        let mut fill = offsets.clone();
+        let mut postings = vec![(0u32, 0f32); *offsets.last().expect("starts with 0")];
+        for (doc, terms) in doc_terms.iter().enumerate() {
+            let relative = if avg_len > 0.0 {
+                lengths[doc] as f64 / avg_len
+            } else {
+                0.0
+            };
+            let norm = params.k1 * (1.0 - params.b + params.b * relative);
+            for &(t, tf) in terms {
+                let tf = f64::from(tf);
+                let weight = idf[t as usize] * tf * (params.k1 + 1.0) / (tf + norm);
+                postings[fill[t as usize]] = (doc as u32, weight as f32);
+                fill[t as usize] += 1;
+            }
+        }
         ProjectIndex {
             params,
             pair_ids: documents.iter().map(|(id, _)| id.to_string()).collect(),
             vocabulary,
             offsets,
             postings,
-            idf,
-            norms,
             own_queries: doc_terms.into_iter().map(|terms| Query { terms }).collect(),
         }
     }
@@ -215,6 +211,18 @@ impl ProjectIndex {
         self.search(&self.own_queries[doc], Some(doc), k, allowed)
     }
 
+    /// [`Self::search_doc`] reusing `scratch` (one per thread) as the score accumulator, for
+    /// many queries in a row.
+    pub fn search_doc_with(
+        &self,
+        doc: usize,
+        k: usize,
+        allowed: Allowed<'_>,
+        scratch: &mut Vec<f64>,
+    ) -> Vec<Hit> {
+        self.search_with(&self.own_queries[doc], Some(doc), k, allowed, scratch)
+    }
+
     /// The `k` best documents sharing at least one term with `query`, among `allowed` and not
     /// `exclude`, ranked by score descending then document (pair id) ascending.
     pub fn search(
@@ -224,42 +232,49 @@ impl ProjectIndex {
         k: usize,
         allowed: Allowed<'_>,
     ) -> Vec<Hit> {
+        self.search_with(query, exclude, k, allowed, &mut Vec::new())
+    }
+
+    fn search_with(
+        &self,
+        query: &Query,
+        exclude: Option<usize>,
+        k: usize,
+        allowed: Allowed<'_>,
+        scores: &mut Vec<f64>,
+    ) -> Vec<Hit> {
         if k == 0 || query.is_empty() {
             return Vec::new();
         }
-        // A dense accumulator per query: documents of one project are few enough (thousands)
-        // that clearing it costs less than hashing every posting.
-        let mut scores = vec![0.0f64; self.len()];
-        let mut touched: Vec<u32> = Vec::new();
-        let k1 = self.params.k1;
+        // A dense accumulator: documents of one project are few enough (thousands) that
+        // scanning them all costs less than tracking which ones a query touched.
+        scores.clear();
+        scores.resize(self.len(), 0.0);
         for &(term, count) in &query.terms {
             let t = term as usize;
-            let weight = self.idf[t] * f64::from(count);
-            for &(doc, tf) in &self.postings[self.offsets[t]..self.offsets[t + 1]] {
-                let d = doc as usize;
-                let tf = f64::from(tf);
-                if scores[d] == 0.0 {
-                    touched.push(doc);
-                }
-                scores[d] += weight * tf * (k1 + 1.0) / (tf + self.norms[d]);
+            let count = f64::from(count);
+            for &(doc, weight) in &self.postings[self.offsets[t]..self.offsets[t + 1]] {
+                scores[doc as usize] += count * f64::from(weight);
             }
         }
-        let mut hits: Vec<(f64, u32)> = touched
-            .into_iter()
-            .filter(|&d| Some(d as usize) != exclude && allowed.admits(d as usize))
-            .map(|d| (scores[d as usize], d))
-            .filter(|(s, _)| *s > 0.0)
-            .collect();
-        let by_rank = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if hits.len() > k {
-            hits.select_nth_unstable_by(k - 1, by_rank);
-            hits.truncate(k);
+        // Top k in one pass over documents in pair-id order: a later document enters only with
+        // a strictly higher score, so ties keep the smaller pair id.
+        let mut best: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
+        for (d, &score) in scores.iter().enumerate() {
+            if score <= 0.0 || Some(d) == exclude || !allowed.admits(d) {
+                continue;
+            }
+            if best.len() == k && score <= best[k - 1].0 {
+                continue;
+            }
+            let at = best.partition_point(|&(s, _)| s >= score);
+            best.insert(at, (score, d));
+            best.truncate(k);
         }
-        hits.sort_unstable_by(by_rank);
-        hits.into_iter()
+        best.into_iter()
             .map(|(score, d)| Hit {
-                doc: d as usize,
-                pair_id: self.pair_ids[d as usize].clone(),
+                doc: d,
+                pair_id: self.pair_ids[d].clone(),
                 score,
             })
             .collect()
@@ -312,7 +327,7 @@ mod tests {
         let avg = (3.0 + 1.0) / 2.0;
         let expected = 2f64.ln() * 2.0 * (k1 + 1.0) / (2.0 + k1 * (1.0 - b + b * 3.0 / avg));
         assert!(
-            (hits[0].score - expected).abs() < 1e-12,
+            (hits[0].score - expected).abs() < 1e-6 * expected, // weights are stored as f32
             "{}",
             hits[0].score
         );

@@ -97,12 +97,13 @@ pub fn nearest_within_projects(pairs: &[Pair], k: usize, params: Bm25) -> Vec<Ve
             let project = ProjectPairs::new(members.iter().map(|&i| &pairs[i]), params);
             members
                 .par_iter()
-                .map(|&i| {
+                .map_init(Vec::new, |scratch, &i| {
                     let doc = project
                         .index
                         .position(&pairs[i].pair_id)
                         .expect("every member is indexed");
-                    (i, project.index.search_doc(doc, k, Allowed::All))
+                    let hits = project.index.search_doc_with(doc, k, Allowed::All, scratch);
+                    (i, hits)
                 })
                 .collect()
         })

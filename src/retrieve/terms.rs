@@ -20,37 +20,72 @@ fn is_identifier_char(c: char) -> bool {
 /// Calls `f` with every term of `text`, in order, repeats included (BM25 counts them).
 pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
     let mut lower = String::new();
-    let mut start = None;
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
-    {
-        if is_identifier_char(c) {
-            start.get_or_insert(i);
+    // Bytes first (the common, ASCII case); a run holding non-ASCII bytes is re-read by chars.
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !is_identifier_byte(b[i]) {
+            i += 1;
             continue;
         }
-        let Some(s) = start.take() else { continue };
-        let word = &text[s..i];
-        if word.starts_with(|c: char| c.is_ascii_digit()) {
-            continue; // a number, not a name
+        let (start, mut ascii) = (i, true);
+        while i < b.len() && is_identifier_byte(b[i]) {
+            ascii &= b[i].is_ascii();
+            i += 1;
         }
-        lower.clear();
-        lower.extend(word.chars().flat_map(char::to_lowercase));
-        if is_java_keyword(&lower) {
+        // `i` is at an ASCII byte or the end: a char boundary.
+        let run = &text[start..i];
+        if ascii {
+            identifier_terms(run, &mut lower, &mut f);
             continue;
         }
-        f(&lower);
-        let parts = split_words(word);
-        if parts.len() > 1 {
-            for part in parts {
-                lower.clear();
-                lower.extend(part.chars().flat_map(char::to_lowercase));
-                if !is_java_keyword(&lower) {
-                    f(&lower);
-                }
+        let mut word_start = None;
+        for (j, c) in run.char_indices().chain(std::iter::once((run.len(), ' '))) {
+            if is_identifier_char(c) {
+                word_start.get_or_insert(j);
+            } else if let Some(s) = word_start.take() {
+                identifier_terms(&run[s..j], &mut lower, &mut f);
             }
         }
     }
+}
+
+/// An identifier byte, or any byte of a non-ASCII character (sorted out by chars later).
+fn is_identifier_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || !c.is_ascii()
+}
+
+/// The terms of one identifier: itself, then its words if it has several (numbers have none).
+fn identifier_terms(word: &str, lower: &mut String, f: &mut impl FnMut(&str)) {
+    if word.starts_with(|c: char| c.is_ascii_digit()) {
+        return; // a number, not a name
+    }
+    let mut emit = |word: &str| {
+        lower.clear();
+        if word.is_ascii() {
+            lower.push_str(word);
+            lower.make_ascii_lowercase();
+        } else {
+            lower.extend(word.chars().flat_map(char::to_lowercase));
+        }
+        if !is_java_keyword(lower) {
+            f(lower);
+        }
+    };
+    emit(word);
+    let mut parts = 0;
+    let mut first = "";
+    for_each_word(word, |part| {
+        parts += 1;
+        match parts {
+            1 => first = part,
+            2 => {
+                emit(first);
+                emit(part);
+            }
+            _ => emit(part),
+        }
+    });
 }
 
 /// The terms of `text` as owned strings (tests and one-off queries; indexing uses
@@ -65,35 +100,69 @@ pub fn terms(text: &str) -> Vec<String> {
 /// kept together (`parseHTTPResponse` → `parse`, `HTTP`, `Response`). Only runs of letters come
 /// back.
 pub fn split_words(identifier: &str) -> Vec<&str> {
-    let chars: Vec<(usize, char)> = identifier.char_indices().collect();
     let mut words = Vec::new();
+    for_each_word(identifier, |w| words.push(w));
+    words
+}
+
+/// [`split_words`] without collecting: `f` gets each word in order.
+fn for_each_word<'a>(identifier: &'a str, mut f: impl FnMut(&'a str)) {
+    if identifier.is_ascii() {
+        return for_each_ascii_word(identifier, f);
+    }
     let mut start: Option<usize> = None;
-    for (j, &(i, c)) in chars.iter().enumerate() {
+    let mut chars = identifier.char_indices().peekable();
+    let mut prev: Option<char> = None;
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, c)| c);
         if !c.is_alphabetic() {
             if let Some(s) = start.take() {
-                words.push(&identifier[s..i]);
+                f(&identifier[s..i]);
             }
-            continue;
-        }
-        let Some(s) = start else {
+        } else if let (Some(s), Some(p)) = (start, prev) {
+            // `aB`: a new word at B; `ABc`: a new word at B (the acronym ends before it).
+            let boundary = c.is_uppercase()
+                && (p.is_lowercase() || (p.is_uppercase() && next.is_some_and(char::is_lowercase)));
+            if boundary {
+                f(&identifier[s..i]);
+                start = Some(i);
+            }
+        } else {
             start = Some(i);
-            continue;
-        };
-        let prev = chars[j - 1].1;
-        let next = chars.get(j + 1).map(|&(_, c)| c);
-        // `aB`: a new word at B; `ABc`: a new word at B (the acronym ends before it).
-        let boundary = c.is_uppercase()
-            && (prev.is_lowercase()
-                || (prev.is_uppercase() && next.is_some_and(char::is_lowercase)));
-        if boundary {
-            words.push(&identifier[s..i]);
+        }
+        prev = Some(c);
+    }
+    if let Some(s) = start {
+        f(&identifier[s..]);
+    }
+}
+
+/// [`for_each_word`] on bytes, for ASCII identifiers (the same rules).
+fn for_each_ascii_word<'a>(identifier: &'a str, mut f: impl FnMut(&'a str)) {
+    let b = identifier.as_bytes();
+    let mut start: Option<usize> = None;
+    for i in 0..b.len() {
+        let c = b[i];
+        if !c.is_ascii_alphabetic() {
+            if let Some(s) = start.take() {
+                f(&identifier[s..i]);
+            }
+        } else if let Some(s) = start {
+            let (p, next) = (b[i - 1], b.get(i + 1));
+            let boundary = c.is_ascii_uppercase()
+                && (p.is_ascii_lowercase()
+                    || (p.is_ascii_uppercase() && next.is_some_and(u8::is_ascii_lowercase)));
+            if boundary {
+                f(&identifier[s..i]);
+                start = Some(i);
+            }
+        } else {
             start = Some(i);
         }
     }
     if let Some(s) = start {
-        words.push(&identifier[s..]);
+        f(&identifier[s..]);
     }
-    words
 }
 
 #[cfg(test)]
@@ -123,6 +192,18 @@ mod tests {
     #[test]
     fn keywords_and_numbers_are_not_terms() {
         assert_eq!(terms("if (x > 0x1F && y != null) return 42;"), ["x", "y"]);
+    }
+
+    #[test]
+    fn non_ascii_identifiers_split_like_ascii_ones() {
+        assert_eq!(
+            split_words("größeHTTPÄnderung"),
+            ["größe", "HTTP", "Änderung"]
+        );
+        assert_eq!(
+            terms("int größeÄndern = 1; // café→x"),
+            ["größeändern", "größe", "ändern", "café", "x"]
+        );
     }
 
     #[test]
