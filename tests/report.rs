@@ -557,10 +557,10 @@ fn table4_tests_every_strategy_against_the_baseline_and_ir_by_exact_p_values() {
 
     let md = std::fs::read_to_string(dir.path().join("table4.md")).unwrap();
     for line in [
-        "| BLEU4 | Custom | Baseline | 3 | 3.857 | 0.1 | 0.050 | Custom > Baseline | 0.050 | 1.00 | exact | no |",
-        "| BLEU4 | ir | Baseline | 3 | 3.857 | 0.1 | 0.050 | ir > Baseline | 0.050 | 1.00 | exact | no |",
+        "| BLEU4 | Custom | Baseline | 3 | 3.857 | 0.1 | 0.0500 | Custom > Baseline | 0.0495 | 1.00 | exact | no |",
+        "| BLEU4 | ir | Baseline | 3 | 3.857 | 0.1 | 0.0500 | ir > Baseline | 0.0495 | 1.00 | exact | no |",
         "| BLEU4 | LoRA | ir | 3 | 0.048 | 1.0 | 0.5 | LoRA > ir | 0.8 | 0.56 | exact | no |",
-        "| Perplexity | Custom | Baseline | 3 | 3.857 | 0.1 | 0.050 | Custom < Baseline | 0.050 | 0.00 | exact | no |",
+        "| Perplexity | Custom | Baseline | 3 | 3.857 | 0.1 | 0.0500 | Custom < Baseline | 0.0495 | 0.00 | exact | no |",
     ] {
         assert!(md.contains(line), "{line}\nnot in\n{md}");
     }

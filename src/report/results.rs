@@ -178,7 +178,7 @@ pub fn write_results(
             if base || paper::bleu(s).is_none() {
                 "—".into()
             } else {
-                format!("{:.0e}", paper::P_VS_BASELINE)
+                fmt_p(Some(paper::P_VS_BASELINE))
             },
         );
     }

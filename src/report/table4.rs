@@ -153,12 +153,25 @@ pub fn reference_tests<'t>(tests: &'t [PairTest], strategies: &[String]) -> Vec<
     rows
 }
 
-/// A p-value as the paper prints them (`3e-08`, `0.4`).
+/// A p-value as the paper prints them (`3e-08`, `0.4`), with three significant digits between
+/// 0.001 and 0.1 so that a p just below 0.05 does not read as 0.050.
 pub fn fmt_p(p: Option<f64>) -> String {
     match p {
         None => "—".into(),
-        Some(p) if p < 1e-3 => format!("{p:.0e}"),
-        Some(p) if p < 0.1 => format!("{p:.3}"),
+        Some(p) if p < 1e-3 => {
+            let s = format!("{p:.0e}");
+            match s.split_once('e') {
+                Some((mantissa, exponent)) => match exponent.parse::<i32>() {
+                    Ok(e) => format!("{mantissa}e{}{:02}", if e < 0 { "-" } else { "+" }, e.abs()),
+                    Err(_) => s,
+                },
+                None => s,
+            }
+        }
+        Some(p) if p < 0.1 => {
+            let decimals = (2.0 - p.log10().floor()) as usize;
+            format!("{p:.decimals$}")
+        }
         Some(p) => format!("{p:.1}"),
     }
 }
@@ -397,6 +410,17 @@ mod tests {
             (exact * 137_846_528_820.0 / 2.0 - 1.0).abs() < 1e-12,
             "{exact}"
         );
+    }
+
+    #[test]
+    fn p_values_print_as_in_the_paper_and_keep_0_0495_below_0_05() {
+        assert_eq!(fmt_p(Some(3e-8)), "3e-08");
+        assert_eq!(fmt_p(Some(1.4508889103849684e-11)), "1e-11");
+        assert_eq!(fmt_p(Some(0.049534613435626915)), "0.0495");
+        assert_eq!(fmt_p(Some(0.05)), "0.0500");
+        assert_eq!(fmt_p(Some(0.0031080031)), "0.00311");
+        assert_eq!(fmt_p(Some(0.4)), "0.4");
+        assert_eq!(fmt_p(None), "—");
     }
 
     #[test]
