@@ -134,7 +134,7 @@ fn rules(from: FocalNames<'_>, to: FocalNames<'_>) -> Vec<Rule> {
         );
     }
     // Stable: for equal lengths the method's rules, added first, win.
-    rules.sort_by(|a, b| b.pattern.len().cmp(&a.pattern.len()));
+    rules.sort_by_key(|rule| std::cmp::Reverse(rule.pattern.len()));
     rules
 }
 
