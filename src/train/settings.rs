@@ -117,11 +117,10 @@ fn is_zero_f64(value: &f64) -> bool {
 impl TrainSettings {
     /// Steps between evaluations for a training set of `batches_per_epoch` batches.
     pub fn eval_every(&self, batches_per_epoch: usize) -> u64 {
-        if self.evals_per_epoch > 0 {
-            (batches_per_epoch as u64 / self.evals_per_epoch).max(1)
-        } else {
-            self.eval_every_steps
-        }
+        // `evals_per_epoch` 0 means "not set": the fixed step cadence applies.
+        (batches_per_epoch as u64)
+            .checked_div(self.evals_per_epoch)
+            .map_or(self.eval_every_steps, |steps| steps.max(1))
     }
 
     /// Warm-up steps of a run whose schedule spans `scheduled_steps`.
@@ -415,6 +414,23 @@ mod tests {
         let b = "[train]\nlr = 2.0\nthreads = 8\n[data]\nlevel = \"FM\"\n";
         assert_eq!(differences(a, b).unwrap(), vec!["train.lr: 1.0 → 2.0"]);
         assert!(differences(a, a).unwrap().is_empty());
+    }
+
+    #[test]
+    fn evaluations_per_epoch_and_warm_up_scale_with_the_fold() {
+        let cpu = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/train/cpu.toml");
+        let mut train = Profile::load(cpu, &[]).unwrap().finetune.unwrap().train;
+        train.evals_per_epoch = 4;
+        train.warmup_fraction = 0.02;
+        assert_eq!(train.eval_every(18), 4);
+        assert_eq!(train.eval_every(3), 1, "at least one step between evaluations");
+        assert_eq!(train.warmup(30 * 18), 11);
+        train.evals_per_epoch = 0;
+        train.warmup_fraction = 0.0;
+        assert_eq!(train.eval_every(18), train.eval_every_steps);
+        assert_eq!(train.warmup(540), train.warmup_steps);
+        let bad = Profile::load(cpu, &["finetune.train.warmup_fraction=1.5".to_string()]);
+        assert!(format!("{:#}", bad.unwrap_err()).contains("warmup_fraction"));
     }
 
     #[test]
