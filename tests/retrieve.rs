@@ -450,6 +450,23 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
         table3.lines().any(|l| l.split(',').nth(1) == Some("ir")),
         "{table3}"
     );
+    // The duplicates' share and the scores without them, for every strategy.
+    let header = table3.lines().next().unwrap();
+    assert!(
+        header.ends_with("duplicate_share,bleu4_corpus_unique,exact_top1_unique"),
+        "{header}"
+    );
+    let table3_md = std::fs::read_to_string(out.join("reports/table3.md")).unwrap();
+    assert!(
+        table3_md.contains("## Without exact duplicates"),
+        "{table3_md}"
+    );
+    assert!(
+        table3_md
+            .lines()
+            .any(|l| l.starts_with("| ir | ") && l.contains('%')),
+        "{table3_md}"
+    );
     let figure4 = std::fs::read_to_string(out.join("reports/figure4a.csv")).unwrap();
     let ir_ks = figure4.lines().filter(|l| l.starts_with("ir,")).count();
     assert_eq!(ir_ks, 5, "{figure4}");

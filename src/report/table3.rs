@@ -4,7 +4,13 @@
 //! The Markdown shows corpus BLEU-4 as sacrebleu computes it over the top-1 outputs of a fold
 //! (the paper's "BLEU4"); the CSV also has CodeXGLUE's mean smoothed sentence BLEU-4, which
 //! code-generation papers often report under the same name and which runs higher on short
-//! outputs. Perplexity is exp of the mean token cross-entropy on the fold's test part.
+//! outputs. Perplexity is exp of the mean token cross-entropy on the fold's test part; `ir`
+//! (retrieval, no model) has none.
+//!
+//! Exact duplicates (a test of the test part that also occurs verbatim in the fold's training
+//! part) are kept in every score; a second Markdown table gives their share and BLEU-4 and top-1
+//! exact match without them, so it is visible how much of a score (above all `ir`'s, which can
+//! return such a test as it is) they make. The CSV has the same columns per project.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +27,9 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
     let bleu = eval.project_means(metric::BLEU_CORPUS);
     let sentence = eval.project_means(metric::BLEU_SENTENCE);
     let ppl = eval.project_means(metric::PERPLEXITY);
+    let duplicates = eval.project_means(metric::DUPLICATE_SHARE);
+    let [bleu_unique, exact1_unique, _] = metric::UNIQUE.map(|m| eval.project_means(m));
+    let exact1 = eval.project_means(&metric::exact(1));
     let get = |map: &std::collections::BTreeMap<(String, String), f64>, p: &str, s: &str| {
         map.get(&(p.to_string(), s.to_string())).copied()
     };
@@ -84,6 +93,30 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
         avg_p.join(" | ")
     ));
 
+    if !duplicates.is_empty() {
+        md.push_str(
+            "\n## Without exact duplicates\n\nAverage over projects: the share of test pairs whose \
+             test occurs verbatim (comments and whitespace aside) in the fold's training part, and \
+             each score over all test pairs and over the others only.\n\n\
+             | Strategy | duplicates | BLEU4 | BLEU4 without | exact@1 | exact@1 without |\n\
+             |---|---:|---:|---:|---:|---:|\n",
+        );
+        for strategy in &strategies {
+            let avg = |map: &std::collections::BTreeMap<(String, String), f64>| {
+                mean(projects.iter().filter_map(|p| get(map, p, strategy)))
+            };
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                label(strategy),
+                avg(&duplicates).map_or("—".to_string(), |v| format!("{:.1}%", 100.0 * v)),
+                fmt(avg(&bleu), 1),
+                fmt(avg(&bleu_unique), 1),
+                fmt(avg(&exact1).map(|v| 100.0 * v), 1),
+                fmt(avg(&exact1_unique).map(|v| 100.0 * v), 1),
+            ));
+        }
+    }
+
     let mut rows = Vec::new();
     for project in projects.iter().map(String::as_str).chain(["average"]) {
         for strategy in &strategies {
@@ -106,6 +139,9 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
                 cell(value(&bleu)),
                 cell(value(&sentence)),
                 cell(value(&ppl)),
+                cell(value(&duplicates)),
+                cell(value(&bleu_unique)),
+                cell(value(&exact1_unique)),
             ]);
         }
     }
@@ -121,6 +157,9 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
                 "bleu4_corpus",
                 "bleu4_sentence",
                 "perplexity",
+                "duplicate_share",
+                "bleu4_corpus_unique",
+                "exact_top1_unique",
             ],
             &rows,
         )?,
