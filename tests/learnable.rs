@@ -23,7 +23,7 @@ use std::path::Path;
 
 use tailor::data::examples::read_examples;
 use tailor::data::split::unit_hash;
-use tailor::evaluate::score::{RunKey, Scored, score_run};
+use tailor::evaluate::score::{RunKey, Scored, metric, score_run};
 use tailor::metrics::{Abstractor, Idioms};
 use tailor::tables::finetune::read_rows;
 use tailor::tables::metrics::{self, MetricRow};
@@ -124,9 +124,10 @@ fn customizing_on_a_learnable_project_beats_the_baseline_and_generates_exact_tes
     for strategy in ["custom", "l-eo"] {
         let run = row(strategy);
         assert_eq!(run.status, "done", "{run:?}");
+        // Well below: about 0.2 (custom) and 1.0 (L-EO) against the baseline's 4.5 nats.
         assert!(
-            run.test_loss < baseline.test_loss,
-            "{strategy}: test loss {} not below the baseline's {}",
+            run.test_loss < 0.5 * baseline.test_loss,
+            "{strategy}: test loss {} not below half the baseline's {}",
             run.test_loss,
             baseline.test_loss
         );
@@ -149,7 +150,12 @@ fn customizing_on_a_learnable_project_beats_the_baseline_and_generates_exact_tes
     // never saw the project's style, none.
     let custom = metrics_of(&metric_rows, "custom");
     assert!(custom["exact_top5"] > 0.0, "{custom:?}");
-    assert!(custom["exact_top5"] > base_metrics["exact_top5"], "{base_metrics:?}");
+    assert!(
+        custom["exact_top5"] > base_metrics["exact_top5"],
+        "{base_metrics:?}"
+    );
+    // The evaluation agrees that no held-out test occurs in the fold's training part.
+    assert_eq!(custom[metric::DUPLICATE_SHARE], 0.0, "{custom:?}");
 }
 
 /// The known prediction set of fixtures/java/learnable/known_predictions.json.
