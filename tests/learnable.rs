@@ -88,13 +88,11 @@ fn customizing_on_a_learnable_project_beats_the_baseline_and_generates_exact_tes
             .args(["finetune", "--profile", "learnable", "--out"])
             .arg(out),
     );
-    let started = std::time::Instant::now();
     run_ok(
         tailor()
             .args(["evaluate", "--profile", "learnable", "--out"])
             .arg(out),
     );
-    eprintln!("evaluate: {:.1} s", started.elapsed().as_secs_f64());
 
     // The baseline never trained on the target: every example of it is in the test split, and
     // its tests are all different, so an exact match is not a copy of a training test.
