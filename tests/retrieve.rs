@@ -335,22 +335,21 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     mine_training_fixtures(out);
-    run_ok(&mut smoke_finetune(out, "custom", &[]));
-    // The sweep's `ir` row (0 parameters, no loss) beside each baseline row, if it wrote none.
+    run_ok(&mut smoke_finetune(out, "custom,ir", &[]));
+    // The sweep's `ir` row beside each baseline row: 0 parameters, no loss.
     let finetune_path = table_path(out, "finetune");
     let rows = tailor::tables::finetune::read_rows(&finetune_path).unwrap();
     for baseline in rows.iter().filter(|r| r.strategy == "baseline") {
-        let has_ir = rows.iter().any(|r| {
-            r.strategy == IR_STRATEGY
-                && r.project_id == baseline.project_id
-                && r.fold == baseline.fold
-        });
-        if !has_ir {
-            let mut ir = baseline.clone();
-            ir.strategy = IR_STRATEGY.into();
-            (ir.test_loss, ir.test_perplexity, ir.total_params) = (f64::NAN, f64::NAN, 0);
-            tailor::tables::finetune::upsert(&finetune_path, ir).unwrap();
-        }
+        let ir = rows
+            .iter()
+            .find(|r| {
+                r.strategy == IR_STRATEGY
+                    && r.project_id == baseline.project_id
+                    && r.fold == baseline.fold
+            })
+            .expect("an ir row per baseline row");
+        assert_eq!((ir.trainable_params, ir.pf_seconds), (0, 0.0));
+        assert!(ir.test_loss.is_nan());
     }
     let evaluate = |strategy: &str| {
         let mut command = tailor();
@@ -439,6 +438,61 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
     assert!(run_ok(&mut evaluate("ir")).contains(" 0 run(s) evaluated"));
     run_ok(&mut evaluate("all"));
 
+    // Reranking: each model orders retrieval's own five candidates by its likelihood.
+    let predictions =
+        tailor::tables::predictions::read_rows(&table_path(out, "predictions")).unwrap();
+    let outputs = |strategy: &str| {
+        let mut by_test: BTreeMap<String, Vec<(u32, String, f64)>> = BTreeMap::new();
+        for p in predictions.iter().filter(|p| p.strategy == strategy) {
+            by_test
+                .entry(p.pair_id.clone())
+                .or_default()
+                .push((p.rank, p.text.clone(), p.score));
+        }
+        by_test
+    };
+    let retrieved = outputs(IR_STRATEGY);
+    for model in ["ir+baseline", "ir+custom"] {
+        let reranked = outputs(model);
+        assert_eq!(
+            reranked.keys().collect::<Vec<_>>(),
+            retrieved.keys().collect::<Vec<_>>(),
+            "{model}"
+        );
+        for (pair, mut ranked) in reranked {
+            ranked.sort_by_key(|r| r.0);
+            assert!(
+                ranked.windows(2).all(|w| w[0].2 >= w[1].2),
+                "{model} {ranked:?}"
+            );
+            let mut texts: Vec<&String> = ranked.iter().map(|r| &r.1).collect();
+            let mut expected: Vec<&String> = retrieved[&pair].iter().map(|r| &r.1).collect();
+            texts.sort();
+            expected.sort();
+            assert_eq!(
+                texts, expected,
+                "{model} reranks other candidates than ir's"
+            );
+        }
+    }
+    let metrics = tailor::tables::metrics::read_rows(&table_path(out, "metrics")).unwrap();
+    let custom_loss = rows
+        .iter()
+        .find(|r| r.strategy == "custom" && r.project_id == project && r.fold == fold)
+        .unwrap()
+        .test_loss;
+    let reranker_loss = metrics
+        .iter()
+        .find(|m| {
+            m.strategy == "ir+custom"
+                && m.project_id == project
+                && m.metric == metric::RERANKER_LOSS
+        })
+        .expect("ir+custom records its model's test loss")
+        .value;
+    assert_eq!(reranker_loss.to_bits(), custom_loss.to_bits());
+    assert!(run_ok(&mut evaluate("all")).contains(" 0 run(s) evaluated"));
+
     // Table 3 and Figure 4 have `ir` rows.
     run_ok(
         tailor()
@@ -464,8 +518,14 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
     assert!(
         table3_md
             .lines()
-            .any(|l| l.starts_with("| ir | ") && l.contains('%')),
+            .any(|l| l.starts_with("| IR | ") && l.contains('%')),
         "{table3_md}"
+    );
+    assert!(
+        table3
+            .lines()
+            .any(|l| l.split(',').nth(1) == Some("ir+custom")),
+        "{table3}"
     );
     let figure4 = std::fs::read_to_string(out.join("reports/figure4a.csv")).unwrap();
     let ir_ks = figure4.lines().filter(|l| l.starts_with("ir,")).count();

@@ -38,6 +38,7 @@ use crate::data::examples::{Example, read_examples};
 use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::GenerationConfig;
 use crate::generate::requests::{Models, Request, generate_requests};
+use crate::generate::rerank::rerank;
 use crate::metrics::Abstractor;
 use crate::mining::Pair;
 use crate::model::adapter::{load_adapter, read_info};
@@ -104,6 +105,18 @@ struct Pending {
     train: Vec<String>,
     test: Vec<String>,
     test_loss: f64,
+    /// For an `ir+<strategy>` run: that strategy's test loss, so that reranking is evaluated
+    /// again when the reranking model was trained again.
+    reranker_loss: Option<f64>,
+}
+
+/// The prefix of a reranking run's label: `ir+custom` is retrieval's five candidates ordered by
+/// the customized model's likelihood (`crate::generate::rerank`).
+pub const RERANK_PREFIX: &str = "ir+";
+
+/// The model a reranking run orders retrieval's candidates by, if `strategy` is one.
+pub fn reranker(strategy: &str) -> Option<&str> {
+    strategy.strip_prefix(RERANK_PREFIX)
 }
 
 /// Where the three tables live.
@@ -184,10 +197,37 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
             train: parts.train,
             test,
             test_loss: row.test_loss,
+            reranker_loss: None,
         });
     }
+    pending.extend(rerank_runs(&pending));
     pending.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(pending)
+}
+
+/// One `ir+<model>` run per model run (baseline included) whose (project, fold) also has an `ir`
+/// run: the same test part, retrieval's candidates from the same training part, ordered by
+/// that model. Its perplexity is not its own (NaN): it writes no new tokens.
+fn rerank_runs(pending: &[Pending]) -> Vec<Pending> {
+    let with_ir: std::collections::HashSet<(&str, u32)> = pending
+        .iter()
+        .filter(|p| p.key.strategy == IR)
+        .map(|p| (p.key.project_id.as_str(), p.key.fold))
+        .collect();
+    pending
+        .iter()
+        .filter(|p| p.key.strategy != IR)
+        .filter(|p| with_ir.contains(&(p.key.project_id.as_str(), p.key.fold)))
+        .map(|p| Pending {
+            key: RunKey {
+                strategy: format!("{RERANK_PREFIX}{}", p.key.strategy),
+                ..p.key.clone()
+            },
+            test_loss: f64::NAN,
+            reranker_loss: Some(p.test_loss),
+            ..p.clone()
+        })
+        .collect()
 }
 
 /// The baseline folder's generation settings, beam search forced to the paper's 5 × 5.
@@ -240,22 +280,30 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     let done = predictions::evaluated_runs(&predictions_path)?;
     // A run counts as evaluated only if it was evaluated as it is now: a run trained again
     // since (its test loss in the finetune table changed) is evaluated again.
-    let evaluated_loss: HashMap<(String, String, u32), f64> = if metrics_path.exists() {
+    // (metric, run) → value of the test loss and of a reranking run's model's test loss.
+    let evaluated_loss: HashMap<(String, String, String, u32), f64> = if metrics_path.exists() {
         metrics_table::read_rows(&metrics_path)?
             .into_iter()
-            .filter(|m| m.metric == metric::TEST_LOSS)
-            .map(|m| ((m.project_id, m.strategy, m.fold), m.value))
+            .filter(|m| m.metric == metric::TEST_LOSS || m.metric == metric::RERANKER_LOSS)
+            .map(|m| ((m.metric, m.project_id, m.strategy, m.fold), m.value))
             .collect()
     } else {
         HashMap::new()
     };
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
     let (skipped, pending): (Vec<Pending>, Vec<Pending>) = all.into_iter().partition(|p| {
         let key = (p.key.project_id.clone(), p.key.strategy.clone(), p.key.fold);
+        let recorded = |name: &str| {
+            evaluated_loss
+                .get(&(name.to_string(), key.0.clone(), key.1.clone(), key.2))
+                .copied()
+        };
+        // `ir` scores no tokens: its loss is NaN, evaluated once; a reranking run is current
+        // while its model's test loss is the one it was evaluated with.
         done.contains(&key)
-            && evaluated_loss.get(&key).is_some_and(|loss| {
-                // `ir` scores no tokens: its loss is NaN, evaluated once.
-                loss.to_bits() == p.test_loss.to_bits() || (loss.is_nan() && p.test_loss.is_nan())
-            })
+            && recorded(metric::TEST_LOSS).is_some_and(|loss| same(loss, p.test_loss))
+            && p.reranker_loss
+                .is_none_or(|now| recorded(metric::RERANKER_LOSS).is_some_and(|was| same(was, now)))
     });
     let mut summary = EvaluateSummary {
         runs: skipped.len() + pending.len(),
@@ -439,6 +487,21 @@ fn evaluate_unit(unit: &[&Pending], cx: &Context<'_>) -> Vec<Result<RunTables>> 
             score_outputs(run, &tests, outputs, cx)
         })];
     }
+    if let [run] = unit
+        && let Some(loss) = run.reranker_loss
+    {
+        return vec![reranked_outputs(run, cx).and_then(|(tests, outputs)| {
+            let (preds, mut metrics, scores) = score_outputs(run, &tests, outputs, cx)?;
+            metrics.push(crate::tables::metrics::MetricRow {
+                project_id: run.key.project_id.clone(),
+                strategy: run.key.strategy.clone(),
+                fold: run.key.fold,
+                metric: metric::RERANKER_LOSS.to_string(),
+                value: loss,
+            });
+            Ok((preds, metrics, scores))
+        })];
+    }
     let tests: Vec<Result<Vec<&Example>>> = unit.iter().map(|run| run_tests(run, cx)).collect();
     let ready: Vec<usize> = (0..unit.len()).filter(|&i| tests[i].is_ok()).collect();
     let generated = generate_unit(unit, &ready, &tests, cx);
@@ -576,6 +639,39 @@ fn ir_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, 
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<_>>()?;
+    Ok((tests, outputs))
+}
+
+/// An `ir+<model>` run's outputs: retrieval's 5 candidates for each test (as [`ir_outputs`]
+/// gives them), ordered by the model's mean token NLL of each given the test's input, lowest
+/// first; the score is that NLL's negative.
+fn reranked_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, RunOutputs)> {
+    let (tests, candidates) = ir_outputs(run, cx)?;
+    let customized;
+    let model = match &run.adapter {
+        None => cx.base,
+        Some(dir) => {
+            customized = load_adapter(cx.base.clone(), cx.base_dir, dir, cx.device)
+                .with_context(|| format!("loading adapter {}", dir.display()))?
+                .0;
+            &customized
+        }
+    };
+    let mut outputs = Vec::with_capacity(tests.len());
+    for (test, retrieved) in tests.iter().zip(candidates) {
+        let ids = retrieved
+            .iter()
+            .map(|(text, _)| cx.tokenizer.encode(text))
+            .collect::<Result<Vec<Vec<u32>>>>()?;
+        let ranked = rerank(model, &test.input_ids, &ids, cx.device)?;
+        outputs.push(
+            ranked
+                .iter()
+                .map(|r| (retrieved[r.index].0.clone(), -r.mean_nll))
+                .collect(),
+        );
+        cx.progress.inc(1);
+    }
     Ok((tests, outputs))
 }
 

@@ -17,6 +17,9 @@ pub mod metric {
     pub const PERPLEXITY: &str = "perplexity";
     /// Mean token cross-entropy on the test part (from the finetune table).
     pub const TEST_LOSS: &str = "test_loss";
+    /// Of an `ir+<model>` run: the reranking model's own test loss when it was evaluated, so a
+    /// model trained again has its reranking evaluated again.
+    pub const RERANKER_LOSS: &str = "reranker_test_loss";
     /// sacrebleu corpus BLEU-4 (13a tokenisation) of the top-1 outputs, 0–100.
     pub const BLEU_CORPUS: &str = "bleu4_corpus";
     /// Mean of CodeXGLUE's smoothed sentence BLEU-4 of the top-1 outputs, 0–100.

@@ -25,6 +25,23 @@ pub struct Evaluation {
     pub scores: Vec<TestScoreRow>,
 }
 
+/// Whether a run's metrics are reported: its finetune row is `done`, or, for a reranking run
+/// (`ir+<model>`), both `ir`'s and its model's rows are.
+fn is_reported(
+    reported: &std::collections::HashSet<(&str, &str, u32)>,
+    project: &str,
+    strategy: &str,
+    fold: u32,
+) -> bool {
+    match crate::evaluate::reranker(strategy) {
+        Some(model) => {
+            reported.contains(&(project, model, fold))
+                && reported.contains(&(project, crate::train::finetune::IR, fold))
+        }
+        None => reported.contains(&(project, strategy, fold)),
+    }
+}
+
 impl Evaluation {
     /// Reads the three tables of `out`; `make evaluate` must have run.
     pub fn load(out: &Path, profile: &str) -> Result<Self> {
@@ -43,7 +60,7 @@ impl Evaluation {
         let metrics: Vec<MetricRow> = metrics_table::read_rows(&metrics_path)
             .with_context(|| format!("run `tailor evaluate --profile {profile}` first"))?
             .into_iter()
-            .filter(|r| reported.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)))
+            .filter(|r| is_reported(&reported, r.project_id.as_str(), &r.strategy, r.fold))
             .collect();
         ensure!(
             !metrics.is_empty(),
@@ -53,7 +70,7 @@ impl Evaluation {
         let scores_path = table_path(out, test_scores::NAME);
         let scores: Vec<TestScoreRow> = test_scores::read_rows(&scores_path)?
             .into_iter()
-            .filter(|r| reported.contains(&(r.project_id.as_str(), r.strategy.as_str(), r.fold)))
+            .filter(|r| is_reported(&reported, r.project_id.as_str(), &r.strategy, r.fold))
             .collect();
         Ok(Self {
             out: out.to_path_buf(),

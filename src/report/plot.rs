@@ -12,8 +12,11 @@ pub fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("plotting failed: {e:?}")
 }
 
-/// The strategies in the paper's order, LoRA (beyond the paper) last.
-pub const STRATEGIES: [&str; 6] = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora"];
+/// The strategies in the paper's order, then beyond the paper: LoRA, retrieval (`ir`) and
+/// retrieval reranked by a model (`ir+<model>`, after these in their model's order).
+pub const STRATEGIES: [&str; 7] = [
+    "baseline", "custom", "l-eo", "l-ldb", "prefix", "lora", "ir",
+];
 
 /// The paper's name of a strategy.
 pub fn label(strategy: &str) -> &str {
@@ -24,6 +27,7 @@ pub fn label(strategy: &str) -> &str {
         "l-ldb" => "L-LDB",
         "prefix" => "Prefix",
         "lora" => "LoRA",
+        "ir" => "IR",
         other => other,
     }
 }
@@ -37,16 +41,18 @@ pub fn colour(strategy: &str) -> RGBColor {
         "l-ldb" => RGBColor(0x2c, 0xa0, 0x2c),
         "prefix" => RGBColor(0xd6, 0x27, 0x28),
         "lora" => RGBColor(0x94, 0x67, 0xbd),
+        "ir" => RGBColor(0x17, 0xbe, 0xcf),
         _ => RGBColor(0x8c, 0x56, 0x4b),
     }
 }
 
 /// Sort key of a strategy: the paper's order, unknown names last.
 pub fn order(strategy: &str) -> usize {
-    STRATEGIES
-        .iter()
-        .position(|s| *s == strategy)
-        .unwrap_or(STRATEGIES.len())
+    let position = |name: &str| STRATEGIES.iter().position(|s| *s == name);
+    match crate::evaluate::reranker(strategy) {
+        Some(model) => STRATEGIES.len() + position(model).unwrap_or(STRATEGIES.len()),
+        None => position(strategy).unwrap_or(2 * STRATEGIES.len() + 1),
+    }
 }
 
 /// Draw a figure with `draw` into `png` and the `.svg` beside it.
