@@ -3,14 +3,26 @@
 //! Each test mines `pipelines/corpora/fixtures.csv` (hand-written Java projects) into its own
 //! folder and assigns the splits by hand (maven-multi → train, root-layout → valid,
 //! edge-cases → test), since three small projects hashed into splits would all land in train.
+//! Retrieval-augmented examples (issue 17) are checked here too: what each input carries, what it
+//! may retrieve (its own project, never itself, a fold's training part only), and that plain
+//! examples are what they were before retrieval existed.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Command;
 
+use tailor::data::augment::{augment_fold, read_project_pairs, retrieved_budget};
 use tailor::data::batches::{padding_ratio, plan_epoch, plan_eval};
 use tailor::data::context::{ContextLevel, PairContext, model_input, model_target};
-use tailor::data::examples::{ExampleSettings, ensure_examples, read_examples, tokenizer_dir};
+use tailor::data::examples::{
+    Example, ExampleSettings, ensure_examples, read_examples, tokenizer_dir, truncate,
+};
+use tailor::data::folds::split_fold;
 use tailor::data::tokenizer::{BOS, CodeTokenizer, EOS, PAD, TOKENIZER_FILE, UNK};
+use tailor::mining::Pair;
+use tailor::retrieve::{
+    Allowed, Bm25, FocalNames, ProjectPairs, adapt_test, augmented_input, fold_predictions,
+};
 use tailor::tables::{pairs, projects, table_path};
 
 fn tailor(args: &[&str]) -> std::process::Output {
@@ -59,6 +71,7 @@ fn small(level: ContextLevel) -> ExampleSettings {
         max_target: 256,
         vocab_size: 400,
         min_frequency: 2,
+        retrieved: 0,
     }
 }
 
@@ -372,5 +385,332 @@ fn generate_goes_from_java_text_to_test_text_with_the_model_folders_tokenizer() 
     assert!(
         ids.lines()
             .all(|l| l.contains("\"ids\"") && !l.contains("\"text\""))
+    );
+}
+
+fn augmented(level: ContextLevel) -> ExampleSettings {
+    ExampleSettings {
+        retrieved: 1,
+        ..small(level)
+    }
+}
+
+/// `query`'s expected input tail: `</s>`, then `retrieved`'s test adapted to `query`'s names as
+/// the tokenizer encodes it alone, then `</s>`.
+fn expected_tail(tok: &CodeTokenizer, query: &Pair, retrieved: &Pair) -> Vec<u32> {
+    let test = adapt_test(
+        &retrieved.test_body,
+        FocalNames::new(&retrieved.focal_method, &retrieved.focal_class),
+        FocalNames::new(&query.focal_method, &query.focal_class),
+    );
+    let ids = tok.encode(&model_target(&test)).unwrap();
+    assert_eq!(ids[0], BOS);
+    let mut tail = vec![EOS];
+    tail.extend_from_slice(&ids[1..]);
+    tail
+}
+
+#[test]
+fn plain_examples_are_what_they_were_before_retrieval_existed() {
+    let tmp = mined();
+    let out = tmp.path();
+    let settings = small(ContextLevel::FmFcMsFf);
+    ensure_examples(out, &settings, false).unwrap();
+    let plain = read_examples(out).unwrap();
+    let tok = CodeTokenizer::load(&tokenizer_dir(out)).unwrap();
+    let all = pairs::read_pairs(&table_path(out, "pairs")).unwrap();
+    let by_id: HashMap<&str, &Pair> = all.iter().map(|p| (p.pair_id.as_str(), p)).collect();
+    // What the examples stage encoded before issue 17, term for term.
+    for example in &plain {
+        let pair = by_id[example.pair_id.as_str()];
+        let full = tok
+            .encode(&model_input(&PairContext::from(pair), settings.level))
+            .unwrap();
+        let (ids, cut) = truncate(full, settings.max_input);
+        assert_eq!((&example.input_ids, example.input_truncated), (&ids, cut));
+        let target = tok.encode(&model_target(&pair.test_body)).unwrap();
+        assert_eq!(example.target_ids, truncate(target, settings.max_target).0);
+        assert_eq!(
+            (&example.retrieved_pair_id, example.retrieved_score),
+            (&None, None)
+        );
+    }
+    // A profile or recorded recipe without the field reads as 0 and writes without it.
+    let json = serde_json::to_string(&settings).unwrap();
+    assert!(!json.contains("retrieved"), "{json}");
+    let read: ExampleSettings = serde_json::from_str(&json).unwrap();
+    assert_eq!(read, settings);
+    assert!(
+        serde_json::to_string(&augmented(ContextLevel::Fm))
+            .unwrap()
+            .contains("\"retrieved\":1")
+    );
+
+    // Retrieval on: the same tokenizer (trained on plain texts), re-encoded examples; off
+    // again: the plain examples back, the same table bytes.
+    let table = table_path(out, "examples");
+    let plain_bytes = std::fs::read(&table).unwrap();
+    let on = ensure_examples(out, &augmented(settings.level), false).unwrap();
+    assert!(!on.tokenizer_rebuilt && on.examples_rebuilt);
+    assert_ne!(read_examples(out).unwrap(), plain);
+    let off = ensure_examples(out, &settings, false).unwrap();
+    assert!(!off.tokenizer_rebuilt && off.examples_rebuilt);
+    assert_eq!(read_examples(out).unwrap(), plain);
+    assert_eq!(std::fs::read(&table).unwrap(), plain_bytes);
+}
+
+#[test]
+fn augmented_examples_carry_the_nearest_other_test_of_their_own_project() {
+    let tmp = mined();
+    let out = tmp.path();
+    let settings = augmented(ContextLevel::FmFcMsFf);
+    let summary = ensure_examples(out, &settings, false).unwrap();
+    let examples = read_examples(out).unwrap();
+    let tok = CodeTokenizer::load(&tokenizer_dir(out)).unwrap();
+    let all = pairs::read_pairs(&table_path(out, "pairs")).unwrap();
+    let by_id: HashMap<&str, &Pair> = all.iter().map(|p| (p.pair_id.as_str(), p)).collect();
+    let mut indexes: HashMap<&str, ProjectPairs> = HashMap::new();
+    for project in ["maven-multi", "root-layout", "edge-cases"] {
+        let members = all.iter().filter(|p| p.project_id == project);
+        indexes.insert(project, ProjectPairs::new(members, Bm25::default()));
+    }
+
+    let mut with_retrieved = 0;
+    for example in &examples {
+        let pair = by_id[example.pair_id.as_str()];
+        // The retrieval of `crate::retrieve`: every other pair of the project may be retrieved.
+        let expected = augmented_input(
+            &indexes[pair.project_id.as_str()],
+            pair,
+            settings.level,
+            Allowed::All,
+        );
+        assert_eq!(
+            example
+                .retrieved_pair_id
+                .clone()
+                .zip(example.retrieved_score),
+            expected.retrieved,
+            "{}",
+            example.pair_id
+        );
+        let context = tok
+            .encode(&model_input(&PairContext::from(pair), settings.level))
+            .unwrap();
+        let Some(id) = &example.retrieved_pair_id else {
+            assert_eq!(example.input_ids, truncate(context, settings.max_input).0);
+            continue;
+        };
+        with_retrieved += 1;
+        assert_ne!(id, &example.pair_id, "a pair never retrieves itself");
+        let retrieved = by_id[id.as_str()];
+        assert_eq!(retrieved.project_id, example.project_id);
+        assert!(example.retrieved_score.unwrap() > 0.0);
+        // `<s> CONTEXT </s></s> TEST </s>`, the test adapted to this focal method.
+        let tail = expected_tail(&tok, pair, retrieved);
+        assert_eq!(example.input_ids.len(), context.len() + tail.len());
+        assert!(!example.input_truncated);
+        assert_eq!(example.input_ids[..context.len()], context[..]);
+        assert_eq!(example.input_ids[context.len()..], tail[..]);
+        assert_eq!(
+            example.input_ids[context.len() - 1..context.len() + 1],
+            [EOS, EOS]
+        );
+    }
+    // Every fixture project has several pairs with shared names: most inputs are augmented,
+    // in every split.
+    assert!(with_retrieved * 2 > examples.len(), "{with_retrieved}");
+    for split in &summary.splits {
+        assert!(split.retrieved > 0, "{}", split.split);
+        let n = examples
+            .iter()
+            .filter(|e| e.split == split.split && e.retrieved_pair_id.is_some())
+            .count();
+        assert_eq!(split.retrieved, n);
+    }
+    assert!(summary.to_string().contains("inputs with a retrieved test"));
+
+    // Two builds from the same tables are the same, row for row and byte for byte.
+    let again = mined();
+    ensure_examples(again.path(), &settings, false).unwrap();
+    assert_eq!(read_examples(again.path()).unwrap(), examples);
+    let bytes = |dir: &Path| std::fs::read(table_path(dir, "examples")).unwrap();
+    assert_eq!(bytes(again.path()), bytes(out));
+}
+
+#[test]
+fn a_long_retrieved_test_takes_at_most_half_of_the_input() {
+    let tmp = mined();
+    let out = tmp.path();
+    let max_input = 40;
+    let settings = ExampleSettings {
+        max_input,
+        ..augmented(ContextLevel::FmFcMsFf)
+    };
+    ensure_examples(out, &settings, false).unwrap();
+    let tok = CodeTokenizer::load(&tokenizer_dir(out)).unwrap();
+    let all = pairs::read_pairs(&table_path(out, "pairs")).unwrap();
+    let by_id: HashMap<&str, &Pair> = all.iter().map(|p| (p.pair_id.as_str(), p)).collect();
+    let mut both_cut = 0;
+    for example in read_examples(out).unwrap() {
+        let Some(id) = &example.retrieved_pair_id else {
+            continue;
+        };
+        let pair = by_id[example.pair_id.as_str()];
+        let context = tok
+            .encode(&model_input(&PairContext::from(pair), settings.level))
+            .unwrap();
+        let tail = expected_tail(&tok, pair, by_id[id.as_str()]);
+        let ids = &example.input_ids;
+        assert!(ids.len() <= max_input && ids.ends_with(&[EOS]));
+        assert_eq!(
+            example.input_truncated,
+            context.len() + tail.len() > max_input
+        );
+        if !example.input_truncated {
+            continue;
+        }
+        assert_eq!(ids.len(), max_input);
+        // The context keeps at least its half (or all of itself), cut at its head.
+        let kept = context.len().min(max_input - retrieved_budget(max_input));
+        let kept = kept.max(max_input - tail.len().min(max_input));
+        assert_eq!(ids[..kept - 1], context[..kept - 1]);
+        assert_eq!(ids[kept - 1], EOS);
+        // Then the retrieved test's head, `</s>` first and last.
+        let rest = &ids[kept..];
+        assert!(rest.len() <= tail.len());
+        assert_eq!(rest[..rest.len() - 1], tail[..rest.len() - 1]);
+        if context.len() > kept && tail.len() > rest.len() {
+            both_cut += 1;
+            assert_eq!(rest.len(), retrieved_budget(max_input));
+        }
+    }
+    assert!(both_cut > 0, "40 tokens cut both parts of some inputs");
+}
+
+#[test]
+fn a_fold_retrieves_only_from_its_training_part() {
+    let tmp = mined();
+    let out = tmp.path();
+    let settings = augmented(ContextLevel::FmFc);
+    ensure_examples(out, &settings, false).unwrap();
+    let tok = CodeTokenizer::load(&tokenizer_dir(out)).unwrap();
+    let examples = read_examples(out).unwrap();
+    let by_project = read_project_pairs(out).unwrap();
+    // The project with the most pairs, its examples in pair-id order (as the sweep keeps them).
+    let (project, pairs) = by_project
+        .iter()
+        .max_by_key(|(_, pairs)| pairs.len())
+        .unwrap();
+    assert!(pairs.iter().all(|p| &p.project_id == project));
+    let mut of: Vec<Example> = examples
+        .iter()
+        .filter(|e| &e.project_id == project)
+        .cloned()
+        .collect();
+    of.sort_by(|a, b| a.pair_id.cmp(&b.pair_id));
+    let keys: Vec<String> = of.iter().map(|e| e.pair_id.clone()).collect();
+    let split = split_fold(&keys, 0, 2, 0.2, 7);
+    let ids = |rows: &[usize]| -> Vec<String> { rows.iter().map(|&i| keys[i].clone()).collect() };
+    let (train, valid, test) = (ids(&split.train), ids(&split.valid), ids(&split.test));
+    assert!(train.len() >= 2 && !valid.is_empty() && !test.is_empty());
+    let train_set: HashSet<&str> = train.iter().map(String::as_str).collect();
+
+    let folded = augment_fold(pairs, &of, &train, &settings, &tok).unwrap();
+    assert_eq!(folded.len(), of.len());
+    let mut retrieved = 0;
+    for (before, after) in of.iter().zip(&folded) {
+        assert_eq!(before.pair_id, after.pair_id);
+        assert_eq!(before.target_ids, after.target_ids);
+        let Some(id) = &after.retrieved_pair_id else {
+            continue;
+        };
+        retrieved += 1;
+        assert_ne!(id, &after.pair_id, "a pair never retrieves itself");
+        assert!(
+            train_set.contains(id.as_str()),
+            "{} retrieved {id}, which is not in the fold's training part",
+            after.pair_id
+        );
+    }
+    assert!(retrieved * 2 > folded.len(), "{retrieved}");
+    // A test example is shown exactly `ir`'s first pick for it (same index, same score).
+    let ir = fold_predictions(pairs, &train, &test, 1, Bm25::default()).unwrap();
+    for prediction in ir {
+        let example = folded
+            .iter()
+            .find(|e| e.pair_id == prediction.pair_id)
+            .unwrap();
+        let first = prediction.retrieved.first();
+        assert_eq!(
+            example.retrieved_pair_id.as_deref(),
+            first.map(|r| r.pair_id.as_str())
+        );
+        assert_eq!(example.retrieved_score, first.map(|r| r.score));
+    }
+    // Deterministic, and plain settings leave the examples as they are.
+    assert_eq!(
+        augment_fold(pairs, &of, &train, &settings, &tok).unwrap(),
+        folded
+    );
+    let plain = small(ContextLevel::FmFc);
+    assert_eq!(augment_fold(pairs, &of, &train, &plain, &tok).unwrap(), of);
+    // A training id that is not a pair of the project is refused, not ignored.
+    let mut bad = train.clone();
+    bad.push("no-such-pair".into());
+    let err = augment_fold(pairs, &of, &bad, &settings, &tok).unwrap_err();
+    assert!(format!("{err:#}").contains("no-such-pair"), "{err:#}");
+}
+
+#[test]
+fn only_zero_or_one_retrieved_test_is_accepted() {
+    let tmp = mined();
+    let out = tmp.path();
+    let two = ExampleSettings {
+        retrieved: 2,
+        ..small(ContextLevel::Fm)
+    };
+    let err = ensure_examples(out, &two, false).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("data.retrieved is 2"),
+        "{err:#}"
+    );
+    let cramped = ExampleSettings {
+        max_input: 6,
+        ..augmented(ContextLevel::Fm)
+    };
+    assert!(ensure_examples(out, &cramped, false).is_err());
+    assert!(!table_path(out, "examples").exists(), "nothing was built");
+
+    let cli = tailor(&[
+        "examples",
+        "--out",
+        out.to_str().unwrap(),
+        "--vocab-size",
+        "400",
+        "--retrieved",
+        "2",
+    ]);
+    assert!(!cli.status.success());
+    let cli = tailor(&[
+        "examples",
+        "--out",
+        out.to_str().unwrap(),
+        "--vocab-size",
+        "400",
+        "--retrieved",
+        "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("+ the nearest test of the project"),
+        "{stdout}"
+    );
+    assert!(
+        read_examples(out)
+            .unwrap()
+            .iter()
+            .any(|e| e.retrieved_pair_id.is_some())
     );
 }

@@ -34,6 +34,12 @@ pub struct Args {
     /// Symbol pairs seen fewer times than this in the train split are not merged.
     #[arg(long, default_value_t = 2)]
     pub min_frequency: u64,
+    /// Retrieved tests per input: 0 (plain inputs) or 1, the most similar other test of the
+    /// same project (BM25 over focal methods, its names adapted) after the focal context behind
+    /// `</s></s>`, taking at most half of --max-input when both do not fit. The profile field
+    /// `data.retrieved`.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub retrieved: u8,
     /// Also write real examples' input and target texts with tailor's ids to this JSON lines
     /// file ({"pair_id", "split", "kind", "text", "ids"}), for `make check-tokenizer`.
     #[arg(long, value_name = "FILE")]
@@ -50,6 +56,7 @@ pub fn run(args: Args) -> Result<()> {
         max_target: args.max_target,
         vocab_size: args.vocab_size,
         min_frequency: args.min_frequency,
+        retrieved: usize::from(args.retrieved),
     };
     let summary = ensure_examples(&args.out, &settings, std::io::stderr().is_terminal())?;
     println!("{summary}");

@@ -14,6 +14,12 @@
 //! the examples with the same tokenizer; a new `pairs` table retrains both. Truncation keeps the
 //! first `max − 1` tokens and re-appends `</s>`, so every sequence still ends like one; how many
 //! inputs and targets were cut is stored per row and printed per split.
+//!
+//! With `retrieved = 1` every input also carries the most similar existing test of its project
+//! behind a separator, and its row records which pair that was and its score
+//! ([`crate::data::augment`], which also says how the two parts share `max_input` and what may be
+//! retrieved). The tokenizer is trained on plain inputs either way, so switching retrieval on or
+//! off re-encodes the examples but never retrains it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,12 +27,13 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
+use super::augment::{MIN_AUGMENTED_INPUT, encode_input, project_indexes};
 use super::context::{ContextLevel, PairContext, model_input, model_target};
 use super::tokenizer::{CodeTokenizer, EOS, TOKENIZER_FILE};
 use crate::mining::Pair;
@@ -47,6 +54,44 @@ pub struct ExampleSettings {
     pub vocab_size: usize,
     /// Pairs of symbols seen fewer times than this in the train split are never merged.
     pub min_frequency: u64,
+    /// Retrieved tests appended to each input (issue 17): 0, plain inputs (the paper), or 1,
+    /// the most similar existing test of the same project behind a separator
+    /// ([`crate::data::augment`]). Left out of a profile or recorded recipe when 0, so those
+    /// written before it existed read and compare unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retrieved: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+impl ExampleSettings {
+    /// Refuses settings no example can be built with, naming the field, before anything is
+    /// trained or encoded: lengths without room for `<s>` and `</s>`, a `retrieved` other than
+    /// 0 or 1 (one retrieved test is what the budget and the table's columns are made for), and
+    /// a `max_input` too short to hold a retrieved test beside the focal context.
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.max_input >= 2 && self.max_target >= 2,
+            "max input ({}) and max target ({}) must leave room for <s> and </s> (at least 2)",
+            self.max_input,
+            self.max_target
+        );
+        ensure!(
+            self.retrieved <= 1,
+            "data.retrieved is {}; it must be 0 (plain inputs) or 1 (the nearest test of the \
+             same project appended)",
+            self.retrieved
+        );
+        ensure!(
+            self.retrieved == 0 || self.max_input >= MIN_AUGMENTED_INPUT,
+            "data.max_input {} is too short for a retrieved test (data.retrieved = 1 needs at \
+             least {MIN_AUGMENTED_INPUT})",
+            self.max_input
+        );
+        Ok(())
+    }
 }
 
 impl Default for ExampleSettings {
@@ -58,12 +103,13 @@ impl Default for ExampleSettings {
             max_target: 256,
             vocab_size: 16384,
             min_frequency: 2,
+            retrieved: 0,
         }
     }
 }
 
 /// One training example, as the training loop consumes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     pub pair_id: String,
     pub project_id: String,
@@ -72,6 +118,11 @@ pub struct Example {
     pub target_ids: Vec<u32>,
     pub input_truncated: bool,
     pub target_truncated: bool,
+    /// The pair whose test the input carries (retrieval-augmented inputs), so a prediction can
+    /// be traced to what the model was shown; `None` for plain inputs or when nothing matched.
+    pub retrieved_pair_id: Option<String>,
+    /// Its BM25 score for this example's focal method; `None` exactly when the id is.
+    pub retrieved_score: Option<f64>,
 }
 
 impl Example {
@@ -94,6 +145,8 @@ pub struct SplitSummary {
     /// Mean tokens per input before truncation.
     pub mean_input_tokens_full: f64,
     pub mean_target_tokens_full: f64,
+    /// Examples whose input carries a retrieved test (0 with plain inputs).
+    pub retrieved: usize,
 }
 
 /// What [`ensure_examples`] found or built.
@@ -269,6 +322,11 @@ fn examples_staleness(
                 a.min_frequency.to_string(),
                 b.min_frequency.to_string(),
             ),
+            (
+                "retrieved tests",
+                a.retrieved.to_string(),
+                b.retrieved.to_string(),
+            ),
         ] {
             if old != new {
                 why.push(format!("{name} {old} → {new}"));
@@ -349,17 +407,6 @@ pub fn truncate(mut ids: Vec<u32>, max: usize) -> (Vec<u32>, bool) {
     (ids, true)
 }
 
-fn check_settings(settings: &ExampleSettings) -> Result<()> {
-    if settings.max_input < 2 || settings.max_target < 2 {
-        bail!(
-            "max input ({}) and max target ({}) must leave room for <s> and </s> (at least 2)",
-            settings.max_input,
-            settings.max_target
-        );
-    }
-    Ok(())
-}
-
 /// Ensures `OUT/tokenizer/` and `OUT/tables/examples.parquet` exist and are up to date for
 /// `settings` and the current `pairs`/`projects` tables; trains or rebuilds only what is stale
 /// (printing a line saying what and why) and returns the summary.
@@ -368,7 +415,7 @@ pub fn ensure_examples(
     settings: &ExampleSettings,
     progress: bool,
 ) -> Result<ExamplesSummary> {
-    check_settings(settings)?;
+    settings.validate()?;
     let started = Instant::now();
     let inputs = inputs_hash(out)?;
     let dir = tokenizer_dir(out);
@@ -445,7 +492,14 @@ pub fn ensure_examples(
                 (rows, stamp.skipped_pairs, false, 0.0)
             }
             Err(why) => {
-                println!("examples: encoding all split pairs ({why})");
+                println!(
+                    "examples: encoding all split pairs{} ({why})",
+                    if settings.retrieved > 0 {
+                        ", each with the nearest other test of its project"
+                    } else {
+                        ""
+                    }
+                );
                 let all = cached_pairs(&mut pairs_cache, out)?;
                 let (usable, skipped) = usable_pairs(out, all)?;
                 let t = Instant::now();
@@ -499,33 +553,46 @@ fn encode_examples(
     tokenizer: &CodeTokenizer,
     progress: bool,
 ) -> Result<Vec<ExampleRow>> {
+    // Leave-one-out within each project: a project's pairs all share its split, so a
+    // train-split pair retrieves only train-split pairs and a valid/test pair only its own
+    // project's other pairs (`crate::data::augment`).
+    let indexes = if settings.retrieved > 0 {
+        project_indexes(usable.iter().map(|u| u.pair))
+    } else {
+        HashMap::new()
+    };
     let bar = bar(progress, usable.len(), "encoding");
     let level = settings.level.to_string();
     let rows = usable
         .par_iter()
         .progress_with(bar.clone())
         .map(|u| {
-            let input = model_input(&PairContext::from(u.pair), settings.level);
+            let project = indexes.get(u.pair.project_id.as_str());
+            let input = encode_input(
+                u.pair,
+                settings.level,
+                settings.max_input,
+                tokenizer,
+                project,
+            )?;
             let target = model_target(&u.pair.test_body);
-            let input_ids = tokenizer
-                .encode(&input)
-                .with_context(|| format!("pair {}", u.pair.pair_id))?;
             let target_ids = tokenizer
                 .encode(&target)
                 .with_context(|| format!("pair {}", u.pair.pair_id))?;
-            let (input_full_len, target_full_len) =
-                (input_ids.len() as u32, target_ids.len() as u32);
-            let (input_ids, _) = truncate(input_ids, settings.max_input);
+            let target_full_len = target_ids.len() as u32;
             let (target_ids, _) = truncate(target_ids, settings.max_target);
+            let (retrieved_pair_id, retrieved_score) = input.retrieved.unzip();
             Ok(ExampleRow {
                 pair_id: u.pair.pair_id.clone(),
                 project_id: u.pair.project_id.clone(),
                 split: u.split.clone(),
                 level: level.clone(),
-                input_ids,
+                input_ids: input.ids,
                 target_ids,
-                input_full_len,
+                input_full_len: input.full_len as u32,
                 target_full_len,
+                retrieved_pair_id,
+                retrieved_score,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -553,6 +620,7 @@ fn split_summaries(rows: &[ExampleRow]) -> Vec<SplitSummary> {
                 mean_target_tokens: mean(|r| r.target_ids.len()),
                 mean_input_tokens_full: mean(|r| r.input_full_len as usize),
                 mean_target_tokens_full: mean(|r| r.target_full_len as usize),
+                retrieved: of.iter().filter(|r| r.retrieved_pair_id.is_some()).count(),
             })
         })
         .collect()
@@ -563,8 +631,13 @@ impl fmt::Display for ExamplesSummary {
         let s = &self.settings;
         writeln!(
             f,
-            "level {}, inputs ≤ {} tokens, targets ≤ {} tokens; tokenizer: {} tokens ({}), examples {}",
+            "level {}{}, inputs ≤ {} tokens, targets ≤ {} tokens; tokenizer: {} tokens ({}), examples {}",
             s.level,
+            if s.retrieved > 0 {
+                " + the nearest test of the project"
+            } else {
+                ""
+            },
             s.max_input,
             s.max_target,
             self.vocab_size,
@@ -606,6 +679,18 @@ impl fmt::Display for ExamplesSummary {
                 sp.mean_target_tokens_full,
             )?;
         }
+        if s.retrieved > 0 {
+            let with: Vec<String> = self
+                .splits
+                .iter()
+                .map(|sp| format!("{} {}/{}", sp.split, sp.retrieved, sp.examples))
+                .collect();
+            writeln!(
+                f,
+                "inputs with a retrieved test (the rest matched nothing): {}",
+                with.join(", ")
+            )?;
+        }
         writeln!(
             f,
             "{} pairs skipped (project failed or has no split); {:.1}s in all",
@@ -632,6 +717,8 @@ pub fn read_examples(out: &Path) -> Result<Vec<Example>> {
             split: r.split,
             input_ids: r.input_ids,
             target_ids: r.target_ids,
+            retrieved_pair_id: r.retrieved_pair_id,
+            retrieved_score: r.retrieved_score,
         })
         .collect())
 }

@@ -28,6 +28,31 @@ pub struct Augmented {
     pub retrieved: Option<(String, f64)>,
 }
 
+/// The nearest test among `allowed` pairs of `project` (the query's own project) for `query`'s
+/// focal method, adapted to it and normalised as a model target ([`model_target`]), with the
+/// hit it came from; `None` when no allowed pair shares a term with the query.
+///
+/// A query that is indexed is searched as its own document, which a search never returns (a
+/// pair never retrieves itself); one that is not (a fold's validation or test pair against an
+/// index of the fold's training part) is searched by its focal method's text. This is the one
+/// retrieval both [`augmented_input`] and the encoded examples (`crate::data::augment`) use, so
+/// the text and the token ids of an augmented input never disagree on what was retrieved.
+pub fn nearest_test(
+    project: &ProjectPairs<'_>,
+    query: &Pair,
+    allowed: Allowed<'_>,
+) -> Option<(Hit, String)> {
+    let hit: Hit = match project.index.position(&query.pair_id) {
+        Some(doc) => project.index.search_doc(doc, 1, allowed),
+        None => project.index.search_text(&query.focal_body, 1, allowed),
+    }
+    .into_iter()
+    .next()?;
+    let names = FocalNames::new(&query.focal_method, &query.focal_class);
+    let test = model_target(&project.adapted(&hit, names));
+    Some((hit, test))
+}
+
 /// The model input of `query` at `level`, followed by [`SEPARATOR`] and the nearest test among
 /// `allowed` pairs of `project` (the query's own project), adapted to the query's focal method.
 pub fn augmented_input(
@@ -37,21 +62,11 @@ pub fn augmented_input(
     allowed: Allowed<'_>,
 ) -> Augmented {
     let context = model_input(&PairContext::from(query), level);
-    let hit: Option<Hit> = match project.index.position(&query.pair_id) {
-        Some(doc) => project.index.search_doc(doc, 1, allowed),
-        None => project.index.search_text(&query.focal_body, 1, allowed),
-    }
-    .into_iter()
-    .next();
-    match hit {
-        Some(hit) => {
-            let names = FocalNames::new(&query.focal_method, &query.focal_class);
-            let test = model_target(&project.adapted(&hit, names));
-            Augmented {
-                input: format!("{context} {SEPARATOR} {test}"),
-                retrieved: Some((hit.pair_id, hit.score)),
-            }
-        }
+    match nearest_test(project, query, allowed) {
+        Some((hit, test)) => Augmented {
+            input: format!("{context} {SEPARATOR} {test}"),
+            retrieved: Some((hit.pair_id, hit.score)),
+        },
         None => Augmented {
             input: context,
             retrieved: None,

@@ -1,18 +1,21 @@
 //! The `examples` table: one row per pair of a split project, as token ids ready for training,
-//! with the lengths before and after truncation so every report can say what was cut.
+//! with the lengths before and after truncation so every report can say what was cut, and, for
+//! retrieval-augmented inputs, which pair's test was appended and its BM25 score, so every
+//! prediction can be traced to what the model was shown.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use super::{TableSchema, column, read_strings, read_table, write_table};
+use super::{TableSchema, column, read_opt_strings, read_strings, read_table, write_table};
 
-/// Bumped whenever a column is added, removed or changes meaning.
-pub const VERSION: u32 = 1;
+/// Bumped whenever a column is added, removed or changes meaning. 2: `retrieved_pair_id` and
+/// `retrieved_score` (issue 17).
+pub const VERSION: u32 = 2;
 
 /// One row of `examples`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExampleRow {
     pub pair_id: String,
     pub project_id: String,
@@ -26,6 +29,11 @@ pub struct ExampleRow {
     /// Token counts before truncation.
     pub input_full_len: u32,
     pub target_full_len: u32,
+    /// The pair whose (adapted) test follows the focal context in the input; `None` for plain
+    /// inputs, and for augmented ones where no allowed pair shares a term with the focal method.
+    pub retrieved_pair_id: Option<String>,
+    /// Its BM25 score for this example's focal method; `None` exactly when the id is.
+    pub retrieved_score: Option<f64>,
 }
 
 impl ExampleRow {
@@ -40,7 +48,7 @@ impl ExampleRow {
 
 /// The declared schema of `examples`.
 pub fn schema() -> TableSchema {
-    use DataType::{Boolean, String as Str, UInt32};
+    use DataType::{Boolean, Float64, String as Str, UInt32};
     let ids = DataType::List(Box::new(UInt32));
     TableSchema {
         name: "examples",
@@ -58,6 +66,8 @@ pub fn schema() -> TableSchema {
             ("target_full_len", UInt32),
             ("input_truncated", Boolean),
             ("target_truncated", Boolean),
+            ("retrieved_pair_id", Str),
+            ("retrieved_score", Float64),
         ],
     }
 }
@@ -96,6 +106,18 @@ pub fn to_frame(rows: &[ExampleRow]) -> Result<DataFrame> {
         Column::new(
             "target_truncated".into(),
             flags(ExampleRow::target_truncated),
+        ),
+        Column::new(
+            "retrieved_pair_id".into(),
+            rows.iter()
+                .map(|r| r.retrieved_pair_id.as_deref())
+                .collect::<Vec<Option<&str>>>(),
+        ),
+        Column::new(
+            "retrieved_score".into(),
+            rows.iter()
+                .map(|r| r.retrieved_score)
+                .collect::<Vec<Option<f64>>>(),
         ),
     ];
     Ok(DataFrame::new(columns)?)
@@ -137,28 +159,39 @@ pub fn from_frame(df: &DataFrame) -> Result<Vec<ExampleRow>> {
     let targets = read_id_lists(df, "target_ids")?;
     let input_full = read_u32(df, "input_full_len")?;
     let target_full = read_u32(df, "target_full_len")?;
-    Ok(pair_ids
+    let retrieved_ids = read_opt_strings(df, "retrieved_pair_id")?;
+    let retrieved_scores: Vec<Option<f64>> = column(df, "retrieved_score")?
+        .f64()
+        .context("column `retrieved_score` is not a Float64 column")?
+        .into_iter()
+        .collect();
+    let mut rows = Vec::with_capacity(pair_ids.len());
+    let columns = pair_ids
         .into_iter()
         .zip(project_ids)
         .zip(splits)
         .zip(levels)
         .zip(inputs.into_iter().zip(targets))
         .zip(input_full.into_iter().zip(target_full))
-        .map(
-            |(((((pair_id, project_id), split), level), (input_ids, target_ids)), (i, t))| {
-                ExampleRow {
-                    pair_id,
-                    project_id,
-                    split,
-                    level,
-                    input_ids,
-                    target_ids,
-                    input_full_len: i,
-                    target_full_len: t,
-                }
-            },
-        )
-        .collect())
+        .zip(retrieved_ids.into_iter().zip(retrieved_scores));
+    for ((((((pair_id, project_id), split), level), (input_ids, target_ids)), (i, t)), retrieved) in
+        columns
+    {
+        let (retrieved_pair_id, retrieved_score) = retrieved;
+        rows.push(ExampleRow {
+            pair_id,
+            project_id,
+            split,
+            level,
+            input_ids,
+            target_ids,
+            input_full_len: i,
+            target_full_len: t,
+            retrieved_pair_id,
+            retrieved_score,
+        });
+    }
+    Ok(rows)
 }
 
 /// Writes `examples` atomically.
@@ -190,6 +223,8 @@ mod tests {
                 target_ids: vec![0, 9, 9, 2],
                 input_full_len: 5,
                 target_full_len: 4,
+                retrieved_pair_id: Some("c".into()),
+                retrieved_score: Some(3.25),
             },
             ExampleRow {
                 pair_id: "b".into(),
@@ -200,6 +235,8 @@ mod tests {
                 target_ids: vec![0, 2],
                 input_full_len: 0,
                 target_full_len: 2,
+                retrieved_pair_id: None,
+                retrieved_score: None,
             },
         ];
         write_examples(&rows, &path).unwrap();
@@ -213,6 +250,15 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(flags, vec![Some(true), Some(false)]);
+        // A plain input's retrieval columns are null, not an empty id and a zero score.
+        let scores: Vec<Option<f64>> = df
+            .column("retrieved_score")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(scores, vec![Some(3.25), None]);
     }
 
     #[test]
