@@ -462,6 +462,26 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
         "{results}"
     );
     assert!(results.contains("*paper*"), "{results}");
+    // results.md lists every run: where it started (step-0 validation loss), where its best
+    // came from, how it stopped, and that none was left out.
+    let runs = results
+        .split("## Runs")
+        .nth(1)
+        .expect("a Runs section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let custom: Vec<&str> = runs
+        .lines()
+        .find(|l| l.starts_with("| Custom |"))
+        .unwrap_or_else(|| panic!("{runs}"))
+        .split(" | ")
+        .collect();
+    assert_eq!(custom[2], "—", "nothing left out: {runs}");
+    assert_eq!(custom[3], "1.000", "step-0 validation loss: {runs}");
+    assert_eq!(custom[5], "10 / 20", "best step / steps: {runs}");
+    assert_eq!(custom[6], "5.0", "epochs: {runs}");
+    assert!(custom[9].starts_with("early_stopping"), "{runs}");
     // results.md shows Table 4's exact p and A12 beside the paper's χ² p.
     assert!(results.contains("| 0.3 (1.00) | 0.3 (0.00) |"), "{results}");
     // Table 1 measures the adapter files: L-LDB is the last decoder block of the tiny preset.

@@ -44,3 +44,6 @@ pub fn top1_text(strategy: &str) -> &'static str {
 
 /// bart-large's parameters (Table 1), the model the paper customizes.
 pub const PARAMETERS: f64 = 406e6;
+
+/// Table 1: L-EO's trainable share of bart-large (53.6M of 406.3M parameters).
+pub const L_EO_SHARE: f64 = 53_572_608.0 / 406_291_456.0;

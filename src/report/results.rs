@@ -133,6 +133,8 @@ pub fn write_results(
         );
     }
 
+    write_runs(eval, &mut md);
+
     let _ = writeln!(md, "\n## Ours beside the paper\n");
     let _ = writeln!(
         md,
@@ -410,6 +412,21 @@ pub fn write_results(
         }
     }
 
+    if let Some(share) = trained_share(eval, "l-eo") {
+        let _ = writeln!(
+            md,
+            "\n### What the model size changes\n\nL-EO trains {:.1}% of this model's parameters \
+             (token embeddings = tied output layer, and positions) against {:.1}% of bart-large's \
+             in the paper's Table 1: with a small vocabulary-heavy model, L-EO is a much larger \
+             share of the network, so its standing among the strategies need not match the \
+             paper's (where it gains least: perplexity {:.3} against {:.3} for Custom and L-LDB).",
+            100.0 * share,
+            100.0 * paper::L_EO_SHARE,
+            paper::perplexity("l-eo").unwrap_or(f64::NAN),
+            paper::perplexity("custom").unwrap_or(f64::NAN),
+        );
+    }
+
     let _ = writeln!(md, "\n### Why our numbers differ from the paper's\n");
     let _ = writeln!(
         md,
@@ -441,8 +458,146 @@ pub fn write_results(
     );
     let _ = writeln!(
         md,
-        "- **Compute.** Each customization here is capped by the profile's step and time budget; \
-         see Figure 5 for whether validation loss had flattened when runs stopped."
+        "- **Compute.** Each customization trains until the profile's early stopping ends it \
+         (the runs table above gives the steps to the best validation loss); runs a guard stopped \
+         are not reported. The baseline's own training budget bounds what customization starts \
+         from."
     );
     write_text(dir, "results.md", &md)
+}
+
+/// The mean share of a strategy's trainable parameters over its reported runs.
+fn trained_share(eval: &Evaluation, strategy: &str) -> Option<f64> {
+    mean(
+        eval.finetune
+            .iter()
+            .filter(|r| r.strategy == strategy && r.total_params > 0)
+            .map(|r| r.trainable_params as f64 / r.total_params as f64),
+    )
+}
+
+/// Every customization run of the profile, reported or not: how many each strategy has, why
+/// the others are left out (untrained, capped by the guard, stale, failed), where runs started
+/// and stopped. A reader sees what the tables below rest on.
+fn write_runs(eval: &Evaluation, md: &mut String) {
+    use crate::tables::finetune::{self as table, FinetuneRow};
+    let path = crate::tables::table_path(&eval.out, table::NAME);
+    let Ok(rows) = table::read_rows(&path) else {
+        return;
+    };
+    let rows: Vec<FinetuneRow> = rows
+        .into_iter()
+        .filter(|r| {
+            crate::train::finetune::fold_file(
+                &eval.out,
+                &eval.profile,
+                &r.project_id,
+                r.fold as usize,
+            )
+            .exists()
+        })
+        .collect();
+    let mut names: Vec<String> = rows.iter().map(|r| r.strategy.clone()).collect();
+    names.sort_by(|a, b| {
+        super::plot::order(a)
+            .cmp(&super::plot::order(b))
+            .then(a.cmp(b))
+    });
+    names.dedup();
+    let baseline: std::collections::HashMap<(&str, u32), f64> = rows
+        .iter()
+        .filter(|r| r.strategy == "baseline" && r.status == table::DONE)
+        .map(|r| ((r.project_id.as_str(), r.fold), r.test_loss))
+        .collect();
+    let _ = writeln!(md, "\n## Runs\n");
+    let _ = writeln!(
+        md,
+        "Every (project, fold) run of the finetune table. Only `done` runs are reported below: a \
+         run whose best validation loss is its step-0 loss is `untrained`, one the wall-time guard \
+         stopped before early stopping is `capped`, one trained on another fold or base is \
+         `stale`.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| Strategy | reported | not reported | step-0 val loss | best val loss | best step / steps | epochs | test loss | beats baseline | stopped by |"
+    );
+    let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---:|---:|---|");
+    for name in &names {
+        let of: Vec<&FinetuneRow> = rows.iter().filter(|r| &r.strategy == name).collect();
+        let done: Vec<&FinetuneRow> = of
+            .iter()
+            .copied()
+            .filter(|r| r.status == table::DONE)
+            .collect();
+        let left_out: Vec<String> = [table::UNTRAINED, table::CAPPED, table::STALE, table::ERROR]
+            .iter()
+            .filter_map(|status| {
+                let n = of.iter().filter(|r| r.status == *status).count();
+                (n > 0).then(|| format!("{n} {status}"))
+            })
+            .collect();
+        let avg = |f: fn(&FinetuneRow) -> f64| mean(done.iter().map(|r| f(r)));
+        let trained = name != "baseline" && name != crate::train::finetune::IR;
+        let wins = done
+            .iter()
+            .filter(|r| {
+                baseline
+                    .get(&(r.project_id.as_str(), r.fold))
+                    .is_some_and(|&b| r.test_loss < b)
+            })
+            .count();
+        let mut stops: Vec<&str> = done
+            .iter()
+            .map(|r| r.stopped.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        stops.sort_unstable();
+        stops.dedup();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            label(name),
+            done.len(),
+            if left_out.is_empty() {
+                "—".into()
+            } else {
+                left_out.join(", ")
+            },
+            if trained {
+                fmt(avg(|r| r.step0_val_loss), 3)
+            } else {
+                "—".into()
+            },
+            if name == crate::train::finetune::IR {
+                "—".into()
+            } else {
+                fmt(avg(|r| r.best_val_loss), 3)
+            },
+            if trained {
+                format!(
+                    "{} / {}",
+                    fmt(avg(|r| r.best_step as f64), 0),
+                    fmt(avg(|r| r.steps as f64), 0)
+                )
+            } else {
+                "—".into()
+            },
+            if trained {
+                fmt(avg(|r| r.epochs), 1)
+            } else {
+                "—".into()
+            },
+            fmt(avg(|r| r.test_loss), 3),
+            if trained {
+                format!("{wins}/{}", done.len())
+            } else {
+                "—".into()
+            },
+            if stops.is_empty() {
+                "—".into()
+            } else {
+                stops.join(", ")
+            },
+        );
+    }
 }
