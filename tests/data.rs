@@ -24,6 +24,7 @@ use tailor::retrieve::{
     Allowed, Bm25, FocalNames, ProjectPairs, adapt_test, augmented_input, fold_predictions,
 };
 use tailor::tables::{pairs, projects, table_path};
+use tailor::train::settings::Profile;
 
 fn tailor(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tailor"))
@@ -582,7 +583,7 @@ fn a_long_retrieved_test_takes_at_most_half_of_the_input() {
         assert_eq!(rest[..rest.len() - 1], tail[..rest.len() - 1]);
         if context.len() > kept && tail.len() > rest.len() {
             both_cut += 1;
-            assert_eq!(rest.len(), retrieved_budget(max_input));
+            assert_eq!(rest.len(), max_input / 2, "the retrieved test gets half");
         }
     }
     assert!(both_cut > 0, "40 tokens cut both parts of some inputs");
@@ -713,4 +714,20 @@ fn only_zero_or_one_retrieved_test_is_accepted() {
             .iter()
             .any(|e| e.retrieved_pair_id.is_some())
     );
+}
+
+#[test]
+fn the_profile_field_data_retrieved_reaches_the_examples_settings() {
+    // What `tailor baseline` builds its examples with is the profile's `[data]` section.
+    let plain = Profile::load("smoke", &[]).unwrap();
+    assert_eq!(plain.data.retrieved, 0);
+    assert!(!plain.to_toml().unwrap().contains("retrieved"));
+    let augmented = Profile::load("smoke", &["data.retrieved=1".to_string()]).unwrap();
+    assert_eq!(augmented.data.retrieved, 1);
+    assert!(augmented.to_toml().unwrap().contains("retrieved = 1"));
+    augmented.data.validate().unwrap();
+    let misspelt = Profile::load("smoke", &["data.retreived=1".to_string()]);
+    assert!(misspelt.is_err(), "an unknown [data] key is refused");
+    let two = Profile::load("smoke", &["data.retrieved=2".to_string()]).unwrap();
+    assert!(two.data.validate().is_err());
 }

@@ -43,8 +43,10 @@ use crate::tables::write_atomic;
 use crate::tables::{pairs, table_path};
 
 /// What the examples are built with; the tokenizer depends on `level`, `vocab_size` and
-/// `min_frequency` only.
+/// `min_frequency` only. Unknown fields are refused, so a misspelt `[data]` key of a profile
+/// (`retreived = 1`) is an error rather than a silently plain run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExampleSettings {
     pub level: ContextLevel,
     /// Longest input in tokens, `<s>` and `</s>` included.
