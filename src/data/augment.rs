@@ -257,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn a_long_retrieved_test_is_cut_to_half_and_the_context_keeps_the_rest() {
+    fn a_short_context_leaves_the_retrieved_test_more_than_half() {
         let context = seq(&[10, 11, 12]); // 5 tokens
         let test = seq(&(20..40).collect::<Vec<_>>()); // 22 tokens: segment of 22
         let (ids, full) = join_retrieved(context.clone(), &test, 16);
