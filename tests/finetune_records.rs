@@ -144,3 +144,69 @@ fn untrained_and_guard_stopped_runs_are_marked_and_a_capped_run_continues() {
         (8, "max_steps")
     );
 }
+
+#[test]
+fn a_retrieval_augmented_sweep_retrieves_from_each_folds_training_part_only() {
+    let out = tempfile::tempdir().unwrap();
+    mine_training_fixtures(out.path());
+    run_ok(&mut smoke_finetune(
+        out.path(),
+        "custom,ir",
+        &[
+            "--set",
+            "data.retrieved=1",
+            "--set",
+            "finetune.train.max_steps=4",
+        ],
+    ));
+    let custom = row(&rows(out.path()), "custom");
+    assert_eq!(custom.status, "done", "{custom:?}");
+    let recipe =
+        std::fs::read_to_string(Path::new(&custom.run_dir).join("config.resolved.toml")).unwrap();
+    assert!(recipe.contains("retrieved = 1"), "{recipe}");
+
+    // The examples table retrieves within the whole project (leave one out); the fold's inputs
+    // are rebuilt to retrieve from its training part only.
+    let parts = FoldParts::read(&Path::new(&custom.run_dir).join(RUN_FOLD_FILE)).unwrap();
+    let examples = tailor::data::examples::read_examples(out.path()).unwrap();
+    let of = |ids: &[String]| -> Vec<tailor::data::examples::Example> {
+        ids.iter()
+            .map(|id| examples.iter().find(|e| &e.pair_id == id).unwrap().clone())
+            .collect()
+    };
+    let inputs = tailor::train::finetune::FoldInputs::load(out.path()).unwrap();
+    assert!(inputs.rebuilds());
+    let table_retrieves_outside_train =
+        of(&parts.test)
+            .iter()
+            .chain(of(&parts.valid).iter())
+            .any(|e| {
+                e.retrieved_pair_id
+                    .as_ref()
+                    .is_some_and(|id| !parts.train.contains(id))
+            });
+    for ids in [&parts.train, &parts.valid, &parts.test] {
+        let rebuilt = inputs.rebuild(&of(ids), &parts).unwrap();
+        assert_eq!(rebuilt.len(), ids.len());
+        for example in &rebuilt {
+            let retrieved = example
+                .retrieved_pair_id
+                .as_ref()
+                .expect("a retrieved test");
+            assert!(parts.train.contains(retrieved), "{example:?}");
+            assert_ne!(retrieved, &example.pair_id);
+        }
+    }
+    assert!(
+        table_retrieves_outside_train,
+        "the fixture does not tell the fold's inputs from the table's"
+    );
+    // Evaluation rebuilds the test inputs the same way (FoldInputs) and runs on them.
+    run_ok(
+        tailor()
+            .args(["evaluate", "--profile", "smoke", "--max-test", "2"])
+            .args(["--strategy", "baseline,custom,ir"])
+            .arg("--out")
+            .arg(out.path()),
+    );
+}

@@ -204,6 +204,21 @@ struct ExamplesStamp {
     skipped_pairs: usize,
 }
 
+/// The settings `OUT/tables/examples.parquet` was built with (its stamp): what decides how a
+/// customization fold rebuilds its inputs (e.g. with the fold's retrieved tests) so that the
+/// sweep and the evaluation build the very same inputs.
+pub fn built_settings(out: &Path) -> Result<ExampleSettings> {
+    let path = examples_stamp_path(out);
+    read_stamp::<ExamplesStamp>(&path)
+        .map(|stamp| stamp.settings)
+        .with_context(|| {
+            format!(
+                "{} is missing or unreadable: run `tailor examples` (or `tailor baseline`) first",
+                path.display()
+            )
+        })
+}
+
 fn read_stamp<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()

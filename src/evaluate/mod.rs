@@ -48,7 +48,9 @@ use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::pairs::read_pairs;
 use crate::tables::{metrics as metrics_table, predictions, table_path, test_scores};
 use crate::train::baseline;
-use crate::train::finetune::{BASELINE, FoldParts, IR, RUN_FOLD_FILE, fold_file, run_dir};
+use crate::train::finetune::{
+    BASELINE, FoldInputs, FoldParts, IR, RUN_FOLD_FILE, fold_file, run_dir,
+};
 use crate::train::strategy::StrategyKind;
 use crate::train::trainer::BEST_DIR;
 pub use score::{RunKey, Scored, duplicate_metrics, metric, score_run};
@@ -338,6 +340,9 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         options.idioms,
     )?);
     let by_id: HashMap<&str, &Example> = examples.iter().map(|e| (e.pair_id.as_str(), e)).collect();
+    // Inputs with retrieved tests are rebuilt per fold, retrieving from its training part only,
+    // exactly as the sweep trained and tested on them.
+    let fold_examples = fold_test_inputs(&pending, &by_id, &FoldInputs::load(&options.out)?)?;
     // What `ir` retrieves from and what exact duplicates are looked for in.
     let pairs_path = table_path(&options.out, "pairs");
     let pairs = read_pairs(&pairs_path)?;
@@ -360,6 +365,7 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         base: &base,
         base_dir: &base_dir,
         by_id: &by_id,
+        fold_examples: &fold_examples,
         tokenizer: &tokenizer,
         config: &config,
         abstractor: &abstractor,
@@ -439,6 +445,9 @@ struct Context<'a> {
     base: &'a BartForConditionalGeneration,
     base_dir: &'a Path,
     by_id: &'a HashMap<&'a str, &'a Example>,
+    /// Per (project, fold): test examples whose inputs the fold rebuilt (retrieved tests), which
+    /// take the place of the table's.
+    fold_examples: &'a FoldExamples,
     tokenizer: &'a CodeTokenizer,
     config: &'a GenerationConfig,
     abstractor: &'a Abstractor,
@@ -458,13 +467,61 @@ type RunTables = (
     Vec<crate::tables::test_scores::TestScoreRow>,
 );
 
+type FoldExamples = HashMap<(String, u32), HashMap<String, Example>>;
+
+/// The test examples of every pending (project, fold) with inputs rebuilt for the fold, when
+/// the examples carry retrieved tests; empty otherwise.
+fn fold_test_inputs(
+    pending: &[Pending],
+    by_id: &HashMap<&str, &Example>,
+    inputs: &FoldInputs,
+) -> Result<FoldExamples> {
+    let mut rebuilt = FoldExamples::new();
+    if !inputs.rebuilds() {
+        return Ok(rebuilt);
+    }
+    for run in pending {
+        let key = (run.key.project_id.clone(), run.key.fold);
+        if rebuilt.contains_key(&key) {
+            continue;
+        }
+        let tests: Vec<Example> = run
+            .test
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).map(|e| (*e).clone()))
+            .collect();
+        let parts = FoldParts {
+            project_id: run.key.project_id.clone(),
+            fold: run.key.fold as usize,
+            folds: 0,
+            fold_by: String::new(),
+            train: run.train.clone(),
+            valid: Vec::new(),
+            test: run.test.clone(),
+        };
+        let tests = inputs.rebuild(&tests, &parts)?;
+        rebuilt.insert(
+            key,
+            tests.into_iter().map(|e| (e.pair_id.clone(), e)).collect(),
+        );
+    }
+    Ok(rebuilt)
+}
+
 /// A run's test examples, in its order.
 fn run_tests<'a>(run: &Pending, cx: &Context<'a>) -> Result<Vec<&'a Example>> {
+    let rebuilt = cx
+        .fold_examples
+        .get(&(run.key.project_id.clone(), run.key.fold));
     let tests: Vec<&Example> = run
         .test
         .iter()
         .map(|id| {
-            cx.by_id.get(id.as_str()).copied().with_context(|| {
+            let found = match rebuilt {
+                Some(fold) => fold.get(id.as_str()),
+                None => cx.by_id.get(id.as_str()).copied(),
+            };
+            found.with_context(|| {
                 format!(
                     "test pair {id} of the fold file is not in {} (examples rebuilt since finetune?)",
                     table_path(&cx.options.out, "examples").display()

@@ -24,8 +24,9 @@ use super::baseline::{self, BaselineOptions};
 use super::settings::{FinetuneSettings, Profile};
 use super::strategy::{PrefixInit, Strategy, StrategyKind};
 use super::trainer::{self, BEST_DIR, Run, RunModel};
-use crate::data::examples::{Example, read_examples};
+use crate::data::examples::{Example, ExampleSettings, read_examples};
 use crate::data::folds::{FoldBy, split_fold};
+use crate::data::tokenizer::CodeTokenizer;
 use crate::model::adapter::{ADAPTER_WEIGHTS, load_adapter, save_adapter};
 use crate::model::{Backend, BartForConditionalGeneration, hf};
 use crate::tables::finetune::{self as table, FinetuneRow};
@@ -223,6 +224,7 @@ pub fn run_finetune(
     );
     let strategies = strategies(settings, &settings.strategies);
     let examples = read_examples(&options.out)?;
+    let fold_inputs = FoldInputs::load(&options.out)?;
     let mut by_project: BTreeMap<&str, Vec<&Example>> = BTreeMap::new();
     for example in &examples {
         by_project
@@ -314,6 +316,12 @@ pub fn run_finetune(
                 valid: valid.iter().map(|e| e.pair_id.clone()).collect(),
                 test: test.iter().map(|e| e.pair_id.clone()).collect(),
             };
+            // Retrieval-augmented inputs retrieve from this fold's training part only.
+            let (train, valid, test) = (
+                fold_inputs.rebuild(&train, &parts)?,
+                fold_inputs.rebuild(&valid, &parts)?,
+                fold_inputs.rebuild(&test, &parts)?,
+            );
             let fold_hash = parts.membership_hash();
             super::checkpoint::write_atomic(
                 &fold_file(&options.out, &profile.name, project, fold),
@@ -418,6 +426,55 @@ pub fn run_finetune(
     print_comparison(&rows, &targets, &folds, &strategies, settings.ir);
     println!("table: {}", table_file.display());
     Ok(())
+}
+
+/// How a fold's examples get their inputs: as the examples table has them, or, when the table
+/// was built with retrieved tests (`data.retrieved`), rebuilt so that every part retrieves from
+/// the fold's training part only (never its validation or test part). Evaluation builds the
+/// test inputs the same way.
+pub struct FoldInputs {
+    settings: ExampleSettings,
+    /// With retrieval: every project's pairs and the tokenizer the examples were built with.
+    retrieval: Option<(BTreeMap<String, Vec<crate::mining::Pair>>, CodeTokenizer)>,
+}
+
+impl FoldInputs {
+    /// The examples table's own settings decide (its stamp), so the sweep and `evaluate` agree.
+    pub fn load(out: &Path) -> Result<Self> {
+        let settings = crate::data::examples::built_settings(out)?;
+        let retrieval = if settings.retrieved > 0 {
+            Some((
+                crate::data::read_project_pairs(out)?,
+                CodeTokenizer::load(&crate::data::examples::tokenizer_dir(out))?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            settings,
+            retrieval,
+        })
+    }
+
+    /// Whether inputs are rebuilt per fold (the examples carry retrieved tests).
+    pub fn rebuilds(&self) -> bool {
+        self.retrieval.is_some()
+    }
+
+    /// `examples` (of `parts`' project) with inputs for this fold.
+    pub fn rebuild(&self, examples: &[Example], parts: &FoldParts) -> Result<Vec<Example>> {
+        let Some((pairs, tokenizer)) = &self.retrieval else {
+            return Ok(examples.to_vec());
+        };
+        let project = pairs.get(&parts.project_id).map_or(&[][..], Vec::as_slice);
+        crate::data::augment_fold(project, examples, &parts.train, &self.settings, tokenizer)
+            .with_context(|| {
+                format!(
+                    "retrieving from the training part of {} fold {}",
+                    parts.project_id, parts.fold
+                )
+            })
+    }
 }
 
 /// The run label of the un-customized base evaluated on a fold's parts.
@@ -526,6 +583,7 @@ fn run_recipe(
             strategy: strategy.clone(),
             train: settings.train_for(strategy.kind),
             base_hash: base_hash.to_string(),
+            data: profile.data.clone(),
         })?
     ))
 }
@@ -570,12 +628,14 @@ fn done_run(row: &FinetuneRow, dir: &Path, recipe: &str, fold_hash: &str) -> Don
         Err(err) => vec![format!("unreadable recipe: {err:#}")],
     };
     let run_fold = FoldParts::read(&dir.join(RUN_FOLD_FILE)).map(|p| p.membership_hash());
+    // A different fold, base or set of inputs: the run cannot be compared with the rows now.
     let moved: Vec<&String> = diff
         .iter()
         .filter(|d| {
-            FOLD_AND_BASE_FIELDS
-                .iter()
-                .any(|f| d.starts_with(&format!("{f}:")))
+            d.starts_with("data.")
+                || FOLD_AND_BASE_FIELDS
+                    .iter()
+                    .any(|f| d.starts_with(&format!("{f}:")))
         })
         .collect();
     let fold_changed = !matches!(&run_fold, Ok(hash) if hash == fold_hash);
@@ -768,6 +828,8 @@ struct RunRecipe {
     valid_fraction: f64,
     fold_seed: u64,
     base_hash: String,
+    /// The examples' settings (context level, lengths, retrieved tests): what the inputs are.
+    data: ExampleSettings,
     strategy: Strategy,
     train: super::settings::TrainSettings,
 }
