@@ -51,13 +51,19 @@ pub struct Args {
 
 /// `--strategy`: `None` for all, else the names, checked.
 fn strategies(names: &[String]) -> Result<Option<Vec<String>>> {
-    const KNOWN: [&str; 7] = ["baseline", "custom", "l-eo", "l-ldb", "prefix", "lora", "ir"];
+    const KNOWN: [&str; 7] = [
+        "baseline", "custom", "l-eo", "l-ldb", "prefix", "lora", "ir",
+    ];
     if names.is_empty() || names.iter().any(|n| n == "all") {
         return Ok(None);
     }
     for name in names {
-        if !KNOWN.contains(&name.as_str()) {
-            bail!("--strategy: unknown strategy {name:?} (one of {KNOWN:?} or all)");
+        // `ir+<model>`: retrieval's candidates reranked by that model.
+        let model = crate::evaluate::reranker(name).unwrap_or(name);
+        if !KNOWN.contains(&model) || model == "ir" && name != "ir" {
+            bail!(
+                "--strategy: unknown strategy {name:?} (one of {KNOWN:?}, ir+<one of them>, or all)"
+            );
         }
     }
     Ok(Some(names.to_vec()))

@@ -141,10 +141,7 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
             .as_ref()
             .is_none_or(|names| names.iter().any(|n| n == strategy))
     };
-    for row in rows
-        .iter()
-        .filter(|r| r.status == finetune_table::DONE && wanted(&r.strategy))
-    {
+    for row in rows.iter().filter(|r| r.status == finetune_table::DONE) {
         let file = fold_file(
             &options.out,
             &options.profile,
@@ -203,6 +200,8 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
         });
     }
     pending.extend(rerank_runs(&pending));
+    // Chosen after the reranking runs exist: `ir+custom` alone needs `ir` and `custom`'s rows.
+    pending.retain(|p| wanted(&p.key.strategy));
     pending.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(pending)
 }

@@ -423,7 +423,11 @@ mod tests {
         train.evals_per_epoch = 4;
         train.warmup_fraction = 0.02;
         assert_eq!(train.eval_every(18), 4);
-        assert_eq!(train.eval_every(3), 1, "at least one step between evaluations");
+        assert_eq!(
+            train.eval_every(3),
+            1,
+            "at least one step between evaluations"
+        );
         assert_eq!(train.warmup(30 * 18), 11);
         train.evals_per_epoch = 0;
         train.warmup_fraction = 0.0;
