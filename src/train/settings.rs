@@ -259,6 +259,7 @@ impl Profile {
         profile
             .train
             .validate()
+            .and_then(|()| profile.data.validate())
             .with_context(|| format!("checking {}", path.display()))?;
         if let Some(finetune) = &profile.finetune {
             finetune
