@@ -730,5 +730,8 @@ fn the_profile_field_data_retrieved_reaches_the_examples_settings() {
     assert!(misspelt.is_err(), "an unknown [data] key is refused");
     // A profile is checked when it is loaded: a bad value never reaches a stage.
     let two = Profile::load("smoke", &["data.retrieved=2".to_string()]).unwrap_err();
-    assert!(format!("{two:#}").contains("data.retrieved is 2"), "{two:#}");
+    assert!(
+        format!("{two:#}").contains("data.retrieved is 2"),
+        "{two:#}"
+    );
 }

@@ -578,14 +578,14 @@ fn table4_tests_every_strategy_against_the_baseline_and_ir_by_exact_p_values() {
     let md = std::fs::read_to_string(dir.path().join("table4.md")).unwrap();
     for line in [
         "| BLEU4 | Custom | Baseline | 3 | 3.857 | 0.1 | 0.0500 | Custom > Baseline | 0.0495 | 1.00 | exact | no |",
-        "| BLEU4 | ir | Baseline | 3 | 3.857 | 0.1 | 0.0500 | ir > Baseline | 0.0495 | 1.00 | exact | no |",
-        "| BLEU4 | LoRA | ir | 3 | 0.048 | 1.0 | 0.5 | LoRA > ir | 0.8 | 0.56 | exact | no |",
+        "| BLEU4 | IR | Baseline | 3 | 3.857 | 0.1 | 0.0500 | IR > Baseline | 0.0495 | 1.00 | exact | no |",
+        "| BLEU4 | LoRA | IR | 3 | 0.048 | 1.0 | 0.5 | LoRA > IR | 0.8 | 0.56 | exact | no |",
         "| Perplexity | Custom | Baseline | 3 | 3.857 | 0.1 | 0.0500 | Custom < Baseline | 0.0495 | 0.00 | exact | no |",
     ] {
         assert!(md.contains(line), "{line}\nnot in\n{md}");
     }
-    assert!(!md.contains("| Perplexity | Custom | ir |"), "{md}");
-    assert!(!md.contains("| BLEU4 | Baseline | ir |"), "{md}");
+    assert!(!md.contains("| Perplexity | Custom | IR |"), "{md}");
+    assert!(!md.contains("| BLEU4 | Baseline | IR |"), "{md}");
 }
 
 #[test]
@@ -637,11 +637,23 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     assert_eq!(
         strategies,
         std::collections::BTreeSet::from([
-            "baseline", "custom", "ir", "l-eo", "l-ldb", "lora", "prefix"
+            "baseline",
+            "custom",
+            "ir",
+            "ir+baseline",
+            "ir+custom",
+            "ir+l-eo",
+            "ir+l-ldb",
+            "ir+lora",
+            "ir+prefix",
+            "l-eo",
+            "l-ldb",
+            "lora",
+            "prefix"
         ]),
         "{runs:?}"
     );
-    assert_eq!(runs.len(), 7, "{runs:?}");
+    assert_eq!(runs.len(), 13, "{runs:?}");
     for (key, mut r) in ranks {
         r.sort_unstable();
         assert_eq!(r, [1, 2, 3, 4, 5], "{key:?}");
@@ -654,7 +666,8 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
         let n = at(metric::N);
         assert!((1.0..=6.0).contains(&n) && n.fract() == 0.0, "n = {n}");
         let (perplexity, loss) = (at(metric::PERPLEXITY), at(metric::TEST_LOSS));
-        if strategy == "ir" {
+        // Retrieval and its reranking by a model write no tokens of their own.
+        if strategy == "ir" || strategy.starts_with("ir+") {
             assert!(
                 perplexity.is_nan() && loss.is_nan(),
                 "ir: {perplexity} {loss}"
@@ -690,9 +703,9 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     }
     let stdout = run_ok(evaluate().args(["--mix-adapters", "4", "--strategy", "prefix,lora"]));
     assert!(stdout.contains("2 run(s) evaluated"), "{stdout}");
-    // The rest: the baseline, custom, L-EO, L-LDB and ir.
+    // The rest: the baseline, custom, L-EO, L-LDB, ir and the six reranking runs.
     let stdout = run_ok(evaluate().args(["--mix-adapters", "4"]));
-    assert!(stdout.contains("5 run(s) evaluated"), "{stdout}");
+    assert!(stdout.contains("11 run(s) evaluated"), "{stdout}");
     let unknown = evaluate().args(["--strategy", "prefx"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
@@ -753,11 +766,12 @@ fn finetune_evaluate_report_on_the_smoke_profile_and_evaluate_resumes() {
     let original = lora.clone();
     lora.test_loss += 0.125;
     tailor::tables::finetune::upsert(&finetune_path, lora).unwrap();
+    // LoRA and its reranking of retrieval's candidates.
     let stdout = run_ok(&mut evaluate());
-    assert!(stdout.contains("1 run(s) evaluated"), "{stdout}");
+    assert!(stdout.contains("2 run(s) evaluated"), "{stdout}");
     tailor::tables::finetune::upsert(&finetune_path, original).unwrap();
     let stdout = run_ok(&mut evaluate());
-    assert!(stdout.contains("1 run(s) evaluated"), "{stdout}");
+    assert!(stdout.contains("2 run(s) evaluated"), "{stdout}");
     let predictions = read_predictions(&table_path(out, "predictions")).unwrap();
     let metrics = read_metrics(&table_path(out, "metrics")).unwrap();
 

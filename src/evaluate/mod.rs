@@ -408,14 +408,16 @@ fn label(run: &Pending) -> String {
 
 /// Whether a run's adapter can share batches with other projects' (prefix and LoRA).
 fn mixable(run: &Pending) -> bool {
-    run.adapter.as_deref().is_some_and(|dir| {
-        read_info(dir).is_ok_and(|info| {
-            matches!(
-                info.strategy.kind,
-                StrategyKind::Prefix | StrategyKind::Lora
-            )
+    // A reranking run generates nothing: it scores retrieval's candidates on its own.
+    run.reranker_loss.is_none()
+        && run.adapter.as_deref().is_some_and(|dir| {
+            read_info(dir).is_ok_and(|info| {
+                matches!(
+                    info.strategy.kind,
+                    StrategyKind::Prefix | StrategyKind::Lora
+                )
+            })
         })
-    })
 }
 
 /// The runs evaluated together: mixable runs in groups of up to `mix` (in run order), every
