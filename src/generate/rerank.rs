@@ -111,16 +111,6 @@ mod tests {
     use crate::model::{BartConfig, Preset};
     use crate::train::batch::nll_sum;
 
-    struct Pair(Vec<u32>, Vec<u32>);
-    impl SeqPair for Pair {
-        fn input_ids(&self) -> &[u32] {
-            &self.0
-        }
-        fn target_ids(&self) -> &[u32] {
-            &self.1
-        }
-    }
-
     #[test]
     fn each_candidates_loss_is_its_own_teacher_forced_mean_nll() {
         let device = Device::default();
@@ -138,7 +128,10 @@ mod tests {
         let losses = candidate_losses(&model, &input, &candidates, &device).unwrap();
         // Alone, unpadded, through the training loss: the same number per candidate.
         for (candidate, loss) in candidates.iter().zip(&losses) {
-            let pair = Pair(input.clone(), candidate.clone());
+            let pair = Candidate {
+                input: &input,
+                target: candidate,
+            };
             let batch = collate(&[&pair], config.decoder_start_token_id, &device);
             let alone =
                 f64::from(nll_sum(&model, &batch).into_scalar::<f32>()) / candidate.len() as f64;
