@@ -210,3 +210,43 @@ fn a_retrieval_augmented_sweep_retrieves_from_each_folds_training_part_only() {
             .arg(out.path()),
     );
 }
+
+#[test]
+fn a_report_leaves_out_rows_measured_on_another_base() {
+    let out = tempfile::tempdir().unwrap();
+    mine_training_fixtures(out.path());
+    run_ok(&mut smoke_finetune(
+        out.path(),
+        "custom,ir",
+        &["--set", "finetune.train.max_steps=4"],
+    ));
+    run_ok(
+        tailor()
+            .args(["evaluate", "--profile", "smoke", "--max-test", "2", "--out"])
+            .arg(out.path()),
+    );
+    let report = || {
+        let output = tailor()
+            .args(["report", "--profile", "smoke", "--out"])
+            .arg(out.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    assert!(!report().contains("leaving out"));
+    // The base is trained again (here: its config rewritten, which changes its content hash)
+    // and the sweep has not re-measured this project yet.
+    let config = out.path().join("runs/baseline/smoke/best/config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n")).unwrap();
+    let said = report();
+    for strategy in ["baseline", "custom"] {
+        assert!(
+            said.contains(&format!(
+                "leaving out music-31 {strategy} fold 0: measured on another base"
+            )),
+            "{said}"
+        );
+    }
+    assert!(!said.contains("leaving out music-31 ir "), "{said}");
+}

@@ -273,7 +273,7 @@ fn synthetic(out: &Path, profile: &str) {
                     stopped: "early_stopping".into(),
                     best_step: 10,
                     step0_val_loss: 1.0,
-                    fold_hash: String::new(),
+                    fold_hash: parts.membership_hash(),
                     base_hash: String::new(),
                 });
                 let row = |metric: &str, value: f64| MetricRow {

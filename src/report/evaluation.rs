@@ -25,6 +25,50 @@ pub struct Evaluation {
     pub scores: Vec<TestScoreRow>,
 }
 
+/// What a reported row must have been measured on: the fold files and the base as they are now.
+/// A row the sweep has not revisited since the base was retrained (or a fold moved) is left
+/// out here, named on stderr, so no table mixes numbers of two bases or two folds.
+struct Current {
+    base_hash: Option<String>,
+}
+
+impl Current {
+    fn read(out: &Path, profile: &str) -> Result<Self> {
+        let base = crate::train::baseline::model_dir(out, profile);
+        let base_hash = if base.join(crate::model::hf::WEIGHTS_FILE).exists() {
+            Some(crate::model::adapter::base_hash(&base)?)
+        } else {
+            None
+        };
+        Ok(Self { base_hash })
+    }
+
+    fn admits(&self, out: &Path, profile: &str, row: &FinetuneRow) -> bool {
+        let file = fold_file(out, profile, &row.project_id, row.fold as usize);
+        let fold_now = crate::train::finetune::FoldParts::read(&file)
+            .map(|parts| parts.membership_hash())
+            .ok();
+        let fold_ok = fold_now.as_deref() == Some(row.fold_hash.as_str());
+        // Retrieval uses no base; every model row records the base it was measured with.
+        let base_ok = row.base_hash.is_empty() || self.base_hash.as_deref() == Some(&row.base_hash);
+        if !(fold_ok && base_ok) {
+            eprintln!(
+                "report: leaving out {} {} fold {}: measured on {} (run `tailor finetune` for \
+                 this project again to re-measure it)",
+                row.project_id,
+                row.strategy,
+                row.fold,
+                if fold_ok {
+                    "another base"
+                } else {
+                    "another fold"
+                }
+            );
+        }
+        fold_ok && base_ok
+    }
+}
+
 /// Whether a run's metrics are reported: its finetune row is `done`, or, for a reranking run
 /// (`ir+<model>`), both `ir`'s and its model's rows are.
 fn is_reported(
@@ -46,10 +90,12 @@ impl Evaluation {
     /// Reads the three tables of `out`; `make evaluate` must have run.
     pub fn load(out: &Path, profile: &str) -> Result<Self> {
         let finetune_path = table_path(out, finetune_table::NAME);
+        let current = Current::read(out, profile)?;
         let finetune: Vec<FinetuneRow> = finetune_table::read_rows(&finetune_path)?
             .into_iter()
             .filter(|r| r.status == finetune_table::DONE)
             .filter(|r| fold_file(out, profile, &r.project_id, r.fold as usize).exists())
+            .filter(|r| current.admits(out, profile, r))
             .collect();
         // Only runs the finetune table still reports (not stale, capped or untrained since).
         let reported: std::collections::HashSet<(&str, &str, u32)> = finetune
