@@ -56,6 +56,18 @@ fn a_changed_fold_marks_finished_runs_stale_and_re_measures_the_baseline() {
     assert_eq!((ir.trainable_params, ir.steps, ir.pf_seconds), (0, 0, 0.0));
     assert!(ir.test_loss.is_nan() && ir.status == "done");
 
+    // A run's recipe holds only its own strategy's settings: another prefix length leaves the
+    // finished `custom` run as it is.
+    let mut prefix_changed = steps.to_vec();
+    prefix_changed.extend(["--set", "finetune.prefix.len=3"]);
+    let output = smoke_finetune(out.path(), "custom,ir", &prefix_changed)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!said.contains("another recipe"), "{said}");
+    assert_eq!(row(&rows(out.path()), "custom"), custom);
+
     // Another fold seed moves pairs between the parts: the finished run is no longer
     // comparable with a baseline measured on the new test part.
     let mut moved = steps.to_vec();

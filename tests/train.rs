@@ -330,7 +330,7 @@ fn every_strategy_customizes_the_baseline_and_stores_only_its_adapter() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let said = format!("{stdout}{stderr}");
     assert!(
-        said.contains("prefix finished under another recipe") && said.contains("lr"),
+        said.contains("prefix was trained under another recipe") && said.contains("lr"),
         "{said}"
     );
     assert!(

@@ -370,7 +370,7 @@ pub fn run_finetune(
                         DoneRun::OtherRecipe(diff) => {
                             multi.suspend(|| {
                                 eprintln!(
-                                    "finetune: {project} fold {fold} {name} finished under another \
+                                    "finetune: {project} fold {fold} {name} was trained under another \
                                  recipe on the same fold and base; its row is kept. Remove {} (or \
                                  choose another --out) to run it as the profile now says. \
                                  Differences (recorded → now):\n  {}",
@@ -580,12 +580,33 @@ fn run_recipe(
             fold_by: format!("{:?}", settings.fold_by),
             valid_fraction: settings.valid_fraction,
             fold_seed: settings.fold_seed,
-            strategy: strategy.clone(),
             train: settings.train_for(strategy.kind),
             base_hash: base_hash.to_string(),
             data: profile.data.clone(),
+            strategy: RecipeStrategy::of(strategy),
         })?
     ))
+}
+
+/// A strategy as its run's recipe records it: the kind and only the settings that kind uses,
+/// so that changing the profile's prefix settings leaves a `custom` run's recipe as it was.
+#[derive(Debug, Clone, Serialize)]
+struct RecipeStrategy {
+    kind: StrategyKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<super::strategy::PrefixSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora: Option<super::strategy::LoraSettings>,
+}
+
+impl RecipeStrategy {
+    fn of(strategy: &Strategy) -> Self {
+        Self {
+            kind: strategy.kind,
+            prefix: (strategy.kind == StrategyKind::Prefix).then(|| strategy.prefix.clone()),
+            lora: (strategy.kind == StrategyKind::Lora).then(|| strategy.lora.clone()),
+        }
+    }
 }
 
 /// What became of a run the table has a row for.
@@ -657,13 +678,15 @@ fn done_run(row: &FinetuneRow, dir: &Path, recipe: &str, fold_hash: &str) -> Don
             why.join("; ")
         ));
     }
-    if !finished {
-        return DoneRun::Resume;
+    // Another recipe on the same fold and base keeps its row, whatever it says (done, capped,
+    // failed): the sweep never overwrites a run's record with one of a run it cannot resume.
+    if !diff.is_empty() {
+        return DoneRun::OtherRecipe(diff);
     }
-    if diff.is_empty() {
+    if finished {
         DoneRun::Current
     } else {
-        DoneRun::OtherRecipe(diff)
+        DoneRun::Resume
     }
 }
 
@@ -830,7 +853,7 @@ struct RunRecipe {
     base_hash: String,
     /// The examples' settings (context level, lengths, retrieved tests): what the inputs are.
     data: ExampleSettings,
-    strategy: Strategy,
+    strategy: RecipeStrategy,
     train: super::settings::TrainSettings,
 }
 
