@@ -235,14 +235,25 @@ pub fn write_results(
         );
     }
     let floor = smallest_p(projects.len());
+    // "Between customization strategies" counts the learned ones only, as the paper's does:
+    // not retrieval (`ir`) nor its reranking by a model (`ir+<model>`).
+    let learned = |s: &str| s != "baseline" && s != "ir" && crate::evaluate::reranker(s).is_none();
     let significant = |tests: &[super::table4::PairTest], among: bool| {
         tests
             .iter()
-            .filter(|t| t.a < t.b && ((t.a == "baseline" || t.b == "baseline") != among))
+            .filter(|t| t.a < t.b)
+            .filter(|t| {
+                if among {
+                    learned(&t.a) && learned(&t.b)
+                } else {
+                    t.a == "baseline" || t.b == "baseline"
+                }
+            })
             .filter(|t| t.p_value.is_some_and(|p| p < 0.05))
             .count()
     };
-    let among_pairs = customs.len() * customs.len().saturating_sub(1) / 2;
+    let learned_count = customs.iter().filter(|s| learned(s)).count();
+    let among_pairs = learned_count * learned_count.saturating_sub(1) / 2;
     let _ = writeln!(
         md,
         "\nSignificance (exact two-sided permutation p of Kruskal-Wallis H; Table 4 has the \
