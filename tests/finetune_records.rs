@@ -198,7 +198,9 @@ fn a_retrieval_augmented_sweep_retrieves_from_each_folds_training_part_only() {
                     .is_some_and(|id| !parts.train.contains(id))
             });
     for ids in [&parts.train, &parts.valid, &parts.test] {
-        let rebuilt = inputs.rebuild(&of(ids), &parts).unwrap();
+        let rebuilt = inputs
+            .rebuild(&of(ids), &parts.project_id, parts.fold, &parts.train)
+            .unwrap();
         assert_eq!(rebuilt.len(), ids.len());
         for example in &rebuilt {
             let retrieved = example

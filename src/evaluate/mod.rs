@@ -491,16 +491,12 @@ fn fold_test_inputs(
             .iter()
             .filter_map(|id| by_id.get(id.as_str()).map(|e| (*e).clone()))
             .collect();
-        let parts = FoldParts {
-            project_id: run.key.project_id.clone(),
-            fold: run.key.fold as usize,
-            folds: 0,
-            fold_by: String::new(),
-            train: run.train.clone(),
-            valid: Vec::new(),
-            test: run.test.clone(),
-        };
-        let tests = inputs.rebuild(&tests, &parts)?;
+        let tests = inputs.rebuild(
+            &tests,
+            &run.key.project_id,
+            run.key.fold as usize,
+            &run.train,
+        )?;
         rebuilt.insert(
             key,
             tests.into_iter().map(|e| (e.pair_id.clone(), e)).collect(),

@@ -30,6 +30,8 @@ pub struct Evaluation {
 /// out here, named on stderr, so no table mixes numbers of two bases or two folds.
 struct Current {
     base_hash: Option<String>,
+    /// Each (project, fold)'s current membership hash, read once.
+    folds: std::collections::HashMap<(String, u32), Option<String>>,
 }
 
 impl Current {
@@ -40,14 +42,22 @@ impl Current {
         } else {
             None
         };
-        Ok(Self { base_hash })
+        Ok(Self {
+            base_hash,
+            folds: std::collections::HashMap::new(),
+        })
     }
 
-    fn admits(&self, out: &Path, profile: &str, row: &FinetuneRow) -> bool {
-        let file = fold_file(out, profile, &row.project_id, row.fold as usize);
-        let fold_now = crate::train::finetune::FoldParts::read(&file)
-            .map(|parts| parts.membership_hash())
-            .ok();
+    fn admits(&mut self, out: &Path, profile: &str, row: &FinetuneRow) -> bool {
+        let fold_now = self
+            .folds
+            .entry((row.project_id.clone(), row.fold))
+            .or_insert_with(|| {
+                let file = fold_file(out, profile, &row.project_id, row.fold as usize);
+                crate::train::finetune::FoldParts::read(&file)
+                    .map(|parts| parts.membership_hash())
+                    .ok()
+            });
         let fold_ok = fold_now.as_deref() == Some(row.fold_hash.as_str());
         // Retrieval uses no base; every model row records the base it was measured with.
         let base_ok = row.base_hash.is_empty() || self.base_hash.as_deref() == Some(&row.base_hash);
@@ -90,7 +100,7 @@ impl Evaluation {
     /// Reads the three tables of `out`; `make evaluate` must have run.
     pub fn load(out: &Path, profile: &str) -> Result<Self> {
         let finetune_path = table_path(out, finetune_table::NAME);
-        let current = Current::read(out, profile)?;
+        let mut current = Current::read(out, profile)?;
         let finetune: Vec<FinetuneRow> = finetune_table::read_rows(&finetune_path)?
             .into_iter()
             .filter(|r| r.status == finetune_table::DONE)

@@ -316,12 +316,14 @@ pub fn run_finetune(
                 valid: valid.iter().map(|e| e.pair_id.clone()).collect(),
                 test: test.iter().map(|e| e.pair_id.clone()).collect(),
             };
-            // Retrieval-augmented inputs retrieve from this fold's training part only.
-            let (train, valid, test) = (
-                fold_inputs.rebuild(&train, &parts)?,
-                fold_inputs.rebuild(&valid, &parts)?,
-                fold_inputs.rebuild(&test, &parts)?,
-            );
+            // Retrieval-augmented inputs retrieve from this fold's training part only: the
+            // three parts in one call, so the training part is indexed once.
+            let (n_train, n_valid) = (train.len(), valid.len());
+            let mut all =
+                fold_inputs.rebuild(&[train, valid, test].concat(), project, fold, &parts.train)?;
+            let test = all.split_off(n_train + n_valid);
+            let valid = all.split_off(n_train);
+            let train = all;
             let fold_hash = parts.membership_hash();
             super::checkpoint::write_atomic(
                 &fold_file(&options.out, &profile.name, project, fold),
@@ -461,19 +463,21 @@ impl FoldInputs {
         self.retrieval.is_some()
     }
 
-    /// `examples` (of `parts`' project) with inputs for this fold.
-    pub fn rebuild(&self, examples: &[Example], parts: &FoldParts) -> Result<Vec<Example>> {
+    /// `examples` of `project` with inputs for the fold whose training part is `train` (one
+    /// index over that part serves every example given).
+    pub fn rebuild(
+        &self,
+        examples: &[Example],
+        project: &str,
+        fold: usize,
+        train: &[String],
+    ) -> Result<Vec<Example>> {
         let Some((pairs, tokenizer)) = &self.retrieval else {
             return Ok(examples.to_vec());
         };
-        let project = pairs.get(&parts.project_id).map_or(&[][..], Vec::as_slice);
-        crate::data::augment_fold(project, examples, &parts.train, &self.settings, tokenizer)
-            .with_context(|| {
-                format!(
-                    "retrieving from the training part of {} fold {}",
-                    parts.project_id, parts.fold
-                )
-            })
+        let of_project = pairs.get(project).map_or(&[][..], Vec::as_slice);
+        crate::data::augment_fold(of_project, examples, train, &self.settings, tokenizer)
+            .with_context(|| format!("retrieving from the training part of {project} fold {fold}"))
     }
 }
 
