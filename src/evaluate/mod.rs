@@ -623,17 +623,8 @@ fn generate_unit(
             done,
         )?
     } else {
-        let customized;
-        let model = match ready.first().and_then(|&i| unit[i].adapter.as_ref()) {
-            None => cx.base,
-            Some(dir) => {
-                customized = load_adapter(cx.base.clone(), cx.base_dir, dir, cx.device)
-                    .with_context(|| format!("loading adapter {}", dir.display()))?
-                    .0;
-                &customized
-            }
-        };
-        let models = [model];
+        let customized = customized(ready.first().and_then(|&i| unit[i].adapter.as_deref()), cx)?;
+        let models = [customized.as_ref().unwrap_or(cx.base)];
         let models = Models::Separate(&models);
         generate_requests(
             &models,
@@ -660,6 +651,20 @@ fn generate_unit(
         per_run.push(run);
     }
     Ok(per_run)
+}
+
+/// The base with a run's adapter loaded onto it; `None` for the base itself.
+fn customized(
+    adapter: Option<&Path>,
+    cx: &Context<'_>,
+) -> Result<Option<BartForConditionalGeneration>> {
+    adapter
+        .map(|dir| {
+            load_adapter(cx.base.clone(), cx.base_dir, dir, cx.device)
+                .with_context(|| format!("loading adapter {}", dir.display()))
+                .map(|(model, _)| model)
+        })
+        .transpose()
 }
 
 /// The `ir` strategy's outputs for a run's test part: the 5 tests retrieved from the fold's
@@ -701,16 +706,8 @@ fn ir_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, 
 /// first; the score is that NLL's negative.
 fn reranked_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, RunOutputs)> {
     let (tests, candidates) = ir_outputs(run, cx)?;
-    let customized;
-    let model = match &run.adapter {
-        None => cx.base,
-        Some(dir) => {
-            customized = load_adapter(cx.base.clone(), cx.base_dir, dir, cx.device)
-                .with_context(|| format!("loading adapter {}", dir.display()))?
-                .0;
-            &customized
-        }
-    };
+    let customized = customized(run.adapter.as_deref(), cx)?;
+    let model = customized.as_ref().unwrap_or(cx.base);
     let mut outputs = Vec::with_capacity(tests.len());
     for (test, retrieved) in tests.iter().zip(candidates) {
         let ids = retrieved
