@@ -1,16 +1,29 @@
-//! A BM25 index over one project's focal methods: an inverted index (term → postings of
-//! (document, term frequency)), queried term by term into a score per touched document.
+//! A retrieval index over one project's focal methods: an inverted index (term → postings of
+//! (document, that term's weight in the document)), queried term by term into a score per
+//! touched document. Two scorers ([`Scorer`]), both computed into the postings once at indexing
+//! so that a query only multiplies and adds:
 //!
-//! BM25 (Robertson & Zaragoza 2009, "The Probabilistic Relevance Framework: BM25 and Beyond")
-//! rather than tf-idf cosine: its length normalisation (`b`) keeps a long focal method from
-//! matching every query through sheer size, and its saturating term frequency (`k1`) keeps a
-//! name repeated ten times from outweighing ten different shared names; both are what retrieval
-//! over code needs and what tf-idf cosine lacks. The defaults are Lucene's (k1 = 1.2, b = 0.75)
-//! and its idf, `ln(1 + (N − df + 0.5) / (df + 0.5))`, which is never negative, so a term in
-//! more than half the documents still counts a little instead of pushing documents away.
+//! * **BM25** (Robertson & Zaragoza 2009, "The Probabilistic Relevance Framework: BM25 and
+//!   Beyond"), the default: its length normalisation (`b`) keeps a long focal method from
+//!   matching every query through sheer size, and its saturating term frequency (`k1`) keeps a
+//!   name repeated ten times from outweighing ten different shared names. The defaults are
+//!   Lucene's (k1 = 1.2, b = 0.75) and its idf, `ln(1 + (N − df + 0.5) / (df + 0.5))`, which is
+//!   never negative, so a term in more than half the documents still counts a little instead
+//!   of pushing documents away. A query term counted `c` times adds `c` times its weight.
+//! * **tf-idf cosine**, exactly what scikit-learn's `TfidfVectorizer(sublinear_tf=…,
+//!   smooth_idf=True, norm="l2")` fitted on the project's focal methods and
+//!   `cosine_similarity` compute: a term's weight is `tf · idf` (or `(1 + ln tf) · idf` with
+//!   sublinear tf), `idf = ln((1 + N) / (1 + df)) + 1`; document and query vectors are each
+//!   divided by their L2 norm, the query's over the terms the index knows (scikit-learn's
+//!   `transform` drops unknown terms too), and the score is their dot product, in [0, 1].
+//!   `fixtures/retrieve/tfidf_sklearn.json` holds scikit-learn's scores for a small corpus
+//!   (made by `pipelines/python/retrieve_tfidf_reference.py`) and the tests compare with them.
+//!
+//! Which one serves retrieval best was measured on the mined corpus (`make compare-retrieval`,
+//! `examples/retrieval_scorers.rs`; the table is in docs/retrieval.md, "Scorer: measured").
 //!
 //! Documents are stored in pair-id order, so ranking by (score descending, document ascending)
-//! breaks ties by pair id: the same index and query always give the same list.
+//! breaks ties by pair id: the same index and query always give the same list, whichever scorer.
 
 use std::collections::HashMap;
 
@@ -34,7 +47,65 @@ impl Default for Bm25 {
     }
 }
 
-/// One retrieved document: its position in the index, its pair id and its BM25 score.
+/// tf-idf cosine's one choice: raw term frequency or scikit-learn's `sublinear_tf`
+/// (`1 + ln tf`), which, like BM25's `k1`, keeps a repeated name from dominating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TfIdf {
+    /// `1 + ln tf` instead of `tf`, in documents and queries alike.
+    pub sublinear_tf: bool,
+}
+
+/// How an index scores a document for a query (the module documentation gives the formulas).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scorer {
+    Bm25(Bm25),
+    /// Cosine of L2-normalised tf-idf vectors with scikit-learn's smoothed idf.
+    TfIdf(TfIdf),
+}
+
+impl Default for Scorer {
+    /// BM25 with Lucene's parameters: the measured choice (docs/retrieval.md, "Scorer:
+    /// measured").
+    fn default() -> Self {
+        Scorer::Bm25(Bm25::default())
+    }
+}
+
+impl From<Bm25> for Scorer {
+    fn from(params: Bm25) -> Self {
+        Scorer::Bm25(params)
+    }
+}
+
+impl From<TfIdf> for Scorer {
+    fn from(params: TfIdf) -> Self {
+        Scorer::TfIdf(params)
+    }
+}
+
+impl std::fmt::Display for Scorer {
+    /// `bm25(k1=1.2,b=0.75)`, `tfidf` or `tfidf(sublinear)`: a label for tables and logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scorer::Bm25(Bm25 { k1, b }) => write!(f, "bm25(k1={k1},b={b})"),
+            Scorer::TfIdf(TfIdf {
+                sublinear_tf: false,
+            }) => f.write_str("tfidf"),
+            Scorer::TfIdf(TfIdf { sublinear_tf: true }) => f.write_str("tfidf(sublinear)"),
+        }
+    }
+}
+
+impl TfIdf {
+    /// A term frequency as tf-idf weighs it.
+    fn tf(self, count: u32) -> f64 {
+        let tf = f64::from(count);
+        if self.sublinear_tf { 1.0 + tf.ln() } else { tf }
+    }
+}
+
+/// One retrieved document: its position in the index, its pair id and its score (BM25, or
+/// tf-idf cosine, as the index's [`Scorer`] computes it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     pub doc: usize,
@@ -77,27 +148,31 @@ impl Query {
 /// The inverted index of one project's focal methods.
 #[derive(Debug, Clone)]
 pub struct ProjectIndex {
-    params: Bm25,
+    scorer: Scorer,
     pair_ids: Vec<String>,
     vocabulary: HashMap<String, u32, Xxh3DefaultBuilder>,
     /// Postings of term `t`: `postings[offsets[t]..offsets[t + 1]]`, documents ascending, each
-    /// with the term's whole BM25 weight in that document,
-    /// `idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b · len / avg_len))`, computed once here so a
-    /// query only adds.
+    /// with the term's whole weight in that document, computed once here so a query only
+    /// multiplies and adds: for BM25 `idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b · len /
+    /// avg_len))`, for tf-idf the document vector's L2-normalised component.
     offsets: Vec<usize>,
     postings: Vec<(u32, f32)>,
+    /// Per term, tf-idf's idf, which weighs a query's terms; empty for BM25, whose query
+    /// terms weigh their count.
+    idf: Vec<f64>,
     /// Per document: the query built from its own text (a pair's query is its focal method).
     own_queries: Vec<Query>,
 }
 
 impl ProjectIndex {
-    /// Indexes `documents` (pair id, focal method text). They are sorted by pair id, so ties
-    /// break by pair id whatever order they come in. Pair ids are expected to be unique, as in
-    /// the `pairs` table.
+    /// Indexes `documents` (pair id, focal method text) for `scorer` (a [`Bm25`] or [`TfIdf`]
+    /// converts). They are sorted by pair id, so ties break by pair id whatever order they come
+    /// in. Pair ids are expected to be unique, as in the `pairs` table.
     pub fn build<'a>(
         documents: impl IntoIterator<Item = (&'a str, &'a str)>,
-        params: Bm25,
+        scorer: impl Into<Scorer>,
     ) -> Self {
+        let scorer = scorer.into();
         let mut documents: Vec<(&str, &str)> = documents.into_iter().collect();
         documents.sort_by(|a, b| a.0.cmp(b.0));
         let mut vocabulary: HashMap<String, u32, Xxh3DefaultBuilder> = HashMap::default();
@@ -130,33 +205,59 @@ impl ProjectIndex {
             offsets.push(offsets.last().expect("starts with 0") + d);
         }
         let n = documents.len() as f64;
-        let idf: Vec<f64> = df
-            .iter()
-            .map(|&d| (1.0 + (n - d as f64 + 0.5) / (d as f64 + 0.5)).ln())
-            .collect();
-        let avg_len = lengths.iter().sum::<usize>() as f64 / n.max(1.0);
         let mut fill = offsets.clone();
         let mut postings = vec![(0u32, 0f32); *offsets.last().expect("starts with 0")];
-        for (doc, terms) in doc_terms.iter().enumerate() {
-            let relative = if avg_len > 0.0 {
-                lengths[doc] as f64 / avg_len
-            } else {
-                0.0
-            };
-            let norm = params.k1 * (1.0 - params.b + params.b * relative);
-            for &(t, tf) in terms {
-                let tf = f64::from(tf);
-                let weight = idf[t as usize] * tf * (params.k1 + 1.0) / (tf + norm);
-                postings[fill[t as usize]] = (doc as u32, weight as f32);
-                fill[t as usize] += 1;
+        let mut push = |t: u32, doc: usize, weight: f64| {
+            postings[fill[t as usize]] = (doc as u32, weight as f32);
+            fill[t as usize] += 1;
+        };
+        let query_idf = match scorer {
+            Scorer::Bm25(params) => {
+                let idf: Vec<f64> = df
+                    .iter()
+                    .map(|&d| (1.0 + (n - d as f64 + 0.5) / (d as f64 + 0.5)).ln())
+                    .collect();
+                let avg_len = lengths.iter().sum::<usize>() as f64 / n.max(1.0);
+                for (doc, terms) in doc_terms.iter().enumerate() {
+                    let relative = if avg_len > 0.0 {
+                        lengths[doc] as f64 / avg_len
+                    } else {
+                        0.0
+                    };
+                    let norm = params.k1 * (1.0 - params.b + params.b * relative);
+                    for &(t, tf) in terms {
+                        let tf = f64::from(tf);
+                        push(
+                            t,
+                            doc,
+                            idf[t as usize] * tf * (params.k1 + 1.0) / (tf + norm),
+                        );
+                    }
+                }
+                Vec::new()
             }
-        }
+            Scorer::TfIdf(params) => {
+                let idf: Vec<f64> = df
+                    .iter()
+                    .map(|&d| ((1.0 + n) / (1.0 + d as f64)).ln() + 1.0)
+                    .collect();
+                for (doc, terms) in doc_terms.iter().enumerate() {
+                    let weight = |&(t, tf): &(u32, u32)| params.tf(tf) * idf[t as usize];
+                    let norm = terms.iter().map(|x| weight(x).powi(2)).sum::<f64>().sqrt();
+                    for term in terms {
+                        push(term.0, doc, weight(term) / norm);
+                    }
+                }
+                idf
+            }
+        };
         ProjectIndex {
-            params,
+            scorer,
             pair_ids: documents.iter().map(|(id, _)| id.to_string()).collect(),
             vocabulary,
             offsets,
             postings,
+            idf: query_idf,
             own_queries: doc_terms.into_iter().map(|terms| Query { terms }).collect(),
         }
     }
@@ -182,9 +283,9 @@ impl ProjectIndex {
             .ok()
     }
 
-    /// The parameters the index scores with.
-    pub fn params(&self) -> Bm25 {
-        self.params
+    /// How the index scores.
+    pub fn scorer(&self) -> Scorer {
+        self.scorer
     }
 
     /// The query for a text that is not in the index (a new focal method).
@@ -235,6 +336,15 @@ impl ProjectIndex {
         self.search_with(query, exclude, k, allowed, &mut Vec::new())
     }
 
+    /// The weight of a query term occurring `count` times, before the query's normalisation:
+    /// BM25 its count, tf-idf `tf · idf`.
+    fn query_weight(&self, term: u32, count: u32) -> f64 {
+        match self.scorer {
+            Scorer::Bm25(_) => f64::from(count),
+            Scorer::TfIdf(params) => params.tf(count) * self.idf[term as usize],
+        }
+    }
+
     fn search_with(
         &self,
         query: &Query,
@@ -250,11 +360,22 @@ impl ProjectIndex {
         // scanning them all costs less than tracking which ones a query touched.
         scores.clear();
         scores.resize(self.len(), 0.0);
+        // tf-idf divides the query vector by its L2 norm too, so the sum is the cosine; BM25
+        // adds a term's weight as often as the query has it.
+        let query_norm = match self.scorer {
+            Scorer::Bm25(_) => 1.0,
+            Scorer::TfIdf(_) => query
+                .terms
+                .iter()
+                .map(|&(t, count)| self.query_weight(t, count).powi(2))
+                .sum::<f64>()
+                .sqrt(),
+        };
         for &(term, count) in &query.terms {
             let t = term as usize;
-            let count = f64::from(count);
+            let q = self.query_weight(term, count) / query_norm;
             for &(doc, weight) in &self.postings[self.offsets[t]..self.offsets[t + 1]] {
-                scores[doc as usize] += count * f64::from(weight);
+                scores[doc as usize] += q * f64::from(weight);
             }
         }
         // Top k in one pass over documents in pair-id order: a later document enters only with
@@ -338,5 +459,165 @@ mod tests {
         let idx = index(&[("a", "alpha")]);
         assert!(idx.search_text("zeta", 5, Allowed::All).is_empty());
         assert!(idx.query("zeta").is_empty());
+    }
+
+    /// scikit-learn's scores for a small corpus (`pipelines/python/retrieve_tfidf_reference.py`).
+    #[derive(serde::Deserialize)]
+    struct SklearnFixture {
+        documents: Vec<FixtureDocument>,
+        cases: Vec<FixtureCase>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct FixtureDocument {
+        id: String,
+        text: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct FixtureCase {
+        sublinear_tf: bool,
+        /// A free-text query, or …
+        text: Option<String>,
+        /// … a document's own text as the query.
+        doc: Option<String>,
+        /// Cosine per document, the nonzero ones.
+        scores: std::collections::BTreeMap<String, f64>,
+    }
+
+    fn sklearn_fixture() -> SklearnFixture {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/retrieve/tfidf_sklearn.json"
+        );
+        let text = std::fs::read_to_string(path).expect("fixture present");
+        serde_json::from_str(&text).expect("fixture parses")
+    }
+
+    #[test]
+    fn tfidf_cosine_equals_scikit_learn() {
+        let fixture = sklearn_fixture();
+        // The fixture's words are their own terms, as scikit-learn's `str.split` sees them.
+        for doc in &fixture.documents {
+            let mut terms = Vec::new();
+            for_each_term(&doc.text, |t| terms.push(t.to_string()));
+            assert_eq!(terms, doc.text.split(' ').collect::<Vec<_>>());
+        }
+        let docs: Vec<(&str, &str)> = fixture
+            .documents
+            .iter()
+            .map(|d| (d.id.as_str(), d.text.as_str()))
+            .collect();
+        let mut checked = 0;
+        for case in &fixture.cases {
+            let idx = ProjectIndex::build(
+                docs.iter().copied(),
+                TfIdf {
+                    sublinear_tf: case.sublinear_tf,
+                },
+            );
+            let all = idx.len();
+            let (hits, mut expected) = match (&case.text, &case.doc) {
+                (Some(text), None) => (
+                    idx.search_text(text, all, Allowed::All),
+                    case.scores.clone(),
+                ),
+                (None, Some(id)) => {
+                    let doc = idx.position(id).expect("fixture document indexed");
+                    let mut others = case.scores.clone();
+                    // A document's cosine with itself is 1, and it never retrieves itself.
+                    let own = others.remove(id).expect("a document matches itself");
+                    assert!((own - 1.0).abs() < 1e-12, "{own}");
+                    (idx.search_doc(doc, all, Allowed::All), others)
+                }
+                _ => panic!("a case has a text or a doc"),
+            };
+            for hit in &hits {
+                let want = expected.remove(&hit.pair_id).unwrap_or_else(|| {
+                    panic!("{} scored by tailor, not by scikit-learn", hit.pair_id)
+                });
+                // Postings hold f32 weights: agreement to about 1e-7.
+                assert!(
+                    (hit.score - want).abs() < 1e-6,
+                    "{} (sublinear {}): {} vs scikit-learn {want}",
+                    hit.pair_id,
+                    case.sublinear_tf,
+                    hit.score
+                );
+                checked += 1;
+            }
+            assert!(expected.is_empty(), "missed by tailor: {expected:?}");
+            assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        }
+        assert!(checked > 50, "only {checked} scores compared");
+    }
+
+    #[test]
+    fn sublinear_tf_damps_a_repeated_term() {
+        // "user" ×5 in p3 against ×2 in p1: raw tf prefers the repetition, sublinear less so.
+        let docs = [
+            ("p1", "user name user"),
+            ("p3", "user user user user user name"),
+        ];
+        let score = |sublinear_tf| {
+            let idx = ProjectIndex::build(docs, TfIdf { sublinear_tf });
+            let hits = idx.search_text("user", 2, Allowed::All);
+            (hits[0].score, hits[1].score)
+        };
+        let (raw_top, raw_next) = score(false);
+        let (sub_top, sub_next) = score(true);
+        assert!(raw_top - raw_next > sub_top - sub_next);
+    }
+
+    #[test]
+    fn ties_break_by_pair_id_with_either_scorer() {
+        // Identical documents score the same; the smaller pair id ranks first, wherever the
+        // documents came from.
+        let docs = [
+            ("c", "alpha beta"),
+            ("a", "alpha beta"),
+            ("b", "alpha beta"),
+        ];
+        for scorer in [
+            Scorer::default(),
+            TfIdf::default().into(),
+            TfIdf { sublinear_tf: true }.into(),
+        ] {
+            let idx = ProjectIndex::build(docs, scorer);
+            let ids: Vec<String> = idx
+                .search_text("alpha", 3, Allowed::All)
+                .into_iter()
+                .map(|h| h.pair_id)
+                .collect();
+            assert_eq!(ids, ["a", "b", "c"], "{scorer}");
+        }
+    }
+
+    #[test]
+    fn tfidf_keeps_self_exclusion_and_the_allowed_filter() {
+        let docs = [
+            ("a", "alpha beta"),
+            ("b", "alpha beta"),
+            ("c", "alpha gamma"),
+        ];
+        let idx = ProjectIndex::build(docs, TfIdf::default());
+        let only_c = [false, false, true];
+        let hits = idx.search_doc(0, 5, Allowed::All);
+        assert_eq!(
+            hits.iter().map(|h| h.pair_id.as_str()).collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        let hits = idx.search_doc(0, 5, Allowed::Only(&only_c));
+        assert_eq!(
+            hits.iter().map(|h| h.pair_id.as_str()).collect::<Vec<_>>(),
+            ["c"]
+        );
+    }
+
+    #[test]
+    fn bm25_is_the_default_scorer() {
+        assert_eq!(Scorer::default(), Scorer::Bm25(Bm25 { k1: 1.2, b: 0.75 }));
+        let idx = index(&[("a", "alpha")]);
+        assert_eq!(idx.scorer(), Scorer::default());
     }
 }
