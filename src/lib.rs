@@ -10,6 +10,7 @@ pub mod data;
 pub mod evaluate;
 pub mod generate;
 pub mod java;
+pub mod layout;
 pub mod metrics;
 pub mod mining;
 pub mod model;

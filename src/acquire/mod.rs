@@ -31,6 +31,8 @@ use std::sync::OnceLock;
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::layout::Cache;
+
 pub use apt::{AptConfig, deb_src_lines_from_deb822, deb_src_lines_from_one_line};
 pub use corpus::{read_corpus, write_corpus};
 pub use debian::{DebianSpec, version_compare};
@@ -111,15 +113,15 @@ impl AcquireOptions {
     }
 
     pub fn checkouts_dir(&self) -> PathBuf {
-        self.cache_dir.join("checkouts")
+        Cache::new(&self.cache_dir).checkouts_dir()
     }
 
     pub fn deb_dir(&self) -> PathBuf {
-        self.cache_dir.join("deb")
+        Cache::new(&self.cache_dir).deb_dir()
     }
 
     pub fn apt_dir(&self) -> PathBuf {
-        self.cache_dir.join("apt")
+        Cache::new(&self.cache_dir).apt_dir()
     }
 }
 

@@ -150,8 +150,7 @@ pub fn draw_analysis(
 }
 
 pub fn figure_paths(out: &Path) -> (PathBuf, PathBuf) {
-    let dir = out.join("figures");
-    (dir.join("figure1.png"), dir.join("figure1.svg"))
+    crate::layout::Layout::new(out).figure1()
 }
 
 /// (project id, Java files, Java bytes, token set) of the analysed projects.

@@ -36,6 +36,7 @@ use xxhash_rust::xxh3::Xxh3;
 use super::augment::{MIN_AUGMENTED_INPUT, encode_input, project_indexes};
 use super::context::{ContextLevel, PairContext, model_input, model_target};
 use super::tokenizer::{CodeTokenizer, EOS, TOKENIZER_FILE};
+use crate::layout::{Layout, TOKENIZER_STAMP};
 use crate::mining::Pair;
 use crate::tables::examples::{self as table, ExampleRow};
 use crate::tables::projects::{self, Status};
@@ -173,13 +174,11 @@ pub struct ExamplesSummary {
 
 /// Where the tokenizer lives under an output folder.
 pub fn tokenizer_dir(out: &Path) -> PathBuf {
-    out.join("tokenizer")
+    Layout::new(out).tokenizer_dir()
 }
 
-const TOKENIZER_STAMP: &str = "tailor_tokenizer_stamp.json";
-
 fn examples_stamp_path(out: &Path) -> PathBuf {
-    out.join("tables").join("examples.stamp.json")
+    Layout::new(out).examples_stamp()
 }
 
 /// What the tokenizer in `OUT/tokenizer` was trained from.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::examples::Example;
 use crate::data::tokenizer::CodeTokenizer;
+use crate::layout::Layout;
 use crate::metrics::{Idioms, idioms_from};
 
 /// What the cache file holds (the idioms sorted, and what they were computed from).
@@ -22,9 +23,9 @@ struct IdiomCache {
 }
 
 fn cache_file(out: &Path, tokenizer: &CodeTokenizer, top_n: usize) -> PathBuf {
-    out.join("cache")
-        .join("evaluate")
-        .join(format!("idioms-{}-{top_n}.json", tokenizer.content_hash()))
+    Layout::new(out)
+        .cache()
+        .idioms(&tokenizer.content_hash(), top_n)
 }
 
 /// The `top_n` idioms of the train split's tests (decoded targets), from the cache when the

@@ -39,6 +39,7 @@ use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::GenerationConfig;
 use crate::generate::requests::{Models, Request, generate_requests};
 use crate::generate::rerank::rerank;
+use crate::layout::{Layout, Runs};
 use crate::metrics::Abstractor;
 use crate::mining::Pair;
 use crate::model::adapter::{load_adapter, read_info};
@@ -46,13 +47,9 @@ use crate::model::{AdapterBank, Backend, BartForConditionalGeneration, hf};
 use crate::retrieve::{Bm25, IR_STRATEGY, fold_predictions, test_key};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::pairs::read_pairs;
-use crate::tables::{metrics as metrics_table, predictions, table_path, test_scores};
-use crate::train::baseline;
-use crate::train::finetune::{
-    BASELINE, FoldInputs, FoldParts, IR, RUN_FOLD_FILE, fold_file, run_dir,
-};
+use crate::tables::{metrics as metrics_table, predictions, test_scores};
+use crate::train::finetune::{BASELINE, FoldInputs, FoldParts, IR};
 use crate::train::strategy::StrategyKind;
-use crate::train::trainer::BEST_DIR;
 pub use score::{RunKey, Scored, duplicate_metrics, metric, score_run};
 
 /// Beam width and returned sequences: the paper's top-5 from 5 beams (§4.3).
@@ -83,6 +80,13 @@ pub struct EvaluateOptions {
     pub mix_adapters: usize,
     /// Evaluate only runs of these strategies (`baseline` included by name); `None`: all.
     pub strategies: Option<Vec<String>>,
+}
+
+impl EvaluateOptions {
+    /// The run folders evaluated.
+    fn runs(&self) -> Runs {
+        Layout::new(&self.out).runs(&self.profile)
+    }
 }
 
 /// What `tailor evaluate` did.
@@ -123,13 +127,13 @@ pub fn reranker(strategy: &str) -> Option<&str> {
 
 /// Where the three tables live.
 pub fn predictions_file(out: &Path) -> PathBuf {
-    table_path(out, predictions::NAME)
+    Layout::new(out).table(predictions::NAME)
 }
 pub fn metrics_file(out: &Path) -> PathBuf {
-    table_path(out, metrics_table::NAME)
+    Layout::new(out).table(metrics_table::NAME)
 }
 pub fn test_scores_file(out: &Path) -> PathBuf {
-    table_path(out, test_scores::NAME)
+    Layout::new(out).table(test_scores::NAME)
 }
 
 /// The runs of `profile` that finetune finished, baseline included, in a stable order.
@@ -141,32 +145,26 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
             .as_ref()
             .is_none_or(|names| names.iter().any(|n| n == strategy))
     };
+    let runs = options.runs();
     for row in rows.iter().filter(|r| r.status == finetune_table::DONE) {
-        let file = fold_file(
-            &options.out,
-            &options.profile,
-            &row.project_id,
-            row.fold as usize,
-        );
+        let (project, fold) = (row.project_id.as_str(), row.fold as usize);
+        let file = runs.fold_file(project, fold);
         if !file.exists() {
             // A run of another profile sharing this output folder.
             continue;
         }
-        let dir = run_dir(
-            &options.out,
-            &options.profile,
-            &row.project_id,
-            &row.strategy,
-            row.fold as usize,
-        );
         let (adapter, record) = if row.strategy == BASELINE || row.strategy == IR {
             (None, file)
         } else {
-            if !dir.join(BEST_DIR).exists() {
+            let adapter = runs.adapter_dir(project, &row.strategy, fold);
+            if !adapter.exists() {
                 continue;
             }
             // A customization is tested on the fold it recorded when it trained.
-            (Some(dir.join(BEST_DIR)), dir.join(RUN_FOLD_FILE))
+            (
+                Some(adapter),
+                runs.run_fold_file(project, &row.strategy, fold),
+            )
         };
         let parts = FoldParts::read(&record)?;
         ensure!(
@@ -257,7 +255,7 @@ fn generation_config(
 /// Evaluate every finished run of the profile that has no predictions yet.
 pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     let started = Instant::now();
-    let finetune_file = table_path(&options.out, finetune_table::NAME);
+    let finetune_file = Layout::new(&options.out).table(finetune_table::NAME);
     let rows = finetune_table::read_rows(&finetune_file)
         .with_context(|| format!("run `tailor finetune --profile {}` first", options.profile))?;
     let all = finished_runs(options, &rows)?;
@@ -266,12 +264,7 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         "{} has no finished run of profile {} (no `done` row with a fold file under {})",
         finetune_file.display(),
         options.profile,
-        options
-            .out
-            .join("runs")
-            .join("finetune")
-            .join(&options.profile)
-            .display()
+        options.runs().finetune_dir().display()
     );
     let (predictions_path, metrics_path, scores_path) = (
         predictions_file(&options.out),
@@ -324,7 +317,7 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         return Ok(summary);
     }
 
-    let base_dir = baseline::model_dir(&options.out, &options.profile);
+    let base_dir = options.runs().baseline_model();
     let device = options.backend.device(options.cuda)?;
     options.backend.set_threads(options.threads);
     let base = hf::load_dir(&base_dir, &device)
@@ -343,7 +336,7 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     // exactly as the sweep trained and tested on them.
     let fold_examples = fold_test_inputs(&pending, &by_id, &FoldInputs::load(&options.out)?)?;
     // What `ir` retrieves from and what exact duplicates are looked for in.
-    let pairs_path = table_path(&options.out, "pairs");
+    let pairs_path = Layout::new(&options.out).table("pairs");
     let pairs = read_pairs(&pairs_path)?;
     let mut pairs_by_project: HashMap<&str, Vec<&Pair>> = HashMap::new();
     for pair in &pairs {
@@ -521,7 +514,7 @@ fn run_tests<'a>(run: &Pending, cx: &Context<'a>) -> Result<Vec<&'a Example>> {
             found.with_context(|| {
                 format!(
                     "test pair {id} of the fold file is not in {} (examples rebuilt since finetune?)",
-                    table_path(&cx.options.out, "examples").display()
+                    Layout::new(&cx.options.out).table("examples").display()
                 )
             })
         })

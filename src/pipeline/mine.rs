@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::acquire::AcquireOptions;
 use crate::data::split::{SizeClass, Split, assign};
+use crate::layout::{Cache, Layout};
 use crate::mining::{MineOptions, MiningStats, Pair, mine_checkout};
 use crate::report::table2::{Table2, Table2Options, select_targets};
 use crate::tables::projects::{ProjectRow, Status, write_projects};
@@ -97,11 +98,7 @@ impl StatsRecord {
 }
 
 fn cache_paths(cache: &Path, project_id: &str) -> (PathBuf, PathBuf) {
-    let dir = cache.join("mined");
-    (
-        dir.join(format!("{project_id}.parquet")),
-        dir.join(format!("{project_id}.json")),
-    )
+    Cache::new(cache).mined(project_id)
 }
 
 fn load_cached(cache: &Path, project_id: &str, key: &CacheKey) -> Option<(Vec<Pair>, MiningStats)> {
@@ -197,7 +194,7 @@ pub fn run(config: &MineConfig) -> Result<MineReport> {
     let table2 = select_targets(&mut rows, &config.table2);
     pairs::write_pairs(&all_pairs, &table_path(&config.out, "pairs"))?;
     write_projects(&rows, &table_path(&config.out, "projects"))?;
-    table2.write(&config.out.join("reports"))?;
+    table2.write(&Layout::new(&config.out).reports_dir())?;
     Ok(MineReport {
         pairs: all_pairs.len(),
         projects: rows,

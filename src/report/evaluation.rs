@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 
 use super::plot::order;
+use crate::layout::{Layout, Runs};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::metrics::{self as metrics_table, MetricRow};
-use crate::tables::table_path;
 use crate::tables::test_scores::{self, TestScoreRow};
-use crate::train::finetune::fold_file;
 
 /// Everything evaluated for one profile in one output folder.
 #[derive(Debug, Clone, Default)]
@@ -35,8 +34,8 @@ struct Current {
 }
 
 impl Current {
-    fn read(out: &Path, profile: &str) -> Result<Self> {
-        let base = crate::train::baseline::model_dir(out, profile);
+    fn read(runs: &Runs) -> Result<Self> {
+        let base = runs.baseline_model();
         let base_hash = if base.join(crate::model::hf::WEIGHTS_FILE).exists() {
             Some(crate::model::adapter::base_hash(&base)?)
         } else {
@@ -48,12 +47,12 @@ impl Current {
         })
     }
 
-    fn admits(&mut self, out: &Path, profile: &str, row: &FinetuneRow) -> bool {
+    fn admits(&mut self, runs: &Runs, row: &FinetuneRow) -> bool {
         let fold_now = self
             .folds
             .entry((row.project_id.clone(), row.fold))
             .or_insert_with(|| {
-                let file = fold_file(out, profile, &row.project_id, row.fold as usize);
+                let file = runs.fold_file(&row.project_id, row.fold as usize);
                 crate::train::finetune::FoldParts::read(&file)
                     .map(|parts| parts.membership_hash())
                     .ok()
@@ -99,20 +98,22 @@ fn is_reported(
 impl Evaluation {
     /// Reads the three tables of `out`; `make evaluate` must have run.
     pub fn load(out: &Path, profile: &str) -> Result<Self> {
-        let finetune_path = table_path(out, finetune_table::NAME);
-        let mut current = Current::read(out, profile)?;
+        let layout = Layout::new(out);
+        let runs = layout.runs(profile);
+        let finetune_path = layout.table(finetune_table::NAME);
+        let mut current = Current::read(&runs)?;
         let finetune: Vec<FinetuneRow> = finetune_table::read_rows(&finetune_path)?
             .into_iter()
             .filter(|r| r.status == finetune_table::DONE)
-            .filter(|r| fold_file(out, profile, &r.project_id, r.fold as usize).exists())
-            .filter(|r| current.admits(out, profile, r))
+            .filter(|r| runs.fold_file(&r.project_id, r.fold as usize).exists())
+            .filter(|r| current.admits(&runs, r))
             .collect();
         // Only runs the finetune table still reports (not stale, capped or untrained since).
         let reported: std::collections::HashSet<(&str, &str, u32)> = finetune
             .iter()
             .map(|r| (r.project_id.as_str(), r.strategy.as_str(), r.fold))
             .collect();
-        let metrics_path = table_path(out, metrics_table::NAME);
+        let metrics_path = layout.table(metrics_table::NAME);
         let metrics: Vec<MetricRow> = metrics_table::read_rows(&metrics_path)
             .with_context(|| format!("run `tailor evaluate --profile {profile}` first"))?
             .into_iter()
@@ -123,7 +124,7 @@ impl Evaluation {
             "{} holds no metrics: run `tailor evaluate --profile {profile}`",
             metrics_path.display()
         );
-        let scores_path = table_path(out, test_scores::NAME);
+        let scores_path = layout.table(test_scores::NAME);
         let scores: Vec<TestScoreRow> = test_scores::read_rows(&scores_path)?
             .into_iter()
             .filter(|r| is_reported(&reported, r.project_id.as_str(), &r.strategy, r.fold))
@@ -135,6 +136,11 @@ impl Evaluation {
             metrics,
             scores,
         })
+    }
+
+    /// The profile's run folders.
+    pub fn runs(&self) -> Runs {
+        Layout::new(&self.out).runs(&self.profile)
     }
 
     /// The strategies with metrics, in the paper's order.

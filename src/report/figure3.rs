@@ -15,9 +15,6 @@ use super::evaluation::{Evaluation, cell, write_csv};
 use super::plot::{colour, plot_err, render};
 use crate::model::adapter::ADAPTER_WEIGHTS;
 use crate::model::hf::{WEIGHTS_FILE, read_tensors};
-use crate::train::baseline;
-use crate::train::finetune::run_dir;
-use crate::train::trainer::BEST_DIR;
 
 /// A bar of the figure: encoder block i, decoder block i, or the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,19 +96,14 @@ pub struct Figure3 {
 
 /// Mean absolute change per block over every `custom` run of the profile.
 pub fn figure3_data(eval: &Evaluation) -> Result<Figure3> {
-    let base = baseline::model_dir(&eval.out, &eval.profile).join(WEIGHTS_FILE);
+    let folders = eval.runs();
+    let base = folders.baseline_model().join(WEIGHTS_FILE);
     let mut per_block: BTreeMap<Block, Vec<f64>> = BTreeMap::new();
     let mut runs = 0;
     for row in eval.finetune.iter().filter(|r| r.strategy == "custom") {
-        let adapter = run_dir(
-            &eval.out,
-            &eval.profile,
-            &row.project_id,
-            "custom",
-            row.fold as usize,
-        )
-        .join(BEST_DIR)
-        .join(ADAPTER_WEIGHTS);
+        let adapter = folders
+            .adapter_dir(&row.project_id, "custom", row.fold as usize)
+            .join(ADAPTER_WEIGHTS);
         if !adapter.exists() {
             continue;
         }

@@ -17,8 +17,7 @@ use plotters::prelude::*;
 
 use super::evaluation::{Evaluation, cell, mean, write_csv};
 use super::plot::{colour, dashes, label, order, plot_err, render};
-use crate::tables::curves::{FILE as CURVE_FILE, read_curve};
-use crate::train::finetune::run_dir;
+use crate::tables::curves::read_curve;
 
 /// One run's curve: (PF-seconds, validation loss), compute ascending, positive compute only.
 pub type Curve = Vec<(f64, f64)>;
@@ -26,15 +25,9 @@ pub type Curve = Vec<(f64, f64)>;
 /// The curves of every customization run of the profile, per strategy.
 pub fn curves(eval: &Evaluation) -> Result<BTreeMap<String, Vec<Curve>>> {
     let mut out: BTreeMap<String, Vec<Curve>> = BTreeMap::new();
+    let runs = eval.runs();
     for row in eval.finetune.iter().filter(|r| r.strategy != "baseline") {
-        let file = run_dir(
-            &eval.out,
-            &eval.profile,
-            &row.project_id,
-            &row.strategy,
-            row.fold as usize,
-        )
-        .join(CURVE_FILE);
+        let file = runs.curve_file(&row.project_id, &row.strategy, row.fold as usize);
         if !file.exists() {
             continue;
         }

@@ -22,12 +22,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::layout::Layout;
 use crate::train::settings::Profile;
 use crate::train::strategy::LoraSettings;
 
 /// `OUT/reports` and `OUT/figures`.
 pub fn report_dirs(out: &Path) -> (PathBuf, PathBuf) {
-    (out.join("reports"), out.join("figures"))
+    let layout = Layout::new(out);
+    (layout.reports_dir(), layout.figures_dir())
 }
 
 /// Every evaluation table and figure of `profile`'s runs in `out`; returns the files written.

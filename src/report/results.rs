@@ -14,9 +14,9 @@ use super::paper;
 use super::plot::label;
 use super::table4::{fmt_p, pair_tests, smallest_p};
 use crate::evaluate::metric;
+use crate::layout::Layout;
 use crate::model::BartConfig;
 use crate::model::hf::CONFIG_FILE;
-use crate::train::baseline;
 
 /// What the report knows about the setup besides the tables.
 #[derive(Debug, Clone, Default)]
@@ -32,12 +32,11 @@ pub struct Setup {
 impl Setup {
     /// Reads the baseline folder's config and the run summary, where present.
     pub fn load(out: &Path, profile: &str) -> Self {
-        let model = baseline::model_dir(out, profile);
-        let config = BartConfig::load(&model.join(CONFIG_FILE)).ok();
-        let summary: Option<serde_json::Value> =
-            std::fs::read_to_string(baseline::run_dir(out, profile).join("summary.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
+        let runs = Layout::new(out).runs(profile);
+        let config = BartConfig::load(&runs.baseline_model().join(CONFIG_FILE)).ok();
+        let summary: Option<serde_json::Value> = std::fs::read_to_string(runs.baseline_summary())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
         let field = |k: &str| summary.as_ref().and_then(|s| s.get(k).cloned());
         Self {
             parameters: field("parameters")
@@ -492,21 +491,14 @@ fn trained_share(eval: &Evaluation, strategy: &str) -> Option<f64> {
 /// and stopped. A reader sees what the tables below rest on.
 fn write_runs(eval: &Evaluation, md: &mut String) {
     use crate::tables::finetune::{self as table, FinetuneRow};
-    let path = crate::tables::table_path(&eval.out, table::NAME);
+    let path = Layout::new(&eval.out).table(table::NAME);
     let Ok(rows) = table::read_rows(&path) else {
         return;
     };
+    let runs = eval.runs();
     let rows: Vec<FinetuneRow> = rows
         .into_iter()
-        .filter(|r| {
-            crate::train::finetune::fold_file(
-                &eval.out,
-                &eval.profile,
-                &r.project_id,
-                r.fold as usize,
-            )
-            .exists()
-        })
+        .filter(|r| runs.fold_file(&r.project_id, r.fold as usize).exists())
         .collect();
     let mut names: Vec<String> = rows.iter().map(|r| r.strategy.clone()).collect();
     names.sort_by(|a, b| {

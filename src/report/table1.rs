@@ -17,10 +17,7 @@ use crate::model::adapter::ADAPTER_WEIGHTS;
 use crate::model::hf::{TIED_ALIASES, WEIGHTS_FILE};
 use crate::model::params::table1;
 use crate::model::{BartConfig, BartForConditionalGeneration, Preset};
-use crate::train::baseline;
-use crate::train::finetune::run_dir;
 use crate::train::strategy::{LoraSettings, Strategy, StrategyKind};
-use crate::train::trainer::BEST_DIR;
 
 /// The paper's Table 1 for bart-large, as published (parameters in millions, share trained).
 pub const PAPER_TABLE1: [(&str, f64, f64, &str); 4] = [
@@ -96,7 +93,8 @@ pub struct MeasuredRow {
 
 /// Table 1 measured on the profile's files.
 pub fn measure(eval: &Evaluation) -> Result<Vec<MeasuredRow>> {
-    let base_dir = baseline::model_dir(&eval.out, &eval.profile);
+    let runs = eval.runs();
+    let base_dir = runs.baseline_model();
     let base_file = base_dir.join(WEIGHTS_FILE);
     let base = tensor_sizes(&base_file)?;
     let total = hf_total(&base);
@@ -113,15 +111,9 @@ pub fn measure(eval: &Evaluation) -> Result<Vec<MeasuredRow>> {
     }];
     let mut by_strategy: BTreeMap<&str, Vec<(usize, usize, f64, u64)>> = BTreeMap::new();
     for row in eval.finetune.iter().filter(|r| r.strategy != "baseline") {
-        let file = run_dir(
-            &eval.out,
-            &eval.profile,
-            &row.project_id,
-            &row.strategy,
-            row.fold as usize,
-        )
-        .join(BEST_DIR)
-        .join(ADAPTER_WEIGHTS);
+        let file = runs
+            .adapter_dir(&row.project_id, &row.strategy, row.fold as usize)
+            .join(ADAPTER_WEIGHTS);
         if !file.exists() {
             continue;
         }

@@ -11,7 +11,7 @@ use super::{TableSchema, read_table, write_table};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const VERSION: u32 = 1;
-pub const FILE: &str = "curve.parquet";
+pub const FILE: &str = crate::layout::CURVE_FILE;
 
 /// One evaluation of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

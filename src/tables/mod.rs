@@ -46,7 +46,7 @@ impl TableSchema {
 
 /// Where each table lives under an output folder (`--out`).
 pub fn table_path(out: &Path, name: &str) -> PathBuf {
-    out.join("tables").join(format!("{name}.parquet"))
+    crate::layout::Layout::new(out).table(name)
 }
 
 /// Writes `df` to `path` atomically, stamped with the table's name and schema version.

@@ -24,7 +24,7 @@ use crate::model::{Backend, BartConfig, BartForConditionalGeneration, hf};
 
 /// The run folder of a profile's baseline: `OUT/runs/baseline/<profile>`.
 pub fn run_dir(out: &Path, profile: &str) -> PathBuf {
-    out.join("runs").join("baseline").join(profile)
+    crate::layout::Layout::new(out).runs(profile).baseline_dir()
 }
 
 /// The baseline model folder a finished run leaves (`…/best`).

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::tables::curves::CurvePoint;
 
-pub const CHECKPOINT_DIR: &str = "checkpoint";
+pub const CHECKPOINT_DIR: &str = crate::layout::CHECKPOINT_DIR;
 pub const MODEL_FILE: &str = "model.bpk";
 pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 pub const STATE_FILE: &str = "state.json";

@@ -43,12 +43,7 @@ pub struct FinetuneOptions {
 
 /// The folder of one run: `OUT/runs/finetune/<profile>/<project>/<strategy>/fold<k>`.
 pub fn run_dir(out: &Path, profile: &str, project: &str, strategy: &str, fold: usize) -> PathBuf {
-    out.join("runs")
-        .join("finetune")
-        .join(profile)
-        .join(project)
-        .join(strategy)
-        .join(format!("fold{fold}"))
+    crate::layout::Layout::new(out).runs(profile).run_dir(project, strategy, fold)
 }
 
 /// The pair ids of each part of one (project, fold), as `make evaluate` reads them back.
@@ -82,15 +77,11 @@ impl FoldParts {
 
 /// A run folder's own record of the fold it was trained and tested on: evaluation reads the
 /// test part from here, so a later change of the fold settings cannot move a run's test part.
-pub const RUN_FOLD_FILE: &str = "fold.json";
+pub const RUN_FOLD_FILE: &str = crate::layout::RUN_FOLD_FILE;
 
 /// `OUT/runs/finetune/<profile>/<project>/fold<k>.json`.
 pub fn fold_file(out: &Path, profile: &str, project: &str, fold: usize) -> PathBuf {
-    out.join("runs")
-        .join("finetune")
-        .join(profile)
-        .join(project)
-        .join(format!("fold{fold}.json"))
+    crate::layout::Layout::new(out).runs(profile).fold_file(project, fold)
 }
 
 /// The finetune table of a profile: `OUT/tables/finetune.parquet` for the default profile's

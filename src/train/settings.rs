@@ -391,7 +391,7 @@ pub fn claim_run_dir(dir: &Path, resolved: &str) -> Result<()> {
 }
 
 /// The resolved profile beside a run's outputs.
-pub const RESOLVED_FILE: &str = "config.resolved.toml";
+pub const RESOLVED_FILE: &str = crate::layout::RESOLVED_FILE;
 
 #[cfg(test)]
 mod tests {

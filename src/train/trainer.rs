@@ -61,7 +61,7 @@ pub struct Outcome {
 pub const STOPPED_BY_GUARD: &str = "max_minutes";
 
 /// Where the best model of a run is kept.
-pub const BEST_DIR: &str = "best";
+pub const BEST_DIR: &str = crate::layout::BEST_DIR;
 
 /// The hooks a caller supplies: freezing (the strategy) and saving the best model (an HF folder
 /// for full models, an adapter for the others).
