@@ -5,29 +5,51 @@
 //! Per step: a token-budget batch of the seeded epoch plan, teacher-forced cross-entropy,
 //! backward, global gradient-norm clipping, AdamW (β 0.9/0.999, ε 1e-8, decoupled weight decay
 //! 0.01 except on biases and layer norms, as HF's Trainer), warm-up then linear/cosine decay.
-//! Every `eval_every_steps` (or `evals_per_epoch` times an epoch): validation loss, a curve row, the best model kept (early stopping
-//! with patience), a checkpoint. Dropout is re-seeded from (seed, step) at every step and the
-//! batch order is a function of (seed, epoch), so a run resumed from a checkpoint replays
-//! exactly what an uninterrupted run does.
+//! Every `eval_every_steps` (or `evals_per_epoch` times an epoch): validation loss, a curve row,
+//! the best model kept (early stopping with patience), a checkpoint. Dropout is re-seeded from
+//! (seed, step) at every step and the batch order is a function of (seed, epoch), so a run
+//! resumed from a checkpoint replays exactly what an uninterrupted run does.
+//!
+//! The loop is assembled from parts with one job each, as burn-train's `Learner` is:
+//! `evaluation` (the validation sample and the curve), `early_stopping` (the best model and
+//! patience), `checkpointer` (resume and save), `optim` (AdamW, clipping, the schedule),
+//! `progress` (the bar and its lines), and [`Epochs`] here (the batch plans and the limits), so
+//! that [`train`] reads as the recipe. The `Learner` itself does not fit, and burn-train is not
+//! among our dependencies: it evaluates, checkpoints and stops early at epoch ends and resumes
+//! at an epoch boundary, where we evaluate several times an epoch and resume mid-epoch,
+//! replaying the batches and the dropout exactly; it batches through data loaders rather than
+//! token-budget plans; it has no account of the compute that frozen parameters still cost
+//! (PF-s, `compute`), no wall-time guard whose stop a later call continues, and keeps its best
+//! model as a burn record where we keep an HF folder or an adapter ([`RunModel::save_best`]).
+
+mod checkpointer;
+mod early_stopping;
+mod evaluation;
+mod optim;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail, ensure};
-use burn::module::{Module, ParamGroup as BurnParamGroup, ParamId};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use anyhow::{Result, ensure};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::MultiProgress;
 
 use super::batch::{SeqPair, collate, nll_sum};
-use super::checkpoint::{self, CHECKPOINT_DIR, MODEL_FILE, OPTIMIZER_FILE, TrainState};
+use super::checkpoint::TrainState;
 use super::compute::ComputeModel;
-use super::schedule::learning_rate;
 use super::settings::TrainSettings;
-use crate::data::batches::{BatchPlan, plan_epoch, plan_eval};
+use crate::data::batches::{BatchPlan, plan_epoch};
 use crate::model::BartForConditionalGeneration;
 use crate::model::params::{NamedParam, named_params};
-use crate::tables::curves::{self, CurvePoint};
+use checkpointer::Checkpointer;
+use early_stopping::EarlyStopping;
+use evaluation::Evaluation;
+pub use evaluation::evaluate;
+use optim::Optimization;
+pub(crate) use optim::{clip_global_norm, optimizer};
+use progress::Progress;
 
 /// What a run trains on and where it writes.
 pub struct Run<'a, E: SeqPair> {
@@ -75,153 +97,6 @@ pub trait RunModel {
     fn save_best(&self, model: &BartForConditionalGeneration, dir: &Path) -> Result<()>;
 }
 
-/// Validation-loss sample: a seeded subset of `n` indices (all when `n` is 0 or larger).
-fn eval_indices(len: usize, n: usize, seed: u64) -> Vec<usize> {
-    let mut indices: Vec<usize> = (0..len).collect();
-    if n == 0 || n >= len {
-        return indices;
-    }
-    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-    // Fisher-Yates with splitmix64: deterministic, no OS entropy.
-    for i in (1..len).rev() {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        indices.swap(i, (z % (i as u64 + 1)) as usize);
-    }
-    indices.truncate(n);
-    indices.sort_unstable();
-    indices
-}
-
-/// Mean token cross-entropy of `examples` (no dropout, no gradients), batched by length.
-pub fn evaluate<E: SeqPair>(
-    model: &BartForConditionalGeneration,
-    examples: &[&E],
-    batch_tokens: usize,
-    device: &Device,
-) -> Result<(f64, u64)> {
-    let lengths: Vec<(usize, usize)> = examples
-        .iter()
-        .map(|e| (e.input_ids().len(), e.target_ids().len()))
-        .collect();
-    let plan = plan_eval(&lengths, batch_tokens);
-    let (mut nll, mut tokens) = (0f64, 0u64);
-    for indices in &plan.batches {
-        let rows: Vec<&E> = indices.iter().map(|&i| examples[i]).collect();
-        let batch = collate(&rows, model.config.decoder_start_token_id, device);
-        nll += f64::from(nll_sum(model, &batch).into_scalar::<f32>());
-        tokens += batch.target_tokens as u64;
-    }
-    ensure!(tokens > 0, "no validation tokens to evaluate on");
-    Ok((nll / tokens as f64, tokens))
-}
-
-/// Parameters AdamW does not decay: biases and layer norms (HF Trainer's
-/// `get_decay_parameter_names`).
-fn no_decay(param: &NamedParam) -> bool {
-    param.owner == "LayerNorm" || param.path.ends_with(".bias") || param.path.ends_with(".beta")
-}
-
-pub(crate) fn optimizer(settings: &TrainSettings, params: &[NamedParam]) -> ModuleOptimizer {
-    let adamw = |decay: f64| {
-        AdamWConfig::new()
-            .with_beta_1(settings.beta1 as f32)
-            .with_beta_2(settings.beta2 as f32)
-            .with_epsilon(settings.eps as f32)
-            .with_weight_decay(decay as f32)
-    };
-    let exempt: Vec<ParamId> = params
-        .iter()
-        .filter(|p| no_decay(p))
-        .map(|p| p.id)
-        .collect();
-    adamw(settings.weight_decay).init().with_group(
-        BurnParamGroup::from_ids(exempt),
-        adamw(0.0).build(),
-        None,
-    )
-}
-
-/// Scale all gradients so that their global L2 norm is at most `max_norm` (PyTorch's
-/// `clip_grad_norm_`); returns the norm before clipping.
-pub(crate) fn clip_global_norm(
-    grads: &mut GradientsParams,
-    params: &[NamedParam],
-    max_norm: f64,
-) -> f64 {
-    let mut squares: Option<Tensor<1>> = None;
-    let mut add = |t: Tensor<1>| {
-        squares = Some(match squares.take() {
-            Some(acc) => acc + t,
-            None => t,
-        })
-    };
-    for param in params {
-        match param.shape.len() {
-            1 => {
-                if let Some(g) = grads.get::<1>(param.id) {
-                    add(g.square().sum())
-                }
-            }
-            2 => {
-                if let Some(g) = grads.get::<2>(param.id) {
-                    add(g.square().sum())
-                }
-            }
-            _ => {}
-        }
-    }
-    let Some(squares) = squares else {
-        return 0.0;
-    };
-    let norm = f64::from(squares.into_scalar::<f32>()).sqrt();
-    if max_norm > 0.0 && norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
-        for param in params {
-            match param.shape.len() {
-                1 => {
-                    if let Some(g) = grads.remove::<1>(param.id) {
-                        grads.register(param.id, g.mul_scalar(scale));
-                    }
-                }
-                2 => {
-                    if let Some(g) = grads.remove::<2>(param.id) {
-                        grads.register(param.id, g.mul_scalar(scale));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    norm
-}
-
-/// Steps the schedule spans: `max_steps`, or `max_epochs` epochs of the plan.
-fn scheduled_steps(settings: &TrainSettings, batches_per_epoch: usize) -> u64 {
-    if settings.max_steps > 0 {
-        settings.max_steps
-    } else {
-        settings.max_epochs * batches_per_epoch as u64
-    }
-}
-
-fn bar(run_label: &str, total: u64, parent: Option<&MultiProgress>) -> ProgressBar {
-    let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template(
-            "{prefix} {bar:25} {pos}/{len} steps · {msg} · {elapsed_precise} (ETA {eta})",
-        )
-        .expect("valid template"),
-    );
-    bar.set_prefix(run_label.to_string());
-    match parent {
-        Some(multi) => multi.add(bar),
-        None => bar,
-    }
-}
-
 /// Train `model` (on an autodiff device, strategy modules attached) on `run.train`, resuming
 /// from `run.dir/checkpoint` when there is one. Returns when the run stops (early stopping,
 /// `max_steps`, `max_epochs` or `max_minutes`); a finished run returns at once.
@@ -232,6 +107,74 @@ pub fn train<E: SeqPair>(
     device: &Device,
 ) -> Result<Outcome> {
     let settings = run.settings;
+    check_inputs(run, device)?;
+    let checkpointer = Checkpointer::new(&run.dir, settings.checkpoint_every_steps);
+    let (mut model, mut state) = checkpointer.resume(model, hooks)?;
+    let params = Params::of(&model, hooks);
+    if !goes_on(&mut state, settings) {
+        return Ok(params.outcome(state, true));
+    }
+    ensure!(
+        params.trainable_count > 0,
+        "{}: the strategy trains no parameter",
+        run.label
+    );
+    let optim = checkpointer.resume_optimizer(optimizer(settings, &params.all))?;
+    let compute = ComputeModel::new(&model.config, &params.all, &|p| hooks.trains(p));
+    let mut epochs = Epochs::new(run.train, settings, state.epoch);
+    let optimization = Optimization::new(optim, &params.trainable, settings, epochs.total_steps);
+    let mut steps = Steps::new(run, optimization, compute);
+    let evaluation = Evaluation::new(run, epochs.batches_per_epoch, device);
+    let early_stopping = EarlyStopping::new(settings.patience, run.dir.join(BEST_DIR), hooks);
+    let progress = Progress::new(&run.label, epochs.total_steps, run.progress, state.step);
+    if checkpointer.resumes() {
+        progress.say(&checkpointer.resuming(&run.label, &state));
+    }
+    let clock = Clock::start(state.wall_seconds);
+    // An evaluation, and what early stopping makes of it: whether patience has run out.
+    let validate = |model: &BartForConditionalGeneration, state: &mut TrainState, lr, wall| {
+        let inference = model.valid();
+        let val_loss = evaluation.record(&inference, state, lr, wall, &progress)?;
+        early_stopping.update(&inference, state, val_loss)
+    };
+
+    // The starting point of the curve: the untrained (or not yet customized) model.
+    if state.step == 0 && state.curve.is_empty() {
+        validate(&model, &mut state, 0.0, 0.0)?;
+    }
+    let stop = loop {
+        if let Some(stop) = epochs.stop_or_advance(&mut state, &clock) {
+            break stop;
+        }
+        let batch = epochs.batch(&state, run.train);
+        let (loss, tokens);
+        (model, loss, tokens) = steps.take(model, &batch, &mut state, device)?;
+        progress.step(&state, loss, tokens);
+        if state.step % epochs.eval_every == 0 {
+            let patience_over = validate(&model, &mut state, steps.lr, clock.wall())?;
+            checkpointer.save(&model, steps.optimizer(), &state, clock.wall())?;
+            if patience_over {
+                break "early_stopping";
+            }
+        } else if checkpointer.due(state.step) {
+            checkpointer.save(&model, steps.optimizer(), &state, clock.wall())?;
+        }
+    };
+
+    // A final evaluation unless the last step had one.
+    if state.curve.last().is_none_or(|p| p.step != state.step) && state.step > 0 {
+        validate(&model, &mut state, steps.lr, clock.wall())?;
+    }
+    state.stopped = Some(stop.to_string());
+    state.wall_seconds = clock.wall();
+    checkpointer.save(&model, steps.optimizer(), &state, clock.wall())?;
+    progress.finish();
+    report_mfu(run, &state);
+    Ok(params.outcome(state, false))
+}
+
+/// What a run cannot start without.
+fn check_inputs<E: SeqPair>(run: &Run<'_, E>, device: &Device) -> Result<()> {
     ensure!(!run.train.is_empty(), "{}: no training examples", run.label);
     ensure!(
         !run.valid.is_empty(),
@@ -239,170 +182,89 @@ pub fn train<E: SeqPair>(
         run.label
     );
     ensure!(device.is_autodiff(), "training needs an autodiff device");
+    Ok(())
+}
 
-    let mut model = hooks.freeze(model);
-    let checkpoint_dir = run.dir.join(CHECKPOINT_DIR);
-    let mut state = TrainState::default();
-    let resumed_from = checkpoint::existing_dir(&checkpoint_dir);
-    if let Some(dir) = &resumed_from {
-        model = model
-            .try_load_file(dir.join(MODEL_FILE))
-            .with_context(|| format!("loading the checkpoint in {}", dir.display()))?;
-        model = hooks.freeze(model);
-        state = checkpoint::read_state(dir)?;
+/// Model-FLOP utilisation of the run, when the hardware's peak is known.
+fn report_mfu<E: SeqPair>(run: &Run<'_, E>, state: &TrainState) {
+    if let Some(mfu) = run
+        .peak_tflops
+        .and_then(|peak| super::compute::mfu(state.flops, state.wall_seconds, peak))
+    {
+        eprintln!("{}: model-FLOP utilisation {:.1}%", run.label, 100.0 * mfu);
     }
-    let params = named_params(&model);
-    let trainable: Vec<NamedParam> = params
-        .iter()
-        .filter(|p| hooks.trains(&p.path))
-        .cloned()
-        .collect();
-    let trainable_count: usize = trainable.iter().map(NamedParam::numel).sum();
-    let total_count: usize = params
-        .iter()
-        .filter(|p| p.path != "final_logits_bias")
-        .map(NamedParam::numel)
-        .sum();
-    let outcome = |state: TrainState, already_done: bool| Outcome {
-        state,
-        trainable_params: trainable_count,
-        total_params: total_count,
-        already_done,
-    };
-    // A run the wall-time guard stopped goes on when the guard now allows more time (a guard
-    // is a budget, not part of the recipe); every other stop is final.
+}
+
+/// Whether a run goes on. A run the wall-time guard stopped goes on when the guard now allows
+/// more time (a guard is a budget, not part of the recipe); every other stop is final.
+fn goes_on(state: &mut TrainState, settings: &TrainSettings) -> bool {
     if state.stopped.as_deref() == Some(STOPPED_BY_GUARD)
         && (settings.max_minutes <= 0.0 || state.wall_seconds < settings.max_minutes * 60.0)
     {
         state.stopped = None;
     }
-    if state.stopped.is_some() {
-        return Ok(outcome(state, true));
-    }
-    ensure!(
-        trainable_count > 0,
-        "{}: the strategy trains no parameter",
-        run.label
-    );
+    state.stopped.is_none()
+}
 
-    let mut optim = optimizer(settings, &params);
-    if let Some(dir) = &resumed_from {
-        optim = optim
-            .load(dir.join(OPTIMIZER_FILE))
-            .with_context(|| format!("loading optimizer state from {}", dir.display()))?;
-    }
-    let compute = ComputeModel::new(&model.config, &params, &|p| hooks.trains(p));
+/// The training steps of a run, one after another: dropout re-seeded from (seed, step) (so a
+/// resumed run replays it), teacher-forced loss on the batch, the update, the step counted.
+struct Steps<'a> {
+    label: &'a str,
+    seed: u64,
+    optimization: Optimization<'a>,
+    compute: ComputeModel,
+    /// The learning rate of the last step (0 before the first).
+    lr: f64,
+}
 
-    let lengths: Vec<(usize, usize)> = run
-        .train
-        .iter()
-        .map(|e| (e.input_ids().len(), e.target_ids().len()))
-        .collect();
-    let valid: Vec<&E> = eval_indices(run.valid.len(), settings.eval_examples, settings.seed)
-        .into_iter()
-        .map(|i| &run.valid[i])
-        .collect();
-    let mut plan: BatchPlan =
-        plan_epoch(&lengths, settings.batch_tokens, settings.seed, state.epoch);
-    let batches_per_epoch = plan.batches.len();
-    let total_steps = scheduled_steps(settings, batches_per_epoch);
-    let warmup_steps = settings.warmup(total_steps);
-    let eval_every = settings.eval_every(batches_per_epoch);
-    let max_steps = if settings.max_steps > 0 {
-        settings.max_steps
-    } else {
-        u64::MAX
-    };
-
-    let progress = bar(&run.label, total_steps, run.progress);
-    progress.set_position(state.step);
-    if resumed_from.is_some() {
-        progress.suspend(|| {
-            eprintln!(
-                "{}: resuming at step {} (epoch {}, batch {}) from {}",
-                run.label,
-                state.step,
-                state.epoch,
-                state.batch_in_epoch,
-                checkpoint_dir.display()
-            )
-        });
-    }
-    let started = Instant::now();
-    let wall_before = state.wall_seconds;
-    let wall = |started: &Instant| wall_before + started.elapsed().as_secs_f64();
-    let mut last_lr = 0.0;
-    let mut window = (Instant::now(), 0u64); // tokens/s over the recent steps
-
-    // The starting point of the curve: the untrained (or not yet customized) model.
-    if state.step == 0 && state.curve.is_empty() {
-        evaluation(
-            run,
-            &model,
-            hooks,
-            &valid,
-            &mut state,
-            0.0,
-            0.0,
-            batches_per_epoch,
-            device,
-            &progress,
-        )?;
-    }
-    let stop = loop {
-        if state.epoch >= settings.max_epochs && settings.max_epochs > 0 {
-            break "max_epochs";
+impl<'a> Steps<'a> {
+    fn new<E: SeqPair>(
+        run: &'a Run<'a, E>,
+        optimization: Optimization<'a>,
+        compute: ComputeModel,
+    ) -> Self {
+        Self {
+            label: &run.label,
+            seed: run.settings.seed,
+            optimization,
+            compute,
+            lr: 0.0,
         }
-        if state.batch_in_epoch >= plan.batches.len() {
-            state.epoch += 1;
-            state.batch_in_epoch = 0;
-            plan = plan_epoch(&lengths, settings.batch_tokens, settings.seed, state.epoch);
-            continue;
-        }
-        if state.step >= max_steps {
-            break "max_steps";
-        }
-        if settings.max_minutes > 0.0 && wall(&started) >= settings.max_minutes * 60.0 {
-            break STOPPED_BY_GUARD;
-        }
+    }
 
-        // One step.
-        device.seed(
-            settings
-                .seed
-                .wrapping_mul(1_000_003)
-                .wrapping_add(state.step),
-        );
-        let rows: Vec<&E> = plan.batches[state.batch_in_epoch]
-            .iter()
-            .map(|&i| &run.train[i])
-            .collect();
-        let batch = collate(&rows, model.config.decoder_start_token_id, device);
+    /// The optimizer, for checkpoints.
+    fn optimizer(&self) -> &ModuleOptimizer {
+        self.optimization.optimizer()
+    }
+
+    /// Train `model` on `rows`, the batch at `state`'s position, and count the step in `state`.
+    /// Returns the model, the batch's mean loss per target token and its real tokens.
+    fn take<E: SeqPair>(
+        &mut self,
+        model: BartForConditionalGeneration,
+        rows: &[&E],
+        state: &mut TrainState,
+        device: &Device,
+    ) -> Result<(BartForConditionalGeneration, f64, u64)> {
+        device.seed(self.seed.wrapping_mul(1_000_003).wrapping_add(state.step));
+        let batch = collate(rows, model.config.decoder_start_token_id, device);
         let nll = nll_sum(&model, &batch);
         let loss = nll.clone().div_scalar(batch.target_tokens.max(1) as f64);
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        clip_global_norm(&mut grads, &trainable, settings.grad_clip);
-        last_lr = learning_rate(
-            settings.schedule,
-            settings.lr,
-            state.step,
-            warmup_steps,
-            total_steps,
-        );
-        model = optim.step(last_lr, model, grads);
+        let (model, lr) = self.optimization.step(model, loss, state.step);
+        self.lr = lr;
         let nll = f64::from(nll.into_scalar::<f32>());
-        if !nll.is_finite() {
-            bail!(
-                "{}: the training loss became {nll} at step {}",
-                run.label,
-                state.step
-            );
-        }
+        ensure!(
+            nll.is_finite(),
+            "{}: the training loss became {nll} at step {}",
+            self.label,
+            state.step
+        );
+        let tokens = (batch.input_tokens + batch.target_tokens) as u64;
         state.train_nll += nll;
         state.train_tokens += batch.target_tokens as u64;
-        let tokens = (batch.input_tokens + batch.target_tokens) as u64;
         state.tokens += tokens;
-        state.flops += compute
+        state.flops += self
+            .compute
             .batch(
                 rows.iter()
                     .map(|e| (e.input_ids().len(), e.target_ids().len())),
@@ -410,173 +272,144 @@ pub fn train<E: SeqPair>(
             .total();
         state.step += 1;
         state.batch_in_epoch += 1;
-        window.1 += tokens;
-        progress.set_position(state.step);
-        let rate = window.1 as f64 / window.0.elapsed().as_secs_f64().max(1e-9);
-        progress.set_message(format!(
-            "loss {:.3} · best val {} · {:.0} tok/s",
-            nll / batch.target_tokens.max(1) as f64,
-            state
-                .best_val_loss
-                .map_or("—".into(), |v| format!("{v:.3}")),
-            rate
-        ));
-        if window.0.elapsed().as_secs_f64() > 30.0 {
-            window = (Instant::now(), 0);
-        }
-
-        let evaluate_now = state.step % eval_every == 0;
-        if evaluate_now {
-            let patience_over = evaluation(
-                run,
-                &model,
-                hooks,
-                &valid,
-                &mut state,
-                last_lr,
-                wall(&started),
-                batches_per_epoch,
-                device,
-                &progress,
-            )?;
-            save_checkpoint(&checkpoint_dir, &model, &optim, &state, wall(&started))?;
-            if patience_over {
-                break "early_stopping";
-            }
-        } else if settings.checkpoint_every_steps > 0
-            && state.step % settings.checkpoint_every_steps == 0
-        {
-            save_checkpoint(&checkpoint_dir, &model, &optim, &state, wall(&started))?;
-        }
-    };
-
-    // A final evaluation unless the last step had one.
-    if state.curve.last().is_none_or(|p| p.step != state.step) && state.step > 0 {
-        evaluation(
-            run,
-            &model,
-            hooks,
-            &valid,
-            &mut state,
-            last_lr,
-            wall(&started),
-            batches_per_epoch,
-            device,
-            &progress,
-        )?;
+        Ok((model, nll / batch.target_tokens.max(1) as f64, tokens))
     }
-    state.stopped = Some(stop.to_string());
-    state.wall_seconds = wall(&started);
-    save_checkpoint(&checkpoint_dir, &model, &optim, &state, wall(&started))?;
-    progress.finish_and_clear();
-    if let Some(mfu) = run
-        .peak_tflops
-        .and_then(|peak| super::compute::mfu(state.flops, state.wall_seconds, peak))
-    {
-        eprintln!("{}: model-FLOP utilisation {:.1}%", run.label, 100.0 * mfu);
-    }
-    Ok(outcome(state, false))
 }
 
-/// Validation loss, a curve row, the best model, patience. Returns whether patience ran out.
-#[allow(clippy::too_many_arguments)]
-fn evaluation<E: SeqPair>(
-    run: &Run<'_, E>,
-    model: &BartForConditionalGeneration,
-    hooks: &dyn RunModel,
-    valid: &[&E],
-    state: &mut TrainState,
-    lr: f64,
-    wall_seconds: f64,
+/// The model's parameters as the loop uses them: all of them (the optimizer's groups, compute),
+/// the trainable ones (clipping), and the counts a run reports.
+struct Params {
+    all: Vec<NamedParam>,
+    trainable: Vec<NamedParam>,
+    trainable_count: usize,
+    total_count: usize,
+}
+
+impl Params {
+    fn of(model: &BartForConditionalGeneration, hooks: &dyn RunModel) -> Self {
+        let all = named_params(model);
+        let trainable: Vec<NamedParam> = all
+            .iter()
+            .filter(|p| hooks.trains(&p.path))
+            .cloned()
+            .collect();
+        let trainable_count = trainable.iter().map(NamedParam::numel).sum();
+        let total_count = all
+            .iter()
+            .filter(|p| p.path != "final_logits_bias")
+            .map(NamedParam::numel)
+            .sum();
+        Self {
+            all,
+            trainable,
+            trainable_count,
+            total_count,
+        }
+    }
+
+    fn outcome(&self, state: TrainState, already_done: bool) -> Outcome {
+        Outcome {
+            state,
+            trainable_params: self.trainable_count,
+            total_params: self.total_count,
+            already_done,
+        }
+    }
+}
+
+/// Training wall time, summed over resumes: what the checkpoint recorded plus this call's.
+struct Clock {
+    started: Instant,
+    before: f64,
+}
+
+impl Clock {
+    fn start(before: f64) -> Self {
+        Self {
+            started: Instant::now(),
+            before,
+        }
+    }
+
+    fn wall(&self) -> f64 {
+        self.before + self.started.elapsed().as_secs_f64()
+    }
+}
+
+/// The batches of a run, epoch by epoch (each epoch's plan is seeded by (seed, epoch), so a
+/// run resumed at (epoch, batch) replays it), and what the schedule, evaluation and the limits
+/// derive from the plan of the epoch the run started in.
+struct Epochs<'a> {
+    settings: &'a TrainSettings,
+    /// (input, target) length of every training example.
+    lengths: Vec<(usize, usize)>,
+    plan: BatchPlan,
     batches_per_epoch: usize,
-    device: &Device,
-    bar: &ProgressBar,
-) -> Result<bool> {
-    let inference = model.valid();
-    let (val_loss, _) = evaluate(
-        &inference,
-        valid,
-        run.settings.batch_tokens,
-        &device.clone().inner(),
-    )?;
-    let train_loss = if state.train_tokens > 0 {
-        state.train_nll / state.train_tokens as f64
-    } else {
-        f64::NAN
-    };
-    state.train_nll = 0.0;
-    state.train_tokens = 0;
-    state.curve.push(CurvePoint {
-        step: state.step,
-        epoch: state.epoch as f64 + state.batch_in_epoch as f64 / batches_per_epoch.max(1) as f64,
-        tokens: state.tokens,
-        wall_seconds,
-        train_loss,
-        val_loss,
-        lr,
-        flops: state.flops,
-    });
-    curves::write_curve(&state.curve, &run.dir.join(curves::FILE))?;
-    let point = state.curve.last().expect("just pushed");
-    // A line per evaluation: the record of a long run in a log, where no bar is drawn.
-    let line = format!(
-        "{}: step {} · epoch {:.2} · train loss {:.4} · val loss {:.4} (ppl {:.2}) · {} tokens · {:.3e} PF-s · {:.0} s",
-        run.label,
-        point.step,
-        point.epoch,
-        point.train_loss,
-        point.val_loss,
-        point.val_loss.exp(),
-        point.tokens,
-        point.pf_seconds(),
-        point.wall_seconds
-    );
-    bar.suspend(|| eprintln!("{line}"));
-    if state.best_val_loss.is_none_or(|best| val_loss < best) {
-        state.best_val_loss = Some(val_loss);
-        state.best_step = state.step;
-        state.evals_since_best = 0;
-        checkpoint::replace_dir(&run.dir.join(BEST_DIR), |dir| {
-            hooks.save_best(&inference, dir)
-        })?;
-    } else {
-        state.evals_since_best += 1;
+    /// Steps the schedule spans: `max_steps`, or `max_epochs` epochs of the plan.
+    total_steps: u64,
+    eval_every: u64,
+    /// `max_steps`, or no limit.
+    max_steps: u64,
+}
+
+impl<'a> Epochs<'a> {
+    fn new<E: SeqPair>(train: &[E], settings: &'a TrainSettings, epoch: u64) -> Self {
+        let lengths: Vec<(usize, usize)> = train
+            .iter()
+            .map(|e| (e.input_ids().len(), e.target_ids().len()))
+            .collect();
+        let plan = plan_epoch(&lengths, settings.batch_tokens, settings.seed, epoch);
+        let batches_per_epoch = plan.batches.len();
+        let (total_steps, max_steps) = if settings.max_steps > 0 {
+            (settings.max_steps, settings.max_steps)
+        } else {
+            (settings.max_epochs * batches_per_epoch as u64, u64::MAX)
+        };
+        Self {
+            settings,
+            lengths,
+            plan,
+            batches_per_epoch,
+            total_steps,
+            eval_every: settings.eval_every(batches_per_epoch),
+            max_steps,
+        }
     }
-    Ok(run.settings.patience > 0 && state.evals_since_best >= run.settings.patience)
-}
 
-fn save_checkpoint(
-    dir: &Path,
-    model: &BartForConditionalGeneration,
-    optim: &ModuleOptimizer,
-    state: &TrainState,
-    wall_seconds: f64,
-) -> Result<()> {
-    let mut state = state.clone();
-    state.wall_seconds = wall_seconds;
-    checkpoint::replace_dir(dir, |tmp| {
-        model
-            .clone()
-            .save_file(tmp.join(MODEL_FILE))
-            .map_err(|e| anyhow::anyhow!("saving the model checkpoint: {e:?}"))?;
-        optim
-            .save(tmp.join(OPTIMIZER_FILE))
-            .map_err(|e| anyhow::anyhow!("saving the optimizer state: {e:?}"))?;
-        checkpoint::write_state(tmp, &state)
-    })
-}
+    /// Why the run stops before its next step (`max_epochs`, `max_steps`, the wall-time guard),
+    /// if it does; at the end of an epoch, moves `state` to the next one and its plan.
+    fn stop_or_advance(&mut self, state: &mut TrainState, clock: &Clock) -> Option<&'static str> {
+        let settings = self.settings;
+        loop {
+            if state.epoch >= settings.max_epochs && settings.max_epochs > 0 {
+                return Some("max_epochs");
+            }
+            if state.batch_in_epoch < self.plan.batches.len() {
+                break;
+            }
+            state.epoch += 1;
+            state.batch_in_epoch = 0;
+            self.plan = plan_epoch(
+                &self.lengths,
+                settings.batch_tokens,
+                settings.seed,
+                state.epoch,
+            );
+        }
+        if state.step >= self.max_steps {
+            return Some("max_steps");
+        }
+        if settings.max_minutes > 0.0 && clock.wall() >= settings.max_minutes * 60.0 {
+            return Some(STOPPED_BY_GUARD);
+        }
+        None
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_validation_sample_is_seeded_and_sorted() {
-        let a = eval_indices(100, 10, 1);
-        assert_eq!(a, eval_indices(100, 10, 1));
-        assert_ne!(a, eval_indices(100, 10, 2));
-        assert_eq!(a.len(), 10);
-        assert!(a.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(eval_indices(5, 0, 1), vec![0, 1, 2, 3, 4]);
+    /// The examples of `state`'s next batch.
+    fn batch<'e, E>(&self, state: &TrainState, train: &'e [E]) -> Vec<&'e E> {
+        self.plan.batches[state.batch_in_epoch]
+            .iter()
+            .map(|&i| &train[i])
+            .collect()
     }
 }
