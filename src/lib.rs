@@ -5,6 +5,7 @@
 //! tables and model files under `out/` (see `tables`).
 
 pub mod acquire;
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod evaluate;

@@ -454,7 +454,7 @@ fn lora_adapters_are_also_written_in_peft_layout() {
     // The logits PEFT must reproduce, with the batch that produced them.
     let data = batch(&device);
     let expected = logits(&tuned, &data);
-    tailor::cli::model::write_logits(
+    tailor::model::inspect::write_logits(
         &root.join("inputs.safetensors"),
         data.ids,
         Some(data.mask),

@@ -1,32 +1,31 @@
 //! `tailor baseline`: train (or resume, or report) the baseline test generator of a profile.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
-use crate::model::Backend;
+use super::{CUDA_HELP, DeviceArgs, ProfileOverrides, RunArgs};
 use crate::train::baseline::{BaselineOptions, run_baseline};
-use crate::train::settings::Profile;
 
 /// Train the baseline test generator: tokenizer and examples first if missing, then the one
 /// training loop on the train split, early-stopped on the valid split. Resumes from the run's
 /// checkpoint; a finished run is reported, not retrained.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("out", |a| a.help("Output folder (tables, runs, figures)")),
+    mut_arg("profile", |a| a.help(
+        "Training profile: a name under pipelines/train/ (smoke, cpu, paper) or a TOML file"
+    )),
+    mut_arg("overrides", |a| a.help(
+        "Override a profile field, `section.key=value` (repeatable): `--set train.lr=3e-4`"
+    )),
+    mut_arg("cuda", |a| a.help(CUDA_HELP)),
+)]
 pub struct Args {
-    /// Output folder (tables, runs, figures).
-    #[arg(long, default_value = "out")]
-    pub out: PathBuf,
-    /// Training profile: a name under pipelines/train/ (smoke, cpu, paper) or a TOML file.
-    #[arg(long, default_value = "cpu")]
-    pub profile: String,
-    /// Override a profile field, `section.key=value` (repeatable): `--set train.lr=3e-4`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    pub backend: Backend,
-    /// Run on CUDA GPU 0 (tch backend).
-    #[arg(long)]
-    pub cuda: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub overrides: ProfileOverrides,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Peak TFLOP/s of the hardware, to report model-FLOP utilisation.
     #[arg(long)]
     pub peak_tflops: Option<f64>,
@@ -36,13 +35,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let profile = Profile::load(&args.profile, &args.overrides)?;
+    let profile = args.overrides.load(&args.run.profile)?;
     run_baseline(
         &profile,
         &BaselineOptions {
-            out: args.out,
-            backend: args.backend,
-            cuda: args.cuda,
+            out: args.run.out,
+            backend: args.device.backend,
+            cuda: args.device.cuda,
             peak_tflops: args.peak_tflops,
             samples: args.samples,
         },

@@ -1,35 +1,17 @@
-//! `tailor bench-mixed` (`make bench-mixed`): one base, many projects, measured. Requests for
-//! the prefix and LoRA adapters a finetune sweep left (each adapter's own test inputs, arriving
-//! interleaved) are generated twice: one project at a time (each adapter's requests batched
-//! together on its own customized model) and in batches that mix projects through an adapter
-//! bank. Reports requests/s of both and their ratio, and checks that every request got the same
-//! outputs both ways.
+//! `tailor bench-mixed` (`make bench-mixed`): requests/s of one base serving many projects'
+//! adapters in mixed batches vs one project at a time ([`crate::bench::mixed`]).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::Instant;
+use anyhow::Result;
 
-use anyhow::{Context, Result, bail, ensure};
-
-use crate::data::examples::read_examples;
+use super::{DeviceArgs, RunArgs};
+use crate::bench::mixed::{self, BenchMixedOptions};
 use crate::evaluate::NUM_BEAMS;
-use crate::generate::GenerationConfig;
-use crate::generate::requests::{Models, Outputs, Request, generate_requests};
-use crate::model::adapter::read_info;
-use crate::model::mixed::load_named;
-use crate::model::{AdapterBank, Backend, BartForConditionalGeneration, hf};
-use crate::train::baseline;
-use crate::train::finetune::{FoldParts, fold_file};
-use crate::train::strategy::StrategyKind;
-use crate::train::trainer::BEST_DIR;
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("profile", |a| a.help("The profile whose finetune runs provide the adapters")))]
 pub struct Args {
-    #[arg(long, default_value = "out")]
-    pub out: PathBuf,
-    /// The profile whose finetune runs provide the adapters.
-    #[arg(long, default_value = "cpu")]
-    pub profile: String,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Test inputs per adapter (the first by pair id of its fold's test part).
     #[arg(long, default_value_t = 4)]
     pub requests_per_adapter: usize,
@@ -42,10 +24,8 @@ pub struct Args {
     /// Maximum output length [default: the baseline's generation_config.json, at most 64].
     #[arg(long)]
     pub max_length: Option<usize>,
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    pub backend: Backend,
-    #[arg(long)]
-    pub cuda: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
     /// Timed repetitions of each way (alternating); the median is reported.
@@ -53,218 +33,17 @@ pub struct Args {
     pub repeat: usize,
 }
 
-/// The prefix and LoRA adapters of the profile's finetune runs: (name, best folder, fold file).
-fn adapters(args: &Args) -> Result<Vec<(String, PathBuf, PathBuf)>> {
-    let root = args.out.join("runs").join("finetune").join(&args.profile);
-    let mut found = Vec::new();
-    let projects = std::fs::read_dir(&root)
-        .with_context(|| format!("reading {} (run `make finetune` first)", root.display()))?;
-    for project in projects {
-        let project = project?.path();
-        let Some(project_id) = project.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        for kind in [StrategyKind::Prefix, StrategyKind::Lora] {
-            let strategy = project.join(kind.name());
-            let Ok(folds) = std::fs::read_dir(&strategy) else {
-                continue;
-            };
-            for fold in folds {
-                let dir = fold?.path();
-                let Some(k) = dir
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_prefix("fold"))
-                    .and_then(|k| k.parse::<usize>().ok())
-                else {
-                    continue;
-                };
-                let best = dir.join(BEST_DIR);
-                if read_info(&best).is_ok() {
-                    found.push((
-                        format!("{project_id}/{}/fold{k}", kind.name()),
-                        best,
-                        fold_file(&args.out, &args.profile, project_id, k),
-                    ));
-                }
-            }
-        }
-    }
-    found.sort();
-    ensure!(
-        found.len() >= 2,
-        "{} has {} finished prefix/lora adapter(s); mixing needs at least 2 (run `make finetune \
-         STRATEGY=prefix,lora PROFILE={}`)",
-        root.display(),
-        found.len(),
-        args.profile
-    );
-    Ok(found)
-}
-
 pub fn run(args: Args) -> Result<()> {
-    let adapters = adapters(&args)?;
-    let base_dir = baseline::model_dir(&args.out, &args.profile);
-    let device = args.backend.device(args.cuda)?;
-    args.backend.set_threads(args.threads);
-    let base = hf::load_dir(&base_dir, &device)
-        .with_context(|| format!("loading the baseline {}", base_dir.display()))?;
-    let examples = read_examples(&args.out)?;
-    let by_id: HashMap<&str, &[u32]> = examples
-        .iter()
-        .map(|e| (e.pair_id.as_str(), e.input_ids.as_slice()))
-        .collect();
-
-    // Each adapter's first test inputs, then interleaved as requests arriving from all projects.
-    let mut per_adapter: Vec<Vec<&[u32]>> = Vec::new();
-    for (name, _, fold) in &adapters {
-        let text = std::fs::read_to_string(fold)
-            .with_context(|| format!("reading fold file {} ({name})", fold.display()))?;
-        let parts: FoldParts = serde_json::from_str(&text)
-            .with_context(|| format!("parsing fold file {}", fold.display()))?;
-        let mut test = parts.test;
-        test.sort();
-        let inputs: Vec<&[u32]> = test
-            .iter()
-            .filter_map(|id| by_id.get(id.as_str()).copied())
-            .take(args.requests_per_adapter)
-            .collect();
-        if inputs.is_empty() {
-            bail!(
-                "{name}: no test input of {} is in the examples table",
-                fold.display()
-            );
-        }
-        per_adapter.push(inputs);
-    }
-    let mut requests = Vec::new();
-    for i in 0..args.requests_per_adapter {
-        for (adapter, inputs) in per_adapter.iter().enumerate() {
-            if let Some(input_ids) = inputs.get(i) {
-                requests.push(Request { adapter, input_ids });
-            }
-        }
-    }
-
-    let mut config = GenerationConfig {
-        max_length: 64,
-        ..GenerationConfig::for_model(&base)
-    };
-    let generation = base_dir.join("generation_config.json");
-    if let Ok(text) = std::fs::read_to_string(&generation) {
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("parsing {}", generation.display()))?;
-        config.apply_hf_generation_config(&json);
-        config.max_length = config.max_length.min(64);
-    }
-    if let Some(max) = args.max_length {
-        config.max_length = max;
-    }
-    config.num_beams = args.num_beams;
-    config.num_return_sequences = args.num_beams;
-
-    let named: Vec<(String, PathBuf)> = adapters
-        .iter()
-        .map(|(n, d, _)| (n.clone(), d.clone()))
-        .collect();
-    // Loaded once: the customized models serve one project at a time and are stacked into the
-    // bank (`adapters` holds prefix and LoRA folders only).
-    let customized = load_named(&base, &base_dir, &named, &device)?;
-    let refs: Vec<&BartForConditionalGeneration> = customized.iter().collect();
-    let stacked: Vec<(String, &BartForConditionalGeneration)> = named
-        .iter()
-        .zip(&customized)
-        .map(|((name, _), model)| (name.clone(), model))
-        .collect();
-    let bank = AdapterBank::new(&stacked)?;
-    println!(
-        "bench-mixed: {} adapters ({}), {} requests ({} per adapter, interleaved), batch {}, \
-         {} beams, max_length {}, backend {}, median of {} timings per way",
-        adapters.len(),
-        named
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        requests.len(),
-        args.requests_per_adapter,
-        args.batch_size,
-        config.num_beams,
-        config.max_length,
-        args.backend,
-        args.repeat.max(1)
-    );
-    let time = |models: &Models<'_>| -> Result<(Vec<Outputs>, f64)> {
-        let started = Instant::now();
-        let outputs =
-            generate_requests(models, &requests, &config, args.batch_size, &device, |_| {})?;
-        Ok((outputs, started.elapsed().as_secs_f64()))
-    };
-    // A warm-up batch so that neither mode pays one-time costs.
-    generate_requests(
-        &Models::Separate(&refs),
-        &requests[..1],
-        &config,
-        1,
-        &device,
-        |_| {},
-    )?;
-    let mixed_models = Models::Mixed {
-        base: &base,
-        bank: &bank,
-    };
-    let (mut alone_times, mut mixed_times) = (Vec::new(), Vec::new());
-    let (mut alone, mut mixed) = (Vec::new(), Vec::new());
-    for _ in 0..args.repeat.max(1) {
-        let (outputs, seconds) = time(&Models::Separate(&refs))?;
-        alone = outputs;
-        alone_times.push(seconds);
-        let (outputs, seconds) = time(&mixed_models)?;
-        mixed = outputs;
-        mixed_times.push(seconds);
-    }
-    let median = |mut times: Vec<f64>| {
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
-    };
-    let (alone_s, mixed_s) = (median(alone_times), median(mixed_times));
-    let batches = |groups: usize, per_group: usize| groups * per_group.div_ceil(args.batch_size);
-    let n = requests.len() as f64;
-    println!(
-        "one project at a time: {:>7.2} s  {:>6.2} requests/s  ({} batches)",
-        alone_s,
-        n / alone_s,
-        batches(adapters.len(), args.requests_per_adapter)
-    );
-    println!(
-        "mixed batches:         {:>7.2} s  {:>6.2} requests/s  ({} batches)",
-        mixed_s,
-        n / mixed_s,
-        batches(1, requests.len())
-    );
-    println!(
-        "mixed / one at a time: {:.2}x throughput",
-        alone_s / mixed_s
-    );
-    let mut differing = 0;
-    let mut max_score = 0f32;
-    for (a, m) in alone.iter().zip(&mixed) {
-        let tokens = |o: &Outputs| o.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
-        if tokens(a) != tokens(m) {
-            differing += 1;
-        }
-        for ((_, x), (_, y)) in a.iter().zip(m) {
-            max_score = max_score.max((x - y).abs());
-        }
-    }
-    println!(
-        "outputs: {} of {} requests identical in both modes (max |Δscore| {max_score:.2e})",
-        requests.len() - differing,
-        requests.len()
-    );
-    ensure!(
-        differing == 0,
-        "{differing} request(s) got different outputs mixed and alone"
-    );
-    Ok(())
+    mixed::run(&BenchMixedOptions {
+        out: args.run.out,
+        profile: args.run.profile,
+        requests_per_adapter: args.requests_per_adapter,
+        batch_size: args.batch_size,
+        num_beams: args.num_beams,
+        max_length: args.max_length,
+        backend: args.device.backend,
+        cuda: args.device.cuda,
+        threads: args.threads,
+        repeat: args.repeat,
+    })
 }

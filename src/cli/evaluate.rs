@@ -1,14 +1,12 @@
 //! `tailor evaluate`: beam search over every finished customization run's test part, and the
 //! paper's metrics per (project, strategy, fold).
 
-use std::path::PathBuf;
-
 use anyhow::{Result, bail};
 
+use super::{CUDA_HELP, DeviceArgs, RunArgs};
 use crate::evaluate::{
     DEFAULT_IDIOMS, EvaluateOptions, metrics_file, predictions_file, run_evaluate,
 };
-use crate::model::Backend;
 
 /// Generate tests (5 beams, 5 returned) for the test part of the baseline and of every finished
 /// (project, strategy, fold) run of out/tables/finetune.parquet, then score them: BLEU-4 (corpus
@@ -16,17 +14,15 @@ use crate::model::Backend;
 /// validity, perplexity. Writes out/tables/{predictions,metrics,test_scores}.parquet a run at a
 /// time; a re-run skips runs that already have predictions.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("profile", |a| a.help("The training profile whose runs to evaluate (smoke, cpu, paper)")),
+    mut_arg("cuda", |a| a.help(CUDA_HELP)),
+)]
 pub struct Args {
-    #[arg(long, default_value = "out")]
-    pub out: PathBuf,
-    /// The training profile whose runs to evaluate (smoke, cpu, paper).
-    #[arg(long, default_value = "cpu")]
-    pub profile: String,
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    pub backend: Backend,
-    /// Run on CUDA GPU 0 (tch backend).
-    #[arg(long)]
-    pub cuda: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// At most this many test pairs per (project, fold), the first by pair id [default: all].
     #[arg(long)]
     pub max_test: Option<usize>,
@@ -71,10 +67,10 @@ fn strategies(names: &[String]) -> Result<Option<Vec<String>>> {
 
 pub fn run(args: Args) -> Result<()> {
     let options = EvaluateOptions {
-        out: args.out,
-        profile: args.profile,
-        backend: args.backend,
-        cuda: args.cuda,
+        out: args.run.out,
+        profile: args.run.profile,
+        backend: args.device.backend,
+        cuda: args.device.cuda,
         max_test: args.max_test,
         batch_size: args.batch_size,
         idioms: args.idioms,

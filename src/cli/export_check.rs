@@ -1,19 +1,12 @@
-//! `tailor export-check`: what a reference implementation needs to check one of our model
-//! folders on real data. It writes, for validation examples of the examples table, the texts, the
-//! ids tailor's tokenizer gives them, and a batch with tailor's logits;
-//! `pipelines/python/check_model_dir.py` (`make check-hf-export MODEL_DIR=… OUT=…`) then loads
-//! the folder with `tokenizers`, `transformers`' `PreTrainedTokenizerFast` and
-//! `BartForConditionalGeneration` and requires the same ids and logits.
+//! `tailor export-check`: texts, ids and logits of real examples for a model folder, for the HF
+//! reference check ([`crate::pipeline::export_check`]).
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::Result;
 
-use crate::cli::model::write_logits;
-use crate::data::examples::{Example, read_examples};
-use crate::data::tokenizer::{CodeTokenizer, PAD};
-use crate::model::{Backend, hf};
-use crate::train::batch::collate;
+use crate::model::Backend;
+use crate::pipeline::export_check::{self, ExportCheck};
 
 /// Write texts, tailor's ids and tailor's logits of real validation examples for a model folder,
 /// for `pipelines/python/check_model_dir.py`.
@@ -39,64 +32,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let tokenizer = CodeTokenizer::load(&args.model)?;
-    let mut examples = read_examples(&args.out)?;
-    // Validation examples first, then the rest; untruncated ones, whose text re-encodes exactly.
-    examples.sort_by_key(|e| (e.split != "valid", e.pair_id.clone()));
-    let whole: Vec<&Example> = examples
-        .iter()
-        .filter(|e| !e.input_truncated && !e.target_truncated)
-        .collect();
-    ensure!(
-        !whole.is_empty(),
-        "no untruncated example in {}",
-        args.out.display()
-    );
-    let mut records = Vec::new();
-    for example in whole.iter().take(args.texts) {
-        for (kind, ids) in [
-            ("input", &example.input_ids),
-            ("target", &example.target_ids),
-        ] {
-            let text = tokenizer.decode(ids)?;
-            records.push(serde_json::json!({
-                "pair_id": example.pair_id,
-                "kind": kind,
-                "text": text,
-                "ids": ids,
-            }));
-        }
-    }
-    std::fs::create_dir_all(&args.dump)
-        .with_context(|| format!("creating {}", args.dump.display()))?;
-    let texts = args.dump.join("texts.json");
-    std::fs::write(&texts, serde_json::to_string(&records)?)
-        .with_context(|| format!("writing {}", texts.display()))?;
-
-    let device = args.backend.device(false)?;
-    let model = hf::load_dir(&args.model, &device)?;
-    let rows: Vec<&Example> = examples.iter().take(args.batch.max(1)).collect();
-    let batch = collate(&rows, model.config.decoder_start_token_id, &device);
-    let logits = model.forward(
-        batch.input_ids.clone(),
-        Some(batch.attention_mask.clone()),
-        batch.decoder_input_ids.clone(),
-    );
-    let path = args.dump.join("logits.safetensors");
-    write_logits(
-        &path,
-        batch.input_ids,
-        Some(batch.attention_mask),
-        batch.decoder_input_ids,
-        logits,
-    )?;
-    println!(
-        "wrote {} texts ({} examples) to {} and the logits of {} examples (pad {PAD}) to {}",
-        records.len(),
-        records.len() / 2,
-        texts.display(),
-        rows.len(),
-        path.display()
-    );
-    Ok(())
+    export_check::run(&ExportCheck {
+        model: args.model,
+        out: args.out,
+        texts: args.texts,
+        batch: args.batch,
+        dump: args.dump,
+        backend: args.backend,
+    })
 }

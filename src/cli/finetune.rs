@@ -1,30 +1,33 @@
 //! `tailor finetune`: customize the baseline per target project with each strategy, k-fold.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
 
+use super::{DeviceArgs, ProfileOverrides, RunArgs};
 use crate::data::folds::FoldBy;
-use crate::model::Backend;
+use crate::strategy::StrategyKind;
 use crate::train::finetune::{FinetuneOptions, run_finetune};
 use crate::train::settings::Profile;
-use crate::train::strategy::StrategyKind;
 
 /// Customize the baseline to each target project with each strategy (custom, l-eo, l-ldb,
 /// prefix, lora; `ir` adds retrieval's row) in k-fold cross-validation; evaluate every fold's test part against the
 /// baseline; write out/tables/finetune.parquet as runs finish. Trains the baseline first when it
 /// is missing; re-runs skip finished runs and resume interrupted ones.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("profile", |a| a.help(
+        "Training profile: a name under pipelines/train/ (smoke, cpu, paper) or a TOML file; its \
+         [finetune] section is the sweep"
+    )),
+    mut_arg("overrides", |a| a.help(
+        "Override a profile field, `section.key=value` (repeatable): \
+         `--set finetune.train.lr=1e-4`"
+    )),
+)]
 pub struct Args {
-    #[arg(long, default_value = "out")]
-    pub out: PathBuf,
-    /// Training profile: a name under pipelines/train/ (smoke, cpu, paper) or a TOML file; its
-    /// [finetune] section is the sweep.
-    #[arg(long, default_value = "cpu")]
-    pub profile: String,
-    /// Override a profile field, `section.key=value` (repeatable): `--set finetune.train.lr=1e-4`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub overrides: ProfileOverrides,
     /// Strategies, comma-separated, or `all` [default: the profile's].
     #[arg(long, value_delimiter = ',')]
     pub strategy: Vec<String>,
@@ -37,10 +40,8 @@ pub struct Args {
     /// Group pairs into folds by pair (the paper) or by test class.
     #[arg(long, value_enum)]
     pub fold_by: Option<FoldBy>,
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    pub backend: Backend,
-    #[arg(long)]
-    pub cuda: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     #[arg(long)]
     pub peak_tflops: Option<f64>,
 }
@@ -59,13 +60,7 @@ pub fn parse_strategies(names: &[String]) -> Result<Option<StrategyChoice>> {
     }
     if names.iter().any(|n| n.trim() == "all") {
         return Ok(Some(StrategyChoice {
-            kinds: vec![
-                StrategyKind::Custom,
-                StrategyKind::LEo,
-                StrategyKind::LLdb,
-                StrategyKind::Prefix,
-                StrategyKind::Lora,
-            ],
+            kinds: StrategyKind::ALL.to_vec(),
             ir: true,
         }));
     }
@@ -85,11 +80,11 @@ pub fn parse_strategies(names: &[String]) -> Result<Option<StrategyChoice>> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let profile = Profile::load(&args.profile, &args.overrides)?;
+    let profile = args.overrides.load(&args.run.profile)?;
     let Some(mut settings) = profile.finetune.clone() else {
         bail!(
             "profile {} has no [finetune] section: it can train a baseline but does not say how to customize",
-            Profile::path_of(&args.profile).display()
+            Profile::path_of(&args.run.profile).display()
         );
     };
     if let Some(choice) = parse_strategies(&args.strategy).context("--strategy")? {
@@ -109,9 +104,9 @@ pub fn run(args: Args) -> Result<()> {
         &profile,
         &settings,
         &FinetuneOptions {
-            out: args.out,
-            backend: args.backend,
-            cuda: args.cuda,
+            out: args.run.out,
+            backend: args.device.backend,
+            cuda: args.device.cuda,
             peak_tflops: args.peak_tflops,
         },
     )

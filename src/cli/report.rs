@@ -1,9 +1,8 @@
 //! `tailor report`: the paper's evaluation tables and figures from `tailor evaluate`'s tables.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
+use super::RunArgs;
 use crate::report::run_report;
 
 /// Write Table 1 (parameters per strategy), Table 3 (BLEU-4 and perplexity per project), Table 4
@@ -12,16 +11,14 @@ use crate::report::run_report;
 /// and results.md (ours beside the paper's) under OUT/reports (Markdown + CSV) and OUT/figures
 /// (PNG + SVG). Reads out/tables/{finetune,metrics,test_scores}.parquet and the run folders.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("profile", |a| a.help("The training profile whose runs to report (smoke, cpu, paper)")))]
 pub struct Args {
-    #[arg(long, default_value = "out")]
-    pub out: PathBuf,
-    /// The training profile whose runs to report (smoke, cpu, paper).
-    #[arg(long, default_value = "cpu")]
-    pub profile: String,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let files = run_report(&args.out, &args.profile)?;
+    let files = run_report(&args.run.out, &args.run.profile)?;
     for file in &files {
         println!("{}", file.display());
     }

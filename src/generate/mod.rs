@@ -25,6 +25,7 @@ use crate::model::{BartForConditionalGeneration, Encoded};
 pub mod processors;
 pub mod requests;
 pub mod rerank;
+pub mod serve;
 
 /// When beam search stops accepting hypotheses for an input (HF `early_stopping`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -18,6 +18,7 @@ pub mod decoder;
 pub mod encoder;
 pub mod hf;
 mod init;
+pub mod inspect;
 pub mod lora;
 pub mod mixed;
 pub mod params;
