@@ -18,6 +18,7 @@ pub mod model;
 pub mod pipeline;
 pub mod report;
 pub mod retrieve;
+pub mod strategy;
 pub mod tables;
 pub mod train;
 pub mod vocab;

@@ -9,10 +9,10 @@ use perturb_common::perturb;
 
 use burn::prelude::*;
 use tailor::generate::{GenerationConfig, generate};
-use tailor::model::adapter::save_adapter;
 use tailor::model::hf;
 use tailor::model::{AdapterBank, Backend, BartConfig, BartForConditionalGeneration, Preset};
-use tailor::train::strategy::{Strategy, StrategyKind};
+use tailor::strategy::adapter::{load_bank, save_adapter};
+use tailor::strategy::{LoraSettings, PrefixSettings, Strategy, StrategyKind};
 
 fn device() -> Device {
     Backend::Flex
@@ -23,21 +23,34 @@ fn device() -> Device {
 /// Four projects' adapters of unlike shapes: prefixes of 3 and 5 positions (the second also on
 /// cross-attention), LoRA rank 2 on q/v and rank 4 (α 4) on every projection.
 fn strategies() -> Vec<Strategy> {
-    let mut short = Strategy::new(StrategyKind::Prefix);
-    short.prefix.len = 3;
-    let mut long = Strategy::new(StrategyKind::Prefix);
-    long.prefix.len = 5;
-    long.prefix.cross_attention = true;
-    let mut low = Strategy::new(StrategyKind::Lora);
-    low.lora.rank = 2;
-    low.lora.alpha = 8.0;
-    let mut high = Strategy::new(StrategyKind::Lora);
-    high.lora.rank = 4;
-    high.lora.alpha = 4.0;
-    high.lora.targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
-        .map(String::from)
-        .to_vec();
-    vec![short, long, low, high]
+    let short = PrefixSettings {
+        len: 3,
+        ..PrefixSettings::default()
+    };
+    let long = PrefixSettings {
+        len: 5,
+        cross_attention: true,
+        ..PrefixSettings::default()
+    };
+    let low = LoraSettings {
+        rank: 2,
+        alpha: 8.0,
+        ..LoraSettings::default()
+    };
+    let high = LoraSettings {
+        rank: 4,
+        alpha: 4.0,
+        targets: ["q_proj", "k_proj", "v_proj", "out_proj"]
+            .map(String::from)
+            .to_vec(),
+        ..LoraSettings::default()
+    };
+    vec![
+        Strategy::Prefix { prefix: short },
+        Strategy::Prefix { prefix: long },
+        Strategy::Lora { lora: low },
+        Strategy::Lora { lora: high },
+    ]
 }
 
 struct Fixture {
@@ -177,16 +190,19 @@ fn loading_a_bank_refuses_adapters_that_change_base_weights() {
         ("l", StrategyKind::Lora),
         ("d", StrategyKind::LLdb),
     ] {
-        let mut strategy = Strategy::new(kind);
-        strategy.prefix.len = 2;
+        let prefix = PrefixSettings {
+            len: 2,
+            ..PrefixSettings::default()
+        };
+        let strategy = kind.configure(&prefix, &LoraSettings::default());
         let model = perturb(strategy.attach(base.clone(), &device), &strategy, 0.1);
         let dir = tmp.path().join(name);
         save_adapter(&model, &strategy, &base_dir, &dir).unwrap();
         dirs.push((name.to_string(), dir));
     }
-    let bank = AdapterBank::load(&base, &base_dir, &dirs[..2], &device).unwrap();
+    let bank = load_bank(&base, &base_dir, &dirs[..2], &device).unwrap();
     assert_eq!(bank.names(), ["p", "l"]);
-    let err = AdapterBank::load(&base, &base_dir, &dirs, &device).unwrap_err();
+    let err = load_bank(&base, &base_dir, &dirs, &device).unwrap_err();
     let message = format!("{err:#}");
     assert!(
         message.contains("l-ldb") && message.contains("/d"),

@@ -14,16 +14,15 @@ use std::path::Path;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use tailor::model::adapter::{
-    ADAPTER_INFO, PEFT_CONFIG, PEFT_KEY_PREFIX, PEFT_WEIGHTS, load_adapter, read_info, save_adapter,
-};
+use tailor::model::adapter::{ADAPTER_INFO, PEFT_CONFIG, PEFT_KEY_PREFIX, PEFT_WEIGHTS};
 use tailor::model::hf::{self, read_tensors};
 use tailor::model::params::named_params;
 use tailor::model::{
     Backend, BartConfig, BartForConditionalGeneration, Preset, shift_tokens_right,
 };
-use tailor::train::prefix_init::init_prefix_from_tokens;
-use tailor::train::strategy::{Strategy, StrategyKind};
+use tailor::strategy::adapter::{load_adapter, read_info, save_adapter};
+use tailor::strategy::prefix::init::init_prefix_from_tokens;
+use tailor::strategy::{LoraSettings, PrefixSettings, Strategy, StrategyKind};
 
 fn device() -> Device {
     Backend::Flex
@@ -35,23 +34,47 @@ fn tiny() -> BartConfig {
     BartConfig::preset(Preset::Tiny)
 }
 
+/// Prefix settings at test size: `len` positions.
+fn prefix(len: usize) -> PrefixSettings {
+    PrefixSettings {
+        len,
+        ..PrefixSettings::default()
+    }
+}
+
+/// LoRA at test size: rank 4, α 8 on q and v.
+fn lora() -> LoraSettings {
+    LoraSettings {
+        rank: 4,
+        alpha: 8.0,
+        ..LoraSettings::default()
+    }
+}
+
 /// The strategies at test size: a 4-position prefix, rank-4 LoRA on q and v.
 fn strategy(kind: StrategyKind) -> Strategy {
-    let mut strategy = Strategy::new(kind);
-    strategy.prefix.len = 4;
-    strategy.lora.rank = 4;
-    strategy.lora.alpha = 8.0;
-    strategy
+    kind.configure(&prefix(4), &lora())
+}
+
+/// The prefix settings of a prefix strategy.
+fn prefix_of(strategy: &Strategy) -> Option<&PrefixSettings> {
+    match strategy {
+        Strategy::Prefix { prefix } => Some(prefix),
+        _ => None,
+    }
 }
 
 /// Every strategy, plus prefix tuning with Li & Liang's MLP reparameterisation (hidden 16,
 /// cross-attention prefixes too).
 fn all_strategies() -> Vec<Strategy> {
     let mut strategies: Vec<Strategy> = StrategyKind::ALL.iter().map(|&k| strategy(k)).collect();
-    let mut mlp = strategy(StrategyKind::Prefix);
-    mlp.prefix.mlp_hidden = 16;
-    mlp.prefix.cross_attention = true;
-    strategies.push(mlp);
+    strategies.push(Strategy::Prefix {
+        prefix: PrefixSettings {
+            mlp_hidden: 16,
+            cross_attention: true,
+            ..prefix(4)
+        },
+    });
     strategies
 }
 
@@ -137,12 +160,12 @@ fn each_strategy_moves_exactly_its_declared_parameters() {
     let loss_fn = burn::nn::loss::CrossEntropyLoss::new(None, &device);
     for strategy in all_strategies() {
         device.seed(1);
-        let kind = strategy.kind;
+        let kind = strategy.kind();
         let base = BartForConditionalGeneration::new(&config, &device);
         let mut model = strategy.attach(base, &device);
-        if kind == StrategyKind::Prefix {
+        if let Some(prefix) = prefix_of(&strategy) {
             // As the training stage does it (§3.5): prefixes from frequent tokens.
-            model = init_prefix_from_tokens(model, &[5, 9, 7], &strategy.prefix, &device);
+            model = init_prefix_from_tokens(model, &[5, 9, 7], prefix, &device);
         }
         let mut model = strategy.freeze(model);
         let declared = declared(&model, &strategy);
@@ -254,8 +277,7 @@ fn trainable_counts_match_table_1_computed_by_hand() {
             (StrategyKind::LLdb, lldb),
             (StrategyKind::Prefix, prefix),
         ] {
-            let mut strategy = strategy(kind);
-            strategy.prefix.len = prefix_len;
+            let strategy = kind.configure(&prefix(prefix_len), &lora());
             // Parameters are lazy: bart-large is counted without being drawn.
             let model =
                 strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
@@ -282,10 +304,13 @@ fn trainable_counts_match_table_1_computed_by_hand() {
     // self-attentions, 2 decoder self- and 2 cross-attentions).
     let config = tiny();
     let (total, ..) = table1_by_hand(&config, 0);
-    let lora = strategy(StrategyKind::Lora);
+    let settings = lora();
+    let lora = Strategy::Lora {
+        lora: settings.clone(),
+    };
     let model = lora.attach(BartForConditionalGeneration::new(&config, &device), &device);
     let attentions = config.encoder_layers + 2 * config.decoder_layers;
-    let expected = 2 * lora.lora.rank * config.d_model * lora.lora.targets.len() * attentions;
+    let expected = 2 * settings.rank * config.d_model * settings.targets.len() * attentions;
     assert_eq!(lora.counts(&model), (expected, total + expected));
     assert_eq!(
         counts_by_name(StrategyKind::Lora, &model),
@@ -295,7 +320,8 @@ fn trainable_counts_match_table_1_computed_by_hand() {
     // Prefix MLP: P' [len, d] + fc1 (d → h, with bias) + fc2 (h → attentions × 2 × d).
     let mlp = all_strategies().pop().unwrap();
     let model = mlp.attach(BartForConditionalGeneration::new(&config, &device), &device);
-    let (len, d, h) = (mlp.prefix.len, config.d_model, mlp.prefix.mlp_hidden);
+    let settings = prefix_of(&mlp).unwrap();
+    let (len, d, h) = (settings.len, config.d_model, settings.mlp_hidden);
     let outputs = attentions * 2 * d;
     let expected = len * d + d * h + h + h * outputs + outputs;
     assert_eq!(mlp.counts(&model).0, expected);
@@ -308,10 +334,14 @@ fn lora_with_zero_b_computes_the_base_models_logits_exactly() {
     let base = BartForConditionalGeneration::new(&tiny(), &device);
     let data = batch(&device);
     let expected = logits(&base, &data).into_data();
-    let mut settings = strategy(StrategyKind::Lora);
-    settings.lora.targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
-        .map(String::from)
-        .to_vec();
+    let settings = Strategy::Lora {
+        lora: LoraSettings {
+            targets: ["q_proj", "k_proj", "v_proj", "out_proj"]
+                .map(String::from)
+                .to_vec(),
+            ..lora()
+        },
+    };
     let adapted = settings.attach(base, &device);
     assert!(adapted.model.decoder.layers[1].encoder_attn.lora.is_some());
     assert_eq!(logits(&adapted, &data).into_data(), expected);
@@ -332,7 +362,7 @@ fn an_adapter_reproduces_the_customized_models_logits_bit_for_bit() {
     let data = batch(&device);
     for strategy in all_strategies() {
         device.seed(4);
-        let kind = strategy.kind;
+        let kind = strategy.kind();
         let base = hf::load_dir(&base_dir, &device).unwrap();
         let tuned = perturb(strategy.attach(base.clone(), &device), &strategy, 0.05);
         let expected = logits(&tuned, &data).into_data();
@@ -342,13 +372,13 @@ fn an_adapter_reproduces_the_customized_models_logits_bit_for_bit() {
             "{kind}: no change"
         );
 
-        let dir = tmp
-            .path()
-            .join(format!("{kind}-{}", strategy.prefix.mlp_hidden));
+        let mlp_hidden = prefix_of(&strategy).map_or(0, |p| p.mlp_hidden);
+        let dir = tmp.path().join(format!("{kind}-{mlp_hidden}"));
         let info = save_adapter(&tuned, &strategy, &base_dir, &dir).unwrap();
-        if strategy.prefix.mlp_hidden > 0 {
+        if mlp_hidden > 0 {
             // The MLP's output is stored: the plain prefixes' count, not the MLP's.
-            let plain = strategy.materialized();
+            let plain = strategy.stored();
+            assert_eq!(prefix_of(&plain).unwrap().mlp_hidden, 0);
             let direct = plain.attach(base.clone(), &device);
             assert_eq!(info.parameters, plain.counts(&direct).0);
             assert!(info.parameters < strategy.counts(&tuned).0);

@@ -42,14 +42,13 @@ use crate::generate::rerank::rerank;
 use crate::layout::{Layout, Runs};
 use crate::metrics::Abstractor;
 use crate::mining::Pair;
-use crate::model::adapter::{load_adapter, read_info};
-use crate::model::{AdapterBank, Backend, BartForConditionalGeneration, hf};
+use crate::model::{Backend, BartForConditionalGeneration, hf};
 use crate::retrieve::{Bm25, IR_STRATEGY, fold_predictions, test_key};
+use crate::strategy::adapter::{load_adapter, load_bank, read_info};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::pairs::read_pairs;
 use crate::tables::{metrics as metrics_table, predictions, test_scores};
 use crate::train::finetune::{BASELINE, FoldInputs, FoldParts, IR};
-use crate::train::strategy::StrategyKind;
 pub use score::{RunKey, Scored, duplicate_metrics, metric, score_run};
 
 /// Beam width and returned sequences: the paper's top-5 from 5 beams (§4.3).
@@ -403,14 +402,10 @@ fn label(run: &Pending) -> String {
 fn mixable(run: &Pending) -> bool {
     // A reranking run generates nothing: it scores retrieval's candidates on its own.
     run.reranker_loss.is_none()
-        && run.adapter.as_deref().is_some_and(|dir| {
-            read_info(dir).is_ok_and(|info| {
-                matches!(
-                    info.strategy.kind,
-                    StrategyKind::Prefix | StrategyKind::Lora
-                )
-            })
-        })
+        && run
+            .adapter
+            .as_deref()
+            .is_some_and(|dir| read_info(dir).is_ok_and(|info| info.strategy.mixes_in_batch()))
 }
 
 /// The runs evaluated together: mixable runs in groups of up to `mix` (in run order), every
@@ -602,7 +597,7 @@ fn generate_unit(
                 (label(unit[i]), dir)
             })
             .collect();
-        let bank = AdapterBank::load(cx.base, cx.base_dir, &adapters, cx.device)?;
+        let bank = load_bank(cx.base, cx.base_dir, &adapters, cx.device)?;
         let models = Models::Mixed {
             base: cx.base,
             bank: &bank,

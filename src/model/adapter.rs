@@ -1,20 +1,22 @@
-//! Adapters: a customized model stored as its trainable tensors only, beside the base model it
-//! was customized from (paper §3.6: the storage a strategy costs is its Table 1 column).
+//! Adapter files: a customized model stored as a selection of its tensors, beside the base model
+//! it was customized from (paper §3.6: the storage a strategy costs is its Table 1 column).
 //!
 //! An adapter folder holds
 //! - `adapter.safetensors`: exactly the tensors the strategy trains, keyed by HF-style paths
 //!   (`model.decoder.layers.11.fc1.weight`, `model.encoder.layers.0.self_attn.prefix.key`,
 //!   `model.encoder.layers.0.self_attn.q_proj.lora_A.weight`), `Linear` weights in PyTorch's
 //!   `[d_out, d_in]` layout as in [`super::hf`];
-//! - `adapter.json` ([`AdapterInfo`]): the strategy with its settings, the base folder and its
-//!   content hash, tensor and parameter counts, the tailor version;
+//! - `adapter.json`: the strategy with its settings, the base folder and its content hash,
+//!   tensor and parameter counts, the tailor version;
 //! - for `lora` also PEFT's layout (`adapter_config.json` + `adapter_model.safetensors`, keys
 //!   `base_model.model.<module>.lora_A.weight`), so `peft.PeftModel.from_pretrained` loads it
 //!   onto the HF export of the base (`pipelines/python/check_peft.py`).
 //!
-//! Loading attaches the strategy's modules to the base and overwrites the stored tensors, so
-//! base + adapter computes the fine-tuned model's logits bit for bit. An adapter refuses a base
-//! whose `config.json` + `model.safetensors` differ from the one it was trained on.
+//! This module is the tensor side: file names, keys, the base's content hash, and writing or
+//! loading the tensors a predicate selects. Which tensors (a strategy's trainable ones) and what
+//! `adapter.json` says are the strategies' business (`crate::strategy::adapter`); the model
+//! knows nothing of them. Loading overwrites the selected tensors of a model whose modules are
+//! already attached, so base + adapter computes the fine-tuned model's logits bit for bit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, Read};
@@ -24,13 +26,12 @@ use anyhow::{Context, Result, bail};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use safetensors::{Dtype, tensor::TensorView};
-use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::bart::BartForConditionalGeneration;
 use super::hf::{CONFIG_FILE, WEIGHTS_FILE, read_tensors};
+use super::lora::is_lora;
 use super::params::{PathStack, hf_key};
-use crate::train::strategy::{Strategy, StrategyKind, is_lora};
 
 pub const ADAPTER_WEIGHTS: &str = "adapter.safetensors";
 pub const ADAPTER_INFO: &str = "adapter.json";
@@ -39,24 +40,6 @@ pub const PEFT_CONFIG: &str = "adapter_config.json";
 pub const PEFT_WEIGHTS: &str = "adapter_model.safetensors";
 /// PEFT prefixes state-dict keys with its wrappers (`PeftModel.base_model` → `LoraModel.model`).
 pub const PEFT_KEY_PREFIX: &str = "base_model.model.";
-
-/// What `adapter.json` says about an adapter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdapterInfo {
-    /// The strategy and its settings (which modules to attach before loading).
-    pub strategy: Strategy,
-    /// The base model folder as given when saving (informational; the hash decides).
-    pub base_model: String,
-    /// [`base_hash`] of the base folder.
-    pub base_hash: String,
-    /// Tensors in `adapter.safetensors`.
-    pub tensors: usize,
-    /// Parameters in `adapter.safetensors` (the strategy's trainable count).
-    pub parameters: usize,
-    /// Size of `adapter.safetensors` in bytes.
-    pub bytes: u64,
-    pub tailor_version: String,
-}
 
 /// The content hash of a model folder: xxh3-64 (hex) of `config.json` then `model.safetensors`
 /// (each preceded by its length), so a renamed or copied base still matches and a retrained
@@ -102,112 +85,61 @@ fn transposed(path: &str, owner: &str) -> bool {
     owner == "Linear" && path.ends_with(".weight")
 }
 
-/// Write `model`'s trainable tensors under `strategy` into `dir` (created if needed) as
-/// `adapter.safetensors` + `adapter.json`, and for `lora` also PEFT's
-/// `adapter_config.json` + `adapter_model.safetensors`. `base_dir` is the base model folder the
-/// model was customized from (hashed into `adapter.json`).
-pub fn save_adapter(
-    model: &BartForConditionalGeneration,
-    strategy: &Strategy,
-    base_dir: &Path,
-    dir: &Path,
-) -> Result<AdapterInfo> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating adapter folder {}", dir.display()))?;
-    // A reparameterised prefix is stored as the MLP's output (as PEFT does).
-    let materialized;
-    let model = if model.prefix_mlp.is_some() {
-        materialized = super::prefix_mlp::materialize(model.clone());
-        &materialized
-    } else {
-        model
-    };
-    let stored = strategy.materialized();
-    let mut collector = Collector {
-        stack: PathStack::default(),
-        strategy: &stored,
-        config: &model.config,
-        tensors: BTreeMap::new(),
-        parameters: 0,
-    };
-    model.visit(&mut collector);
-    let Collector {
-        tensors,
-        parameters,
-        ..
-    } = collector;
-    if tensors.is_empty() {
-        bail!(
-            "the model has no parameters that strategy {} trains; was it attached?",
-            strategy.name()
-        );
-    }
-    let weights = dir.join(ADAPTER_WEIGHTS);
-    write_safetensors(&tensors, &weights)?;
-    if strategy.kind == StrategyKind::Lora {
-        let peft: BTreeMap<String, (Vec<usize>, Vec<u8>)> = tensors
-            .iter()
-            .map(|(key, value)| (format!("{PEFT_KEY_PREFIX}{key}"), value.clone()))
-            .collect();
-        write_safetensors(&peft, &dir.join(PEFT_WEIGHTS))?;
-        write_json(&peft_config(strategy, base_dir), &dir.join(PEFT_CONFIG))?;
-    }
-    let info = AdapterInfo {
-        strategy: strategy.clone(),
-        base_model: base_dir.display().to_string(),
-        base_hash: base_hash(base_dir)?,
-        tensors: tensors.len(),
-        parameters,
-        bytes: std::fs::metadata(&weights)
-            .with_context(|| format!("reading {}", weights.display()))?
-            .len(),
-        tailor_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    write_json(&info, &dir.join(ADAPTER_INFO))?;
-    Ok(info)
+/// Tensors selected from a model, keyed by adapter key: `key → (shape, little-endian f32
+/// bytes)`, in `Linear` weights' PyTorch layout.
+#[derive(Debug, Clone, Default)]
+pub struct AdapterTensors {
+    tensors: BTreeMap<String, (Vec<usize>, Vec<u8>)>,
+    parameters: usize,
 }
 
-/// Read an adapter folder's `adapter.json`.
-pub fn read_info(dir: &Path) -> Result<AdapterInfo> {
-    let path = dir.join(ADAPTER_INFO);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading adapter info {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing adapter info {}", path.display()))
+impl AdapterTensors {
+    /// The float parameters of `model` whose burn path `select` accepts.
+    pub fn select(model: &BartForConditionalGeneration, select: impl Fn(&str) -> bool) -> Self {
+        let mut collector = Collector {
+            stack: PathStack::default(),
+            select,
+            tensors: Self::default(),
+        };
+        model.visit(&mut collector);
+        collector.tensors
+    }
+
+    /// Tensors selected.
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    /// Parameters in the selected tensors.
+    pub fn parameters(&self) -> usize {
+        self.parameters
+    }
+
+    /// Write them as safetensors with `{"format": "pt"}`, every key behind `key_prefix` (empty,
+    /// or [`PEFT_KEY_PREFIX`] for PEFT's layout).
+    pub fn write(&self, path: &Path, key_prefix: &str) -> Result<()> {
+        write_safetensors(&self.tensors, key_prefix, path)
+    }
 }
 
-/// Base + adapter: check that `base_dir` is the adapter's base (by content hash), attach the
-/// strategy's modules to `base` (which must be the model of `base_dir`) and overwrite every
-/// stored tensor. Missing, unknown and mis-shaped keys are errors naming each key.
-pub fn load_adapter(
-    base: BartForConditionalGeneration,
-    base_dir: &Path,
-    dir: &Path,
-    device: &Device,
-) -> Result<(BartForConditionalGeneration, Strategy)> {
-    let info = read_info(dir)?;
-    let hash = base_hash(base_dir)?;
-    if hash != info.base_hash {
-        bail!(
-            "adapter {} was trained on base {} (hash {}), but the given base {} has hash {hash}",
-            dir.display(),
-            info.base_model,
-            info.base_hash,
-            base_dir.display()
-        );
-    }
-    let strategy = info.strategy;
-    strategy
-        .validate()
-        .with_context(|| format!("strategy settings in {}", dir.join(ADAPTER_INFO).display()))?;
-    let weights = dir.join(ADAPTER_WEIGHTS);
-    let mut tensors = read_tensors(&weights)?;
-    // What was stored: a reparameterised prefix as plain prefixes.
-    let stored = strategy.materialized();
-    let model = stored.attach(base, device);
-    let config = model.config.clone();
+/// Overwrite every float parameter of `model` that `select` accepts with its tensor in the
+/// safetensors file `weights` (written by [`AdapterTensors::write`] without a key prefix).
+/// Missing, unknown and mis-shaped keys are one error naming each key and `what` the selection
+/// is (e.g. `strategy l-ldb`).
+pub fn load_tensors(
+    model: BartForConditionalGeneration,
+    weights: &Path,
+    select: impl Fn(&str) -> bool,
+    what: &str,
+) -> Result<BartForConditionalGeneration> {
+    let mut tensors = read_tensors(weights)?;
     let mut loader = Loader {
         stack: PathStack::default(),
-        select: |path: &str| stored.trains(path, &config),
+        select,
         tensors: &mut tensors,
         errors: Vec::new(),
     };
@@ -220,54 +152,26 @@ pub fn load_adapter(
     );
     if !errors.is_empty() {
         bail!(
-            "{} does not match strategy {} on this base:\n  {}",
+            "{} does not match {what} on this base:\n  {}",
             weights.display(),
-            strategy.name(),
             errors.join("\n  ")
         );
     }
-    Ok((model, strategy))
+    Ok(model)
 }
 
-/// PEFT's `LoraConfig` as `save_pretrained` writes it (fields PEFT needs to rebuild the
-/// adapter; the rest at PEFT's defaults).
-fn peft_config(strategy: &Strategy, base_dir: &Path) -> serde_json::Value {
-    let lora = &strategy.lora;
-    serde_json::json!({
-        "peft_type": "LORA",
-        "task_type": "SEQ_2_SEQ_LM",
-        "base_model_name_or_path": base_dir.display().to_string(),
-        "revision": null,
-        "r": lora.rank,
-        "lora_alpha": lora.alpha,
-        "lora_dropout": lora.dropout,
-        "target_modules": lora.targets,
-        "bias": "none",
-        "fan_in_fan_out": false,
-        "inference_mode": true,
-        "init_lora_weights": true,
-        "use_rslora": false,
-        "use_dora": false,
-        "modules_to_save": null,
-        "layers_to_transform": null,
-        "layers_pattern": null,
-        "rank_pattern": {},
-        "alpha_pattern": {},
-    })
-}
-
-fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)? + "\n";
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-/// f32 tensors `key → (shape, little-endian bytes)` as safetensors with `{"format": "pt"}`.
-fn write_safetensors(tensors: &BTreeMap<String, (Vec<usize>, Vec<u8>)>, path: &Path) -> Result<()> {
+/// f32 tensors `key → (shape, little-endian bytes)` as safetensors with `{"format": "pt"}`,
+/// each key behind `key_prefix`.
+fn write_safetensors(
+    tensors: &BTreeMap<String, (Vec<usize>, Vec<u8>)>,
+    key_prefix: &str,
+    path: &Path,
+) -> Result<()> {
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
         .map(|(key, (shape, bytes))| {
             TensorView::new(Dtype::F32, shape.clone(), bytes)
-                .map(|view| (key.clone(), view))
+                .map(|view| (format!("{key_prefix}{key}"), view))
                 .with_context(|| format!("tensor {key}"))
         })
         .collect::<Result<_>>()?;
@@ -276,15 +180,13 @@ fn write_safetensors(tensors: &BTreeMap<String, (Vec<usize>, Vec<u8>)>, path: &P
         .with_context(|| format!("writing adapter weights {}", path.display()))
 }
 
-struct Collector<'a> {
+struct Collector<F> {
     stack: PathStack,
-    strategy: &'a Strategy,
-    config: &'a super::BartConfig,
-    tensors: BTreeMap<String, (Vec<usize>, Vec<u8>)>,
-    parameters: usize,
+    select: F,
+    tensors: AdapterTensors,
 }
 
-impl ModuleVisitor for Collector<'_> {
+impl<F: Fn(&str) -> bool> ModuleVisitor for Collector<F> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
         self.stack.enter(name, container_type);
     }
@@ -295,7 +197,7 @@ impl ModuleVisitor for Collector<'_> {
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let (path, owner) = self.stack.describe();
-        if !self.strategy.trains(&path, self.config) {
+        if !(self.select)(&path) {
             return;
         }
         let tensor = param.val();
@@ -307,9 +209,10 @@ impl ModuleVisitor for Collector<'_> {
         let data = tensor.into_data().convert::<f32>();
         let shape = data.shape().to_vec();
         let values = data.try_into_vec::<f32>().expect("converted to f32");
-        self.parameters += values.len();
+        self.tensors.parameters += values.len();
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.tensors
+            .tensors
             .insert(adapter_key(&path, &owner), (shape, bytes));
     }
 }

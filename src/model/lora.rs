@@ -93,8 +93,8 @@ impl AttentionLora {
     /// attention.
     ///
     /// # Panics
-    /// On a target that is not one of [`TARGETS`]; `Strategy::validate` rejects such settings
-    /// with an error before a model is built.
+    /// On a target that is not one of [`TARGETS`]; the `lora` strategy's settings check
+    /// rejects such targets with an error before a model is built.
     pub fn new(
         targets: &[String],
         d_model: usize,
@@ -122,6 +122,11 @@ impl AttentionLora {
             out_proj: make("out_proj"),
         }
     }
+}
+
+/// Whether a burn parameter path is a LoRA factor (`….lora.q_proj.lora_A.weight`).
+pub fn is_lora(path: &str) -> bool {
+    path.split('.').any(|part| part == "lora")
 }
 
 /// A base projection plus its LoRA update, if any. Without one this is exactly

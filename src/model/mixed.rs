@@ -14,19 +14,16 @@
 //! The same per-call tensors carry prefixes computed by the prefix MLP during training
 //! (`prefix_mlp`), with one row broadcast over the batch.
 //!
-//! Strategies that change base weights (`custom`, `l-eo`, `l-ldb`) cannot share a batch; the
-//! bank refuses them, naming the adapter.
+//! Strategies that change base weights (`custom`, `l-eo`, `l-ldb`) cannot share a batch: the
+//! bank stacks only prefixes and LoRA updates, and loading a bank from adapter folders
+//! (`crate::strategy::adapter::load_bank`) refuses the others, naming the adapter.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use burn::prelude::*;
 
-use super::adapter::{load_adapter, read_info};
 use super::attention::{BartAttention, MASKED};
 use super::bart::{BartForConditionalGeneration, interleaved};
 use super::lora::Lora;
-use crate::train::strategy::StrategyKind;
 
 /// Prefix keys/values supplied for a call: `[rows, len, d_model]`, `rows` = 1 (broadcast over
 /// the batch) or the batch size; `bias` `[rows, 1, 1, len]` masks padded positions (`None`: all
@@ -121,8 +118,8 @@ pub struct AdapterBank {
 }
 
 impl AdapterBank {
-    /// Stack `adapters` (name, the base with that adapter attached, e.g. from
-    /// [`super::adapter::load_adapter`]). Every model must be the same architecture; only their
+    /// Stack `adapters` (name, the base with that adapter attached, e.g. loaded from its
+    /// adapter folder). Every model must be the same architecture; only their
     /// prefixes and LoRA updates are read, so the caller guarantees the base weights are shared
     /// (strategies `prefix` and `lora`).
     pub fn new(adapters: &[(String, &BartForConditionalGeneration)]) -> Result<Self> {
@@ -153,39 +150,6 @@ impl AdapterBank {
             names: adapters.iter().map(|(n, _)| n.clone()).collect(),
             layers,
         })
-    }
-
-    /// Load adapter folders (name, folder) saved for the base at `base_dir` (`base` is its
-    /// model) and stack them. Only `prefix` and `lora` adapters can share a batch; any other is
-    /// an error naming the folder, as is an adapter of another base.
-    pub fn load(
-        base: &BartForConditionalGeneration,
-        base_dir: &Path,
-        adapters: &[(String, PathBuf)],
-        device: &Device,
-    ) -> Result<Self> {
-        for (name, dir) in adapters {
-            let info = read_info(dir)?;
-            if !matches!(
-                info.strategy.kind,
-                StrategyKind::Prefix | StrategyKind::Lora
-            ) {
-                bail!(
-                    "adapter {} ({name}) is a {} adapter: it changes the base's own weights, so \
-                     its requests cannot share a batch with other projects (only prefix and \
-                     lora adapters can); generate with it alone",
-                    dir.display(),
-                    info.strategy.name()
-                );
-            }
-        }
-        let models = load_named(base, base_dir, adapters, device)?;
-        let refs: Vec<(String, &BartForConditionalGeneration)> = adapters
-            .iter()
-            .zip(&models)
-            .map(|((name, _), model)| (name.clone(), model))
-            .collect();
-        Self::new(&refs)
     }
 
     pub fn names(&self) -> &[String] {
@@ -232,24 +196,6 @@ impl AdapterBank {
         }
         model
     }
-}
-
-/// Each named adapter folder loaded onto the base at `base_dir` (`base` is its model), in order;
-/// an error names the adapter that failed.
-pub fn load_named(
-    base: &BartForConditionalGeneration,
-    base_dir: &Path,
-    adapters: &[(String, PathBuf)],
-    device: &Device,
-) -> Result<Vec<BartForConditionalGeneration>> {
-    adapters
-        .iter()
-        .map(|(name, dir)| {
-            load_adapter(base.clone(), base_dir, dir, device)
-                .map(|(model, _)| model)
-                .with_context(|| format!("loading adapter {} ({name})", dir.display()))
-        })
-        .collect()
 }
 
 /// Stack one attention's adapters (one per project).

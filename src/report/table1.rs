@@ -17,7 +17,7 @@ use crate::model::adapter::ADAPTER_WEIGHTS;
 use crate::model::hf::{TIED_ALIASES, WEIGHTS_FILE};
 use crate::model::params::table1;
 use crate::model::{BartConfig, BartForConditionalGeneration, Preset};
-use crate::train::strategy::{LoraSettings, Strategy, StrategyKind};
+use crate::strategy::{LoraSettings, Strategy};
 
 /// The paper's Table 1 for bart-large, as published (parameters in millions, share trained).
 pub const PAPER_TABLE1: [(&str, f64, f64, &str); 4] = [
@@ -162,11 +162,7 @@ pub fn large(lora: &LoraSettings) -> Vec<(String, usize, usize)> {
         .map(|r| (r.process.to_string(), r.total, r.trained))
         .collect();
     let device = Device::default();
-    let strategy = Strategy {
-        kind: StrategyKind::Lora,
-        lora: lora.clone(),
-        ..Strategy::new(StrategyKind::Lora)
-    };
+    let strategy = Strategy::Lora { lora: lora.clone() };
     let model = strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
     let (trained, total) = strategy.counts(&model);
     rows.push(("LoRA".into(), total, trained));

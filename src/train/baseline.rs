@@ -15,12 +15,12 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::settings::Profile;
-use super::strategy::{Strategy, StrategyKind};
 use super::trainer::{self, BEST_DIR, Run, RunModel};
 use crate::data::examples::{Example, ensure_examples, read_examples, tokenizer_dir};
 use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::{GenerationConfig, generate};
 use crate::model::{Backend, BartConfig, BartForConditionalGeneration, hf};
+use crate::strategy::Strategy;
 
 /// The run folder of a profile's baseline: `OUT/runs/baseline/<profile>`.
 pub fn run_dir(out: &Path, profile: &str) -> PathBuf {
@@ -207,7 +207,7 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
         dir.display()
     );
     let hooks = FullModel {
-        strategy: Strategy::new(StrategyKind::Custom),
+        strategy: Strategy::Custom,
         tokenizer: &tokenizer,
         max_target: profile.data.max_target,
     };

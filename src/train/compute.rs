@@ -594,14 +594,21 @@ mod tests {
 
     #[test]
     fn a_prefix_mlp_costs_the_prefixes_it_feeds_plus_its_own_work_per_step() {
-        use crate::train::strategy::{Strategy, StrategyKind};
+        use crate::strategy::{PrefixSettings, Strategy};
         let (config, _) = tiny();
         let device = Device::default();
-        let mut direct = Strategy::new(StrategyKind::Prefix);
-        direct.prefix.len = 5;
-        direct.prefix.cross_attention = true;
-        let mut mlp = direct.clone();
-        mlp.prefix.mlp_hidden = 16;
+        let prefix = PrefixSettings {
+            len: 5,
+            cross_attention: true,
+            ..PrefixSettings::default()
+        };
+        let mlp = Strategy::Prefix {
+            prefix: PrefixSettings {
+                mlp_hidden: 16,
+                ..prefix.clone()
+            },
+        };
+        let direct = Strategy::Prefix { prefix };
         let account = |strategy: &Strategy| {
             let model =
                 strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);

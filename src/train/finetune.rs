@@ -22,13 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, BaselineOptions};
 use super::settings::{FinetuneSettings, Profile};
-use super::strategy::{PrefixInit, Strategy, StrategyKind};
 use super::trainer::{self, BEST_DIR, Run, RunModel};
 use crate::data::examples::{Example, ExampleSettings, read_examples};
 use crate::data::folds::{FoldBy, split_fold};
 use crate::data::tokenizer::CodeTokenizer;
-use crate::model::adapter::{ADAPTER_WEIGHTS, load_adapter, save_adapter};
+use crate::model::adapter::ADAPTER_WEIGHTS;
 use crate::model::{Backend, BartForConditionalGeneration, hf};
+use crate::strategy::adapter::{load_adapter, save_adapter};
+use crate::strategy::{Strategy, StrategyKind};
 use crate::tables::finetune::{self as table, FinetuneRow};
 use crate::tables::{projects, table_path};
 
@@ -164,14 +165,7 @@ impl RunModel for AdapterRun<'_> {
 
 /// The strategies of the sweep with the profile's prefix and LoRA settings.
 pub fn strategies(settings: &FinetuneSettings, kinds: &[StrategyKind]) -> Vec<Strategy> {
-    kinds
-        .iter()
-        .map(|&kind| Strategy {
-            kind,
-            prefix: settings.prefix.clone(),
-            lora: settings.lora.clone(),
-        })
-        .collect()
+    kinds.iter().map(|&kind| settings.strategy(kind)).collect()
 }
 
 /// Run every (project, fold, strategy) of the profile's `finetune` section (narrowed by the
@@ -575,33 +569,12 @@ fn run_recipe(
             fold_by: format!("{:?}", settings.fold_by),
             valid_fraction: settings.valid_fraction,
             fold_seed: settings.fold_seed,
-            train: settings.train_for(strategy.kind),
+            train: settings.train_for(strategy.kind()),
             base_hash: base_hash.to_string(),
             data: profile.data.clone(),
-            strategy: RecipeStrategy::of(strategy),
+            strategy: strategy.clone(),
         })?
     ))
-}
-
-/// A strategy as its run's recipe records it: the kind and only the settings that kind uses,
-/// so that changing the profile's prefix settings leaves a `custom` run's recipe as it was.
-#[derive(Debug, Clone, Serialize)]
-struct RecipeStrategy {
-    kind: StrategyKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prefix: Option<super::strategy::PrefixSettings>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lora: Option<super::strategy::LoraSettings>,
-}
-
-impl RecipeStrategy {
-    fn of(strategy: &Strategy) -> Self {
-        Self {
-            kind: strategy.kind,
-            prefix: (strategy.kind == StrategyKind::Prefix).then(|| strategy.prefix.clone()),
-            lora: (strategy.kind == StrategyKind::Lora).then(|| strategy.lora.clone()),
-        }
-    }
 }
 
 /// What became of a run the table has a row for.
@@ -730,7 +703,7 @@ fn customize(run: &CustomizeRun<'_>) -> Result<FinetuneRow> {
             valid.len()
         );
     }
-    let train_settings = settings.train_for(strategy.kind);
+    let train_settings = settings.train_for(strategy.kind());
     super::settings::claim_run_dir(dir, run.recipe)?;
     // The run's own record of its fold, read back by evaluation (never the shared fold file).
     super::checkpoint::write_atomic(
@@ -740,17 +713,7 @@ fn customize(run: &CustomizeRun<'_>) -> Result<FinetuneRow> {
     let device = options.backend.device(options.cuda)?.autodiff();
     device.seed(settings.train.seed);
     let start = hf::load_dir(run.base_dir, &device)?;
-    let mut model = strategy.attach(start, &device);
-    if strategy.kind == StrategyKind::Prefix && strategy.prefix.init == PrefixInit::Tokens {
-        let sequences: Vec<Vec<u32>> = train
-            .iter()
-            .flat_map(|e| [e.input_ids.clone(), e.target_ids.clone()])
-            .collect();
-        let tokens =
-            super::prefix_init::most_frequent_tokens(&sequences, strategy.prefix.len, true);
-        model =
-            super::prefix_init::init_prefix_from_tokens(model, &tokens, &strategy.prefix, &device);
-    }
+    let model = strategy.initialise(strategy.attach(start, &device), train, &device);
     let hooks = AdapterRun {
         strategy,
         config: model.config.clone(),
@@ -848,7 +811,9 @@ struct RunRecipe {
     base_hash: String,
     /// The examples' settings (context level, lengths, retrieved tests): what the inputs are.
     data: ExampleSettings,
-    strategy: RecipeStrategy,
+    /// The kind and only the settings that kind uses, so that changing the profile's prefix
+    /// settings leaves a `custom` run's recipe as it was.
+    strategy: Strategy,
     train: super::settings::TrainSettings,
 }
 

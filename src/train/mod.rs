@@ -1,15 +1,13 @@
 //! Training: the one loop ([`trainer`]) that trains the baseline and every customization
 //! strategy, what it needs around it (profiles, schedule, checkpoints, batches and loss), and
-//! compute accounting in the paper's PF-seconds ([`compute`]). Strategies ([`strategy`]) only
-//! declare which parameters train; the loop never branches on them.
+//! compute accounting in the paper's PF-seconds ([`compute`]). Strategies (`crate::strategy`)
+//! only declare which parameters train; the loop never branches on them.
 
 pub mod baseline;
 pub mod batch;
 pub mod checkpoint;
 pub mod compute;
 pub mod finetune;
-pub mod prefix_init;
 pub mod schedule;
 pub mod settings;
-pub mod strategy;
 pub mod trainer;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::examples::ExampleSettings;
 use crate::data::folds::FoldBy;
 use crate::model::{BartConfig, Preset};
-use crate::train::strategy::{LoraSettings, PrefixSettings, StrategyKind};
+use crate::strategy::{LoraSettings, PrefixSettings, Strategy, StrategyKind};
 
 /// The learning-rate schedule after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -193,7 +193,9 @@ pub struct FinetuneSettings {
     /// Share of the non-test folds held out for early stopping (the paper: 10%).
     pub valid_fraction: f64,
     pub fold_seed: u64,
+    /// `[finetune.prefix]`: the settings of `prefix` runs.
     pub prefix: PrefixSettings,
+    /// `[finetune.lora]`: the settings of `lora` runs.
     pub lora: LoraSettings,
     /// The optimisation recipe of customization runs.
     pub train: TrainSettings,
@@ -205,6 +207,11 @@ pub struct FinetuneSettings {
 }
 
 impl FinetuneSettings {
+    /// The strategy `kind` with this profile's settings for it (only its own section).
+    pub fn strategy(&self, kind: StrategyKind) -> Strategy {
+        kind.configure(&self.prefix, &self.lora)
+    }
+
     /// The optimisation recipe of `kind`'s runs: `train` with the strategy's learning rate.
     pub fn train_for(&self, kind: StrategyKind) -> TrainSettings {
         let mut train = self.train.clone();

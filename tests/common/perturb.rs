@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use tailor::model::BartForConditionalGeneration;
 use tailor::model::params::named_params;
-use tailor::train::strategy::Strategy;
+use tailor::strategy::Strategy;
 
 /// Add N(0, std) to every parameter `strategy` trains.
 pub fn perturb(

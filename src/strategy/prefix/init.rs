@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use burn::prelude::*;
 
-use super::strategy::PrefixSettings;
+use super::PrefixSettings;
 use crate::model::attention::{AttentionPrefix, causal_bias};
 use crate::model::encoder::positions;
 use crate::model::{BartConfig, BartForConditionalGeneration};
@@ -279,18 +279,19 @@ mod tests {
 
     #[test]
     fn a_prefix_mlp_starts_from_the_tokens_embeddings() {
-        use crate::train::strategy::{Strategy, StrategyKind};
+        use crate::strategy::Method;
         let device = Device::default();
         let config = BartConfig::preset(Preset::Tiny);
-        let mut strategy = Strategy::new(StrategyKind::Prefix);
-        strategy.prefix.len = 4;
-        strategy.prefix.mlp_hidden = 8;
-        let model = strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
-        let model = init_prefix_from_tokens(model, &[10, 11, 12], &strategy.prefix, &device);
+        let settings = PrefixSettings {
+            len: 4,
+            mlp_hidden: 8,
+            ..PrefixSettings::default()
+        };
+        let model = settings.attach(BartForConditionalGeneration::new(&config, &device), &device);
+        let model = init_prefix_from_tokens(model, &[10, 11, 12], &settings, &device);
         let embedding = model.prefix_mlp.as_ref().unwrap().embedding.val();
         let shared = model.model.shared.weight.val();
         let scale = config.embed_scale() as f32;
-        // Rows cycle through the tokens: 10, 11, 12, 10.
         let d = config.d_model;
         let got: Vec<f32> = embedding.into_data().try_to_vec::<f32>().unwrap();
         let table: Vec<f32> = shared.into_data().try_to_vec::<f32>().unwrap();
