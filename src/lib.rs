@@ -11,6 +11,7 @@ pub mod data;
 pub mod evaluate;
 pub mod generate;
 pub mod java;
+pub mod label;
 pub mod layout;
 pub mod metrics;
 pub mod mining;

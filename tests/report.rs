@@ -31,7 +31,8 @@ use tailor::tables::metrics::{MetricRow, read_rows as read_metrics, write_rows a
 use tailor::tables::predictions::read_rows as read_predictions;
 use tailor::tables::table_path;
 use tailor::tables::test_scores::{TestScoreRow, write_rows as write_scores};
-use tailor::train::finetune::{FoldParts, fold_file, run_dir};
+use tailor::layout::Layout;
+use tailor::train::finetune::FoldParts;
 
 const STRATEGIES: [&str; 5] = ["custom", "l-eo", "l-ldb", "prefix", "lora"];
 
@@ -168,7 +169,8 @@ fn depth(key: &str, layers: usize) -> Option<usize> {
 fn synthetic(out: &Path, profile: &str) {
     let config = BartConfig::preset(Preset::Tiny);
     let model = BartForConditionalGeneration::new(&config, &Device::default());
-    let base_dir = out.join("runs/baseline").join(profile).join("best");
+    let runs = Layout::new(out).runs(profile);
+    let base_dir = runs.baseline_model();
     hf::save_dir(&model, &base_dir).unwrap();
     let base = hf::read_tensors(&base_dir.join(WEIGHTS_FILE)).unwrap();
     let base: BTreeMap<String, (Vec<usize>, Vec<f32>)> = base
@@ -189,12 +191,12 @@ fn synthetic(out: &Path, profile: &str) {
                 valid: vec!["v".into()],
                 test: vec!["a".into(), "b".into()],
             };
-            let file = fold_file(out, profile, project, fold as usize);
+            let file = runs.fold_file(project, fold as usize);
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, serde_json::to_string(&parts).unwrap()).unwrap();
             for (s, strategy) in std::iter::once("baseline").chain(STRATEGIES).enumerate() {
                 let gain = s as f64 + p as f64 + f64::from(fold);
-                let dir = run_dir(out, profile, project, strategy, fold as usize);
+                let dir = runs.run_dir(project, strategy, fold as usize);
                 let adapter: BTreeMap<String, (Vec<usize>, Vec<f32>)> = match strategy {
                     "custom" => base
                         .iter()

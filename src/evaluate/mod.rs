@@ -39,16 +39,17 @@ use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::GenerationConfig;
 use crate::generate::requests::{Models, Request, generate_requests};
 use crate::generate::rerank::rerank;
+use crate::label::RunLabel;
 use crate::layout::{Layout, Runs};
 use crate::metrics::Abstractor;
 use crate::mining::Pair;
 use crate::model::{Backend, BartForConditionalGeneration, hf};
-use crate::retrieve::{Bm25, IR_STRATEGY, fold_predictions, test_key};
+use crate::retrieve::{Bm25, fold_predictions, test_key};
 use crate::strategy::adapter::{load_adapter, load_bank, read_info};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::pairs::read_pairs;
 use crate::tables::{metrics as metrics_table, predictions, test_scores};
-use crate::train::finetune::{BASELINE, FoldInputs, FoldParts, IR};
+use crate::train::finetune::{FoldInputs, FoldParts};
 pub use score::{RunKey, Scored, duplicate_metrics, metric, score_run};
 
 /// Beam width and returned sequences: the paper's top-5 from 5 beams (§4.3).
@@ -103,6 +104,8 @@ pub struct EvaluateSummary {
 #[derive(Debug, Clone)]
 struct Pending {
     key: RunKey,
+    /// `key.strategy`, parsed.
+    label: RunLabel,
     /// The adapter folder; `None` for the baseline and `ir`.
     adapter: Option<PathBuf>,
     /// The fold's training part: where `ir` retrieves from, and what a test's exact duplicate
@@ -115,11 +118,10 @@ struct Pending {
     reranker_loss: Option<f64>,
 }
 
-/// The prefix of a reranking run's label: `ir+custom` is retrieval's five candidates ordered by
-/// the customized model's likelihood (`crate::generate::rerank`).
-pub const RERANK_PREFIX: &str = "ir+";
+pub use crate::label::RERANK_PREFIX;
 
-/// The model a reranking run orders retrieval's candidates by, if `strategy` is one.
+/// The model a reranking run orders retrieval's candidates by, if `strategy` is one (see
+/// [`RunLabel::reranker`] for a parsed label).
 pub fn reranker(strategy: &str) -> Option<&str> {
     strategy.strip_prefix(RERANK_PREFIX)
 }
@@ -152,7 +154,10 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
             // A run of another profile sharing this output folder.
             continue;
         }
-        let (adapter, record) = if row.strategy == BASELINE || row.strategy == IR {
+        let label: RunLabel = row.strategy.parse().with_context(|| {
+            format!("{} fold {} of the finetune table", row.project_id, row.fold)
+        })?;
+        let (adapter, record) = if matches!(label, RunLabel::Baseline | RunLabel::Retrieval) {
             (None, file)
         } else {
             let adapter = runs.adapter_dir(project, &row.strategy, fold);
@@ -189,6 +194,7 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
                 strategy: row.strategy.clone(),
                 fold: row.fold,
             },
+            label,
             adapter,
             train: parts.train,
             test,
@@ -209,21 +215,24 @@ fn finished_runs(options: &EvaluateOptions, rows: &[FinetuneRow]) -> Result<Vec<
 fn rerank_runs(pending: &[Pending]) -> Vec<Pending> {
     let with_ir: std::collections::HashSet<(&str, u32)> = pending
         .iter()
-        .filter(|p| p.key.strategy == IR)
+        .filter(|p| p.label == RunLabel::Retrieval)
         .map(|p| (p.key.project_id.as_str(), p.key.fold))
         .collect();
     pending
         .iter()
-        .filter(|p| p.key.strategy != IR)
         .filter(|p| with_ir.contains(&(p.key.project_id.as_str(), p.key.fold)))
-        .map(|p| Pending {
-            key: RunKey {
-                strategy: format!("{RERANK_PREFIX}{}", p.key.strategy),
-                ..p.key.clone()
-            },
-            test_loss: f64::NAN,
-            reranker_loss: Some(p.test_loss),
-            ..p.clone()
+        .filter_map(|p| {
+            let label = p.label.reranked()?;
+            Some(Pending {
+                key: RunKey {
+                    strategy: label.to_string(),
+                    ..p.key.clone()
+                },
+                label,
+                test_loss: f64::NAN,
+                reranker_loss: Some(p.test_loss),
+                ..p.clone()
+            })
         })
         .collect()
 }
@@ -522,7 +531,7 @@ fn run_tests<'a>(run: &Pending, cx: &Context<'a>) -> Result<Vec<&'a Example>> {
 /// batches) and score each; one result per run, so a broken run fails alone.
 fn evaluate_unit(unit: &[&Pending], cx: &Context<'_>) -> Vec<Result<RunTables>> {
     if let [run] = unit
-        && run.key.strategy == IR_STRATEGY
+        && run.label == RunLabel::Retrieval
     {
         return vec![ir_outputs(run, cx).and_then(|(tests, outputs)| {
             cx.progress.inc(tests.len() as u64);

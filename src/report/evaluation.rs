@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 
 use super::plot::order;
+use crate::label::{RETRIEVAL, RunLabel};
 use crate::layout::{Layout, Runs};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::metrics::{self as metrics_table, MetricRow};
@@ -83,16 +84,37 @@ impl Current {
 fn is_reported(
     reported: &std::collections::HashSet<(&str, &str, u32)>,
     project: &str,
-    strategy: &str,
+    run: &RunLabel,
     fold: u32,
 ) -> bool {
-    match crate::evaluate::reranker(strategy) {
+    match run.reranker() {
         Some(model) => {
-            reported.contains(&(project, model, fold))
-                && reported.contains(&(project, crate::train::finetune::IR, fold))
+            reported.contains(&(project, model.to_string().as_str(), fold))
+                && reported.contains(&(project, RETRIEVAL, fold))
         }
-        None => reported.contains(&(project, strategy, fold)),
+        None => reported.contains(&(project, run.to_string().as_str(), fold)),
     }
+}
+
+/// The rows of a table whose run is reported; a run label that does not parse is an error
+/// naming the table (labels are parsed here, at the table boundary).
+fn reported_rows<R>(
+    rows: Vec<R>,
+    table: &Path,
+    reported: &std::collections::HashSet<(&str, &str, u32)>,
+    key: impl Fn(&R) -> (&str, &str, u32),
+) -> Result<Vec<R>> {
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (project, strategy, fold) = key(&row);
+        let run: RunLabel = strategy
+            .parse()
+            .with_context(|| format!("a run label in {}", table.display()))?;
+        if is_reported(reported, project, &run, fold) {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
 }
 
 impl Evaluation {
@@ -114,21 +136,25 @@ impl Evaluation {
             .map(|r| (r.project_id.as_str(), r.strategy.as_str(), r.fold))
             .collect();
         let metrics_path = layout.table(metrics_table::NAME);
-        let metrics: Vec<MetricRow> = metrics_table::read_rows(&metrics_path)
-            .with_context(|| format!("run `tailor evaluate --profile {profile}` first"))?
-            .into_iter()
-            .filter(|r| is_reported(&reported, r.project_id.as_str(), &r.strategy, r.fold))
-            .collect();
+        let metrics: Vec<MetricRow> = reported_rows(
+            metrics_table::read_rows(&metrics_path)
+                .with_context(|| format!("run `tailor evaluate --profile {profile}` first"))?,
+            &metrics_path,
+            &reported,
+            |r| (r.project_id.as_str(), r.strategy.as_str(), r.fold),
+        )?;
         ensure!(
             !metrics.is_empty(),
             "{} holds no metrics: run `tailor evaluate --profile {profile}`",
             metrics_path.display()
         );
         let scores_path = layout.table(test_scores::NAME);
-        let scores: Vec<TestScoreRow> = test_scores::read_rows(&scores_path)?
-            .into_iter()
-            .filter(|r| is_reported(&reported, r.project_id.as_str(), &r.strategy, r.fold))
-            .collect();
+        let scores: Vec<TestScoreRow> = reported_rows(
+            test_scores::read_rows(&scores_path)?,
+            &scores_path,
+            &reported,
+            |r| (r.project_id.as_str(), r.strategy.as_str(), r.fold),
+        )?;
         Ok(Self {
             out: out.to_path_buf(),
             profile: profile.to_string(),
@@ -143,12 +169,17 @@ impl Evaluation {
         Layout::new(&self.out).runs(&self.profile)
     }
 
-    /// The strategies with metrics, in the paper's order.
-    pub fn strategies(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.metrics.iter().map(|r| r.strategy.clone()).collect();
-        names.sort_by(|a, b| order(a).cmp(&order(b)).then(a.cmp(b)));
-        names.dedup();
-        names
+    /// The runs with metrics (baseline, strategies, retrieval, rerankings), in the paper's
+    /// order. [`Evaluation::load`] refuses a label that does not parse.
+    pub fn strategies(&self) -> Vec<RunLabel> {
+        let names: std::collections::BTreeSet<&str> =
+            self.metrics.iter().map(|r| r.strategy.as_str()).collect();
+        let mut runs: Vec<(RunLabel, &str)> = names
+            .into_iter()
+            .filter_map(|name| Some((name.parse().ok()?, name)))
+            .collect();
+        runs.sort_by(|a, b| order(&a.0).cmp(&order(&b.0)).then(a.1.cmp(b.1)));
+        runs.into_iter().map(|(run, _)| run).collect()
     }
 
     /// The projects with metrics, sorted.
@@ -160,11 +191,11 @@ impl Evaluation {
     }
 
     /// The folds evaluated per (project, strategy).
-    pub fn folds(&self, project: &str, strategy: &str) -> usize {
+    pub fn folds(&self, project: &str, run: &RunLabel) -> usize {
         let mut folds: Vec<u32> = self
             .metrics
             .iter()
-            .filter(|r| r.project_id == project && r.strategy == strategy)
+            .filter(|r| r.project_id == project && *run == r.strategy)
             .map(|r| r.fold)
             .collect();
         folds.sort_unstable();
@@ -192,28 +223,28 @@ impl Evaluation {
             .collect()
     }
 
-    /// One strategy's per-project means of `metric`, by project.
-    pub fn per_project(&self, strategy: &str, metric: &str) -> BTreeMap<String, f64> {
+    /// One run's per-project means of `metric`, by project.
+    pub fn per_project(&self, run: &RunLabel, metric: &str) -> BTreeMap<String, f64> {
         self.project_means(metric)
             .into_iter()
-            .filter(|((_, s), _)| s == strategy)
+            .filter(|((_, s), _)| run == s)
             .map(|((p, _), v)| (p, v))
             .collect()
     }
 
     /// The mean over projects of the per-project means (Table 3's average row).
-    pub fn average(&self, strategy: &str, metric: &str) -> Option<f64> {
-        mean(self.per_project(strategy, metric).values().copied())
+    pub fn average(&self, run: &RunLabel, metric: &str) -> Option<f64> {
+        mean(self.per_project(run, metric).values().copied())
     }
 
     /// `metric` pooled over every test of a strategy: the run values weighted by their test
     /// counts (for rates such as top-k match, "aggregated over the projects" as in Figure 4).
-    pub fn pooled(&self, strategy: &str, metric: &str) -> Option<f64> {
+    pub fn pooled(&self, run: &RunLabel, metric: &str) -> Option<f64> {
         let mut n: BTreeMap<(&str, u32), f64> = BTreeMap::new();
         for row in self
             .metrics
             .iter()
-            .filter(|r| r.strategy == strategy && r.metric == "n")
+            .filter(|r| *run == r.strategy && r.metric == "n")
         {
             n.insert((row.project_id.as_str(), row.fold), row.value);
         }
@@ -221,7 +252,7 @@ impl Evaluation {
         for row in self
             .metrics
             .iter()
-            .filter(|r| r.strategy == strategy && r.metric == metric && r.value.is_finite())
+            .filter(|r| *run == r.strategy && r.metric == metric && r.value.is_finite())
         {
             let w = n
                 .get(&(row.project_id.as_str(), row.fold))
@@ -233,11 +264,11 @@ impl Evaluation {
         (weight > 0.0).then(|| sum / weight)
     }
 
-    /// Test pairs evaluated for a strategy, over all runs.
-    pub fn tests(&self, strategy: &str) -> usize {
+    /// Test pairs evaluated for a run label, over all its runs.
+    pub fn tests(&self, run: &RunLabel) -> usize {
         self.metrics
             .iter()
-            .filter(|r| r.strategy == strategy && r.metric == "n")
+            .filter(|r| *run == r.strategy && r.metric == "n")
             .map(|r| r.value as usize)
             .sum()
     }

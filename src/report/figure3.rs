@@ -13,6 +13,7 @@ use plotters::prelude::*;
 
 use super::evaluation::{Evaluation, cell, write_csv};
 use super::plot::{colour, plot_err, render};
+use crate::label::RunLabel;
 use crate::model::adapter::ADAPTER_WEIGHTS;
 use crate::model::hf::{WEIGHTS_FILE, read_tensors};
 
@@ -100,7 +101,8 @@ pub fn figure3_data(eval: &Evaluation) -> Result<Figure3> {
     let base = folders.baseline_model().join(WEIGHTS_FILE);
     let mut per_block: BTreeMap<Block, Vec<f64>> = BTreeMap::new();
     let mut runs = 0;
-    for row in eval.finetune.iter().filter(|r| r.strategy == "custom") {
+    let custom = RunLabel::Strategy("custom".into());
+    for row in eval.finetune.iter().filter(|r| custom == r.strategy) {
         let adapter = folders
             .adapter_dir(&row.project_id, "custom", row.fold as usize)
             .join(ADAPTER_WEIGHTS);
@@ -204,9 +206,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &Figure3) -> Re
         .axis_desc_style(("sans-serif", 17))
         .draw()
         .map_err(plot_err)?;
-    let encoder = colour("custom");
-    let decoder = colour("prefix");
-    let other = colour("baseline");
+    let encoder = colour(&RunLabel::Strategy("custom".into()));
+    let decoder = colour(&RunLabel::Strategy("prefix".into()));
+    let other = colour(&RunLabel::Baseline);
     chart
         .draw_series(
             data.blocks

@@ -14,10 +14,11 @@ use plotters::prelude::*;
 use super::evaluation::{Evaluation, cell, write_csv};
 use super::plot::{colour, dashes, label, plot_err, render};
 use crate::evaluate::metric;
+use crate::label::RunLabel;
 use crate::metrics::exact::K;
 
 /// Per strategy: exact and abstracted rates for k = 1…5 (pooled over tests).
-pub fn top_k_rates(eval: &Evaluation) -> Vec<(String, [f64; K], [f64; K])> {
+pub fn top_k_rates(eval: &Evaluation) -> Vec<(RunLabel, [f64; K], [f64; K])> {
     eval.strategies()
         .into_iter()
         .map(|s| {
@@ -33,20 +34,20 @@ pub fn top_k_rates(eval: &Evaluation) -> Vec<(String, [f64; K], [f64; K])> {
 }
 
 /// Per strategy: the per-test style similarities (finite ones) and the per-run values.
-pub fn style_values(eval: &Evaluation) -> Vec<(String, Vec<f64>, Vec<f64>)> {
+pub fn style_values(eval: &Evaluation) -> Vec<(RunLabel, Vec<f64>, Vec<f64>)> {
     eval.strategies()
         .into_iter()
         .map(|s| {
             let tests: Vec<f64> = eval
                 .scores
                 .iter()
-                .filter(|r| r.strategy == s && r.style_similarity.is_finite())
+                .filter(|r| s == r.strategy && r.style_similarity.is_finite())
                 .map(|r| r.style_similarity)
                 .collect();
             let runs: Vec<f64> = eval
                 .metrics
                 .iter()
-                .filter(|r| r.strategy == s && r.metric == metric::STYLE && r.value.is_finite())
+                .filter(|r| s == r.strategy && r.metric == metric::STYLE && r.value.is_finite())
                 .map(|r| r.value)
                 .collect();
             (s, tests, runs)
@@ -64,7 +65,7 @@ pub fn write_figure4(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
     for (s, exact, abstracted) in &rates {
         for k in 0..K {
             rows.push(vec![
-                s.clone(),
+                s.to_string(),
                 (k + 1).to_string(),
                 cell(Some(exact[k])),
                 cell(Some(abstracted[k])),
@@ -83,7 +84,7 @@ pub fn write_figure4(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
         let q = (!tests.is_empty()).then(|| Quartiles::new(tests));
         let v = q.map(|q| q.values());
         rows.push(vec![
-            s.clone(),
+            s.to_string(),
             tests.len().to_string(),
             cell(v.map(|v| f64::from(v[1]))),
             cell(v.map(|v| f64::from(v[2]))),
@@ -111,8 +112,8 @@ pub fn write_figure4(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    rates: &[(String, [f64; K], [f64; K])],
-    style: &[(String, Vec<f64>, Vec<f64>)],
+    rates: &[(RunLabel, [f64; K], [f64; K])],
+    style: &[(RunLabel, Vec<f64>, Vec<f64>)],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
     let (left, right) = root.split_horizontally(760);
@@ -123,7 +124,7 @@ fn draw<DB: DrawingBackend>(
 
 fn draw_top_k<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    rates: &[(String, [f64; K], [f64; K])],
+    rates: &[(RunLabel, [f64; K], [f64; K])],
 ) -> Result<()> {
     let top = rates
         .iter()
@@ -212,9 +213,9 @@ fn draw_top_k<DB: DrawingBackend>(
 
 fn draw_style<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    style: &[(String, Vec<f64>, Vec<f64>)],
+    style: &[(RunLabel, Vec<f64>, Vec<f64>)],
 ) -> Result<()> {
-    let names: Vec<String> = style.iter().map(|(s, _, _)| label(s).to_string()).collect();
+    let names: Vec<String> = style.iter().map(|(s, _, _)| label(s)).collect();
     let n = style.len();
     let mut chart = ChartBuilder::on(area)
         .caption(

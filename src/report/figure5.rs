@@ -17,6 +17,7 @@ use plotters::prelude::*;
 
 use super::evaluation::{Evaluation, cell, mean, write_csv};
 use super::plot::{colour, dashes, label, order, plot_err, render};
+use crate::label::RunLabel;
 use crate::tables::curves::read_curve;
 
 /// One run's curve: (PF-seconds, validation loss), compute ascending, positive compute only.
@@ -26,7 +27,11 @@ pub type Curve = Vec<(f64, f64)>;
 pub fn curves(eval: &Evaluation) -> Result<BTreeMap<String, Vec<Curve>>> {
     let mut out: BTreeMap<String, Vec<Curve>> = BTreeMap::new();
     let runs = eval.runs();
-    for row in eval.finetune.iter().filter(|r| r.strategy != "baseline") {
+    for row in eval
+        .finetune
+        .iter()
+        .filter(|r| RunLabel::Baseline != r.strategy)
+    {
         let file = runs.curve_file(&row.project_id, &row.strategy, row.fold as usize);
         if !file.exists() {
             continue;
@@ -86,12 +91,15 @@ pub fn mean_curve(runs: &[Curve]) -> Curve {
 
 /// Figure 5 (PNG + SVG) and the mean curves as CSV.
 pub fn write_figure5(eval: &Evaluation, figures: &Path, reports: &Path) -> Result<Vec<PathBuf>> {
-    let mut by_strategy: Vec<(String, Vec<Curve>)> = curves(eval)?.into_iter().collect();
+    let mut by_strategy: Vec<(RunLabel, Vec<Curve>)> = curves(eval)?
+        .into_iter()
+        .map(|(name, curves)| Ok((name.parse()?, curves)))
+        .collect::<Result<_>>()?;
     by_strategy.sort_by_key(|(s, _)| order(s));
     let baseline = mean(
         eval.finetune
             .iter()
-            .filter(|r| r.strategy == "baseline")
+            .filter(|r| RunLabel::Baseline == r.strategy)
             .map(|r| r.best_val_loss),
     );
     let png = figures.join("figure5.png");
@@ -104,7 +112,7 @@ pub fn write_figure5(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
     for (s, runs) in &by_strategy {
         for (x, y) in mean_curve(runs) {
             rows.push(vec![
-                s.clone(),
+                s.to_string(),
                 runs.len().to_string(),
                 cell(Some(x)),
                 cell(Some(y)),
@@ -122,7 +130,7 @@ pub fn write_figure5(eval: &Evaluation, figures: &Path, reports: &Path) -> Resul
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    by_strategy: &[(String, Vec<Curve>)],
+    by_strategy: &[(RunLabel, Vec<Curve>)],
     baseline: Option<f64>,
 ) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
@@ -190,7 +198,7 @@ fn draw<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(4)));
     }
     if let Some(b) = baseline.filter(|b| b.is_finite()) {
-        let grey = colour("baseline");
+        let grey = colour(&RunLabel::Baseline);
         chart
             .draw_series(
                 dashes(&[(x0 / 1.3, b), (x1 * 1.3, b)], 40, true)

@@ -2,9 +2,20 @@
 //! `results.md` only: every value here is the paper's, labelled as such where it is printed,
 //! never one of ours.
 
+use crate::label::RunLabel;
+
+/// The name the paper's values are keyed by: the baseline's or a strategy's, none for others.
+fn name(run: &RunLabel) -> &str {
+    match run {
+        RunLabel::Baseline => crate::label::BASELINE,
+        RunLabel::Strategy(name) => name,
+        RunLabel::Retrieval | RunLabel::Rerank(_) => "",
+    }
+}
+
 /// Table 3's average row: BLEU-4 per strategy (`lora` is not in the paper).
-pub fn bleu(strategy: &str) -> Option<f64> {
-    match strategy {
+pub fn bleu(run: &RunLabel) -> Option<f64> {
+    match name(run) {
         "baseline" => Some(16.1),
         "custom" => Some(38.4),
         "l-eo" => Some(36.9),
@@ -15,8 +26,8 @@ pub fn bleu(strategy: &str) -> Option<f64> {
 }
 
 /// Table 3's average row: perplexity per strategy.
-pub fn perplexity(strategy: &str) -> Option<f64> {
-    match strategy {
+pub fn perplexity(run: &RunLabel) -> Option<f64> {
+    match name(run) {
         "baseline" => Some(1.262),
         "custom" => Some(1.153),
         "l-eo" => Some(1.158),
@@ -34,8 +45,8 @@ pub const MIN_P_BETWEEN_STRATEGIES: f64 = 0.4;
 pub const PROJECTS: usize = 20;
 
 /// §5.2 in words: top-1 abstracted and exact match of the customized models and the baseline.
-pub fn top1_text(strategy: &str) -> &'static str {
-    match strategy {
+pub fn top1_text(run: &RunLabel) -> &'static str {
+    match name(run) {
         "baseline" => "≈ 3% abstracted, < 1% exact",
         "custom" | "l-eo" | "l-ldb" | "prefix" => "≈ 13–14% abstracted, ≈ 4–6% exact",
         _ => "not in the paper",

@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use plotters::prelude::*;
 
+use crate::label::RunLabel;
+
 /// plotters errors are not `Send + Sync`; keep their text.
 pub fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("plotting failed: {e:?}")
@@ -18,40 +20,53 @@ pub const STRATEGIES: [&str; 7] = [
     "baseline", "custom", "l-eo", "l-ldb", "prefix", "lora", "ir",
 ];
 
-/// The paper's name of a strategy.
-pub fn label(strategy: &str) -> &str {
-    match strategy {
-        "baseline" => "Baseline",
-        "custom" => "Custom",
-        "l-eo" => "L-EO",
-        "l-ldb" => "L-LDB",
-        "prefix" => "Prefix",
-        "lora" => "LoRA",
-        "ir" => "IR",
-        other => other,
+/// The paper's name of a run (a reranking keeps its stored label, `ir+custom`).
+pub fn label(run: &RunLabel) -> String {
+    match run {
+        RunLabel::Baseline => "Baseline".into(),
+        RunLabel::Retrieval => "IR".into(),
+        RunLabel::Strategy(name) => match name.as_str() {
+            "custom" => "Custom",
+            "l-eo" => "L-EO",
+            "l-ldb" => "L-LDB",
+            "prefix" => "Prefix",
+            "lora" => "LoRA",
+            other => other,
+        }
+        .into(),
+        RunLabel::Rerank(_) => run.to_string(),
     }
 }
 
-/// One colour per strategy (Tableau 10), the baseline grey.
-pub fn colour(strategy: &str) -> RGBColor {
-    match strategy {
-        "baseline" => RGBColor(0x59, 0x59, 0x59),
+/// One colour per strategy (Tableau 10), the baseline grey, rerankings brown.
+pub fn colour(run: &RunLabel) -> RGBColor {
+    let RunLabel::Strategy(name) = run else {
+        return match run {
+            RunLabel::Baseline => RGBColor(0x59, 0x59, 0x59),
+            RunLabel::Retrieval => RGBColor(0x17, 0xbe, 0xcf),
+            _ => OTHER,
+        };
+    };
+    match name.as_str() {
         "custom" => RGBColor(0x1f, 0x77, 0xb4),
         "l-eo" => RGBColor(0xff, 0x7f, 0x0e),
         "l-ldb" => RGBColor(0x2c, 0xa0, 0x2c),
         "prefix" => RGBColor(0xd6, 0x27, 0x28),
         "lora" => RGBColor(0x94, 0x67, 0xbd),
-        "ir" => RGBColor(0x17, 0xbe, 0xcf),
-        _ => RGBColor(0x8c, 0x56, 0x4b),
+        _ => OTHER,
     }
 }
 
-/// Sort key of a strategy: the paper's order, unknown names last.
-pub fn order(strategy: &str) -> usize {
-    let position = |name: &str| STRATEGIES.iter().position(|s| *s == name);
-    match crate::evaluate::reranker(strategy) {
+/// The colour of a run beyond the named ones.
+const OTHER: RGBColor = RGBColor(0x8c, 0x56, 0x4b);
+
+/// Sort key of a run: the paper's order, rerankings after in their model's order, unknown
+/// names last.
+pub fn order(run: &RunLabel) -> usize {
+    let position = |run: &RunLabel| STRATEGIES.iter().position(|s| run == s);
+    match run.reranker() {
         Some(model) => STRATEGIES.len() + position(model).unwrap_or(STRATEGIES.len()),
-        None => position(strategy).unwrap_or(2 * STRATEGIES.len() + 1),
+        None => position(run).unwrap_or(2 * STRATEGIES.len() + 1),
     }
 }
 

@@ -3,20 +3,23 @@
 //! and cannot show with this many projects, where the compute went — so the text stays true
 //! when the runs change. The paper's values come from [`super::paper`] and are labelled.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::evaluation::{Evaluation, fmt, mean, write_text};
-use super::figure3::Figure3;
+use super::figure3::{Block, Figure3};
 use super::paper;
-use super::plot::label;
-use super::table4::{fmt_p, pair_tests, smallest_p};
+use super::plot::{label, order};
+use super::table4::{PairTest, fmt_p, pair_tests, smallest_p};
 use crate::evaluate::metric;
+use crate::label::RunLabel;
 use crate::layout::Layout;
 use crate::model::BartConfig;
 use crate::model::hf::CONFIG_FILE;
+use crate::tables::finetune::{self as table, FinetuneRow};
 
 /// What the report knows about the setup besides the tables.
 #[derive(Debug, Clone, Default)]
@@ -54,25 +57,73 @@ fn pct(v: Option<f64>) -> String {
     fmt(v.map(|v| v * 100.0), 1) + if v.is_some() { "%" } else { "" }
 }
 
-/// Writes `results.md` under `dir`.
+/// What every section compares: the runs with metrics, in the paper's order, and the pair
+/// tests of Table 4.
+struct Compared {
+    strategies: Vec<RunLabel>,
+    /// Every run but the baseline (retrieval and rerankings included).
+    customs: Vec<RunLabel>,
+    projects: Vec<String>,
+    bleu_tests: Vec<PairTest>,
+    ppl_tests: Vec<PairTest>,
+}
+
+impl Compared {
+    fn new(eval: &Evaluation) -> Self {
+        let strategies = eval.strategies();
+        let customs = strategies
+            .iter()
+            .filter(|s| **s != RunLabel::Baseline)
+            .cloned()
+            .collect();
+        Self {
+            strategies,
+            customs,
+            projects: eval.projects(),
+            bleu_tests: pair_tests(eval, metric::BLEU_CORPUS),
+            ppl_tests: pair_tests(eval, metric::PERPLEXITY),
+        }
+    }
+
+    /// `s` tested against the baseline.
+    fn vs_base(tests: &[PairTest], s: &RunLabel) -> Option<PairTest> {
+        tests
+            .iter()
+            .find(|t| t.a == *s && t.b == RunLabel::Baseline)
+            .cloned()
+    }
+
+    /// The smallest exact p a test between two runs can reach with this many projects.
+    fn floor(&self) -> Option<f64> {
+        smallest_p(self.projects.len())
+    }
+}
+
+/// Writes `results.md` under `dir`: one section after another, each a function below.
 pub fn write_results(
     eval: &Evaluation,
     setup: &Setup,
     fig3: &Figure3,
     dir: &Path,
 ) -> Result<PathBuf> {
-    let strategies = eval.strategies();
-    let customs: Vec<&String> = strategies.iter().filter(|s| *s != "baseline").collect();
-    let projects = eval.projects();
-    let bleu_tests = pair_tests(eval, metric::BLEU_CORPUS);
-    let ppl_tests = pair_tests(eval, metric::PERPLEXITY);
-    let vs_base = |tests: &[super::table4::PairTest], s: &str| {
-        tests
-            .iter()
-            .find(|t| t.a == s && t.b == "baseline")
-            .cloned()
-    };
+    let compared = Compared::new(eval);
     let mut md = String::new();
+    write_setup(&mut md, eval, setup, &compared);
+    write_runs(&mut md, eval)?;
+    write_beside_paper(&mut md, eval, &compared);
+    let _ = writeln!(md, "\n## Reading the numbers\n");
+    write_rq1(&mut md, eval, &compared);
+    write_significance(&mut md, &compared);
+    write_rq2(&mut md, eval, &compared);
+    write_rq3(&mut md, eval, &compared);
+    write_figure3(&mut md, fig3);
+    write_model_size(&mut md, eval);
+    write_differences(&mut md, setup, &compared);
+    write_text(dir, "results.md", &md)
+}
+
+/// The title, where the numbers come from, and the setup they were measured in.
+fn write_setup(md: &mut String, eval: &Evaluation, setup: &Setup, c: &Compared) {
     let _ = writeln!(
         md,
         "# Results: our runs beside the paper's (profile {})\n",
@@ -87,12 +138,16 @@ pub fn write_results(
          the second column.\n"
     );
     let _ = writeln!(md, "## Setup\n");
-    let folds: Vec<usize> = projects.iter().map(|p| eval.folds(p, "baseline")).collect();
+    let folds: Vec<usize> = c
+        .projects
+        .iter()
+        .map(|p| eval.folds(p, &RunLabel::Baseline))
+        .collect();
     let _ = writeln!(
         md,
         "- Target projects: {} ({}); paper: {} projects × 4 folds.",
-        projects.len(),
-        projects.join(", "),
+        c.projects.len(),
+        c.projects.join(", "),
         paper::PROJECTS
     );
     let _ = writeln!(
@@ -103,16 +158,16 @@ pub fn write_results(
             .map(usize::to_string)
             .collect::<Vec<_>>()
             .join(", "),
-        eval.tests(strategies.first().map_or("baseline", String::as_str))
+        eval.tests(c.strategies.first().unwrap_or(&RunLabel::Baseline))
     );
-    if let Some(c) = &setup.config {
+    if let Some(m) = &setup.config {
         let _ = writeln!(
             md,
             "- Model: BART with d_model {}, {}+{} layers, vocabulary {}{}; paper: bart-large, {:.0}M parameters, pretrained.",
-            c.d_model,
-            c.encoder_layers,
-            c.decoder_layers,
-            c.vocab_size,
+            m.d_model,
+            m.encoder_layers,
+            m.decoder_layers,
+            m.vocab_size,
             setup.parameters.map_or(String::new(), |p| format!(
                 ", {:.2}M parameters",
                 p as f64 / 1e6
@@ -131,9 +186,120 @@ pub fn write_results(
                 .map_or("?".into(), |pf| format!("{pf:.3e}"))
         );
     }
+}
 
-    write_runs(eval, &mut md);
+/// Every customization run of the profile, reported or not: how many each strategy has, why
+/// the others are left out (untrained, capped by the guard, stale, failed), where runs started
+/// and stopped. A reader sees what the tables below rest on.
+fn write_runs(md: &mut String, eval: &Evaluation) -> Result<()> {
+    let path = Layout::new(&eval.out).table(table::NAME);
+    let Ok(rows) = table::read_rows(&path) else {
+        return Ok(());
+    };
+    let runs = eval.runs();
+    let rows: Vec<FinetuneRow> = rows
+        .into_iter()
+        .filter(|r| runs.fold_file(&r.project_id, r.fold as usize).exists())
+        .collect();
+    let mut names: Vec<&str> = rows.iter().map(|r| r.strategy.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut labels: Vec<(RunLabel, &str)> = names
+        .into_iter()
+        .map(|name| Ok((name.parse()?, name)))
+        .collect::<Result<_>>()
+        .with_context(|| format!("a run label in {}", path.display()))?;
+    labels.sort_by(|a, b| order(&a.0).cmp(&order(&b.0)).then(a.1.cmp(b.1)));
+    let baseline: HashMap<(&str, u32), f64> = rows
+        .iter()
+        .filter(|r| RunLabel::Baseline == r.strategy && r.status == table::DONE)
+        .map(|r| ((r.project_id.as_str(), r.fold), r.test_loss))
+        .collect();
+    let _ = writeln!(md, "\n## Runs\n");
+    let _ = writeln!(
+        md,
+        "Every (project, fold) run of the finetune table. Only `done` runs are reported below: a \
+         run whose best validation loss is its step-0 loss is `untrained`, one the wall-time guard \
+         stopped before early stopping is `capped`, one trained on another fold or base is \
+         `stale`.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| Strategy | reported | not reported | step-0 val loss | best val loss | best step / steps | epochs | test loss | beats baseline | stopped by |"
+    );
+    let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---:|---:|---|");
+    for (run, name) in &labels {
+        let of: Vec<&FinetuneRow> = rows.iter().filter(|r| r.strategy == *name).collect();
+        let _ = writeln!(md, "{}", runs_row(run, &of, &baseline));
+    }
+    Ok(())
+}
 
+/// One strategy's row of the runs table, from its finetune rows `of` and the baseline's test
+/// loss per (project, fold).
+fn runs_row(run: &RunLabel, of: &[&FinetuneRow], baseline: &HashMap<(&str, u32), f64>) -> String {
+    let done: Vec<&FinetuneRow> = of
+        .iter()
+        .copied()
+        .filter(|r| r.status == table::DONE)
+        .collect();
+    let left_out: Vec<String> = [table::UNTRAINED, table::CAPPED, table::STALE, table::ERROR]
+        .iter()
+        .filter_map(|status| {
+            let n = of.iter().filter(|r| r.status == *status).count();
+            (n > 0).then(|| format!("{n} {status}"))
+        })
+        .collect();
+    let avg = |f: fn(&FinetuneRow) -> f64| mean(done.iter().map(|r| f(r)));
+    let trained = !matches!(run, RunLabel::Baseline | RunLabel::Retrieval);
+    let if_trained = |cell: String| if trained { cell } else { "—".into() };
+    let wins = done
+        .iter()
+        .filter(|r| {
+            baseline
+                .get(&(r.project_id.as_str(), r.fold))
+                .is_some_and(|&b| r.test_loss < b)
+        })
+        .count();
+    let mut stops: Vec<&str> = done
+        .iter()
+        .map(|r| r.stopped.as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
+    stops.sort_unstable();
+    stops.dedup();
+    let or_dash = |items: Vec<String>| {
+        if items.is_empty() {
+            "—".into()
+        } else {
+            items.join(", ")
+        }
+    };
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        label(run),
+        done.len(),
+        or_dash(left_out),
+        if_trained(fmt(avg(|r| r.step0_val_loss), 3)),
+        if *run == RunLabel::Retrieval {
+            "—".into()
+        } else {
+            fmt(avg(|r| r.best_val_loss), 3)
+        },
+        if_trained(format!(
+            "{} / {}",
+            fmt(avg(|r| r.best_step as f64), 0),
+            fmt(avg(|r| r.steps as f64), 0)
+        )),
+        if_trained(fmt(avg(|r| r.epochs), 1)),
+        fmt(avg(|r| r.test_loss), 3),
+        if_trained(format!("{wins}/{}", done.len())),
+        or_dash(stops.into_iter().map(String::from).collect()),
+    )
+}
+
+/// Our averages beside the paper's, with each run's exact p against the baseline.
+fn write_beside_paper(md: &mut String, eval: &Evaluation, c: &Compared) {
     let _ = writeln!(md, "\n## Ours beside the paper\n");
     let _ = writeln!(
         md,
@@ -144,16 +310,23 @@ pub fn write_results(
         md,
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
     );
-    for s in &strategies {
-        let p_cell = |t: Option<super::table4::PairTest>| match t {
-            Some(t) => format!(
-                "{} ({})",
-                fmt_p(t.p_value),
-                t.a12.map_or("—".into(), |v| format!("{v:.2}"))
-            ),
-            None => "—".into(),
+    let p_cell = |t: Option<PairTest>| match t {
+        Some(t) => format!(
+            "{} ({})",
+            fmt_p(t.p_value),
+            t.a12.map_or("—".into(), |v| format!("{v:.2}"))
+        ),
+        None => "—".into(),
+    };
+    for s in &c.strategies {
+        let base = *s == RunLabel::Baseline;
+        let vs_base = |tests: &[PairTest]| {
+            if base {
+                "—".into()
+            } else {
+                p_cell(Compared::vs_base(tests, s))
+            }
         };
-        let base = s == "baseline";
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -166,16 +339,8 @@ pub fn write_results(
             pct(eval.pooled(s, &metric::exact(1))),
             pct(eval.pooled(s, &metric::abstracted(1))),
             paper::top1_text(s),
-            if base {
-                "—".into()
-            } else {
-                p_cell(vs_base(&bleu_tests, s))
-            },
-            if base {
-                "—".into()
-            } else {
-                p_cell(vs_base(&ppl_tests, s))
-            },
+            vs_base(&c.bleu_tests),
+            vs_base(&c.ppl_tests),
             if base || paper::bleu(s).is_none() {
                 "—".into()
             } else {
@@ -183,12 +348,15 @@ pub fn write_results(
             },
         );
     }
+}
 
-    let _ = writeln!(md, "\n## Reading the numbers\n");
-    let base_bleu = eval.per_project("baseline", metric::BLEU_CORPUS);
-    let base_ppl = eval.per_project("baseline", metric::PERPLEXITY);
+/// RQ1: each run's BLEU-4 and perplexity against the baseline's, project by project.
+fn write_rq1(md: &mut String, eval: &Evaluation, c: &Compared) {
+    let base = RunLabel::Baseline;
+    let base_bleu = eval.per_project(&base, metric::BLEU_CORPUS);
+    let base_ppl = eval.per_project(&base, metric::PERPLEXITY);
     let _ = writeln!(md, "### RQ1: BLEU and perplexity (Table 3, Table 4)\n");
-    for s in &customs {
+    for s in &c.customs {
         let b = eval.per_project(s, metric::BLEU_CORPUS);
         let p = eval.per_project(s, metric::PERPLEXITY);
         let bleu_wins = b
@@ -201,17 +369,17 @@ pub fn write_results(
             .count();
         let (mb, mbb) = (
             eval.average(s, metric::BLEU_CORPUS),
-            eval.average("baseline", metric::BLEU_CORPUS),
+            eval.average(&base, metric::BLEU_CORPUS),
         );
         let (mp, mpb) = (
             eval.average(s, metric::PERPLEXITY),
-            eval.average("baseline", metric::PERPLEXITY),
+            eval.average(&base, metric::PERPLEXITY),
         );
         let paper_text = match (paper::bleu(s), paper::perplexity(s)) {
             (Some(b), Some(p)) => format!(
                 "Paper: {} → {b:.1}, {} → {p:.3}, better on every project.",
-                fmt(paper::bleu("baseline"), 1),
-                fmt(paper::perplexity("baseline"), 3)
+                fmt(paper::bleu(&base), 1),
+                fmt(paper::perplexity(&base), 3)
             ),
             _ => "Not in the paper.".to_string(),
         };
@@ -233,25 +401,29 @@ pub fn write_results(
             p.len(),
         );
     }
-    let floor = smallest_p(projects.len());
+}
+
+/// RQ1's tests: how many differences reach p < 0.05, against the baseline and between the
+/// learned strategies, and the smallest p this many projects allow.
+fn write_significance(md: &mut String, c: &Compared) {
+    let floor = c.floor();
     // "Between customization strategies" counts the learned ones only, as the paper's does:
     // not retrieval (`ir`) nor its reranking by a model (`ir+<model>`).
-    let learned = |s: &str| s != "baseline" && s != "ir" && crate::evaluate::reranker(s).is_none();
-    let significant = |tests: &[super::table4::PairTest], among: bool| {
+    let significant = |tests: &[PairTest], among: bool| {
         tests
             .iter()
             .filter(|t| t.a < t.b)
             .filter(|t| {
                 if among {
-                    learned(&t.a) && learned(&t.b)
+                    t.a.is_strategy() && t.b.is_strategy()
                 } else {
-                    t.a == "baseline" || t.b == "baseline"
+                    t.a == RunLabel::Baseline || t.b == RunLabel::Baseline
                 }
             })
             .filter(|t| t.p_value.is_some_and(|p| p < 0.05))
             .count()
     };
-    let learned_count = customs.iter().filter(|s| learned(s)).count();
+    let learned_count = c.customs.iter().filter(|s| s.is_strategy()).count();
     let among_pairs = learned_count * learned_count.saturating_sub(1) / 2;
     let _ = writeln!(
         md,
@@ -262,29 +434,32 @@ pub fn write_results(
          BLEU-4 and {}/{} in perplexity (paper: all, chi-square p = 3e-08). Between customization \
          strategies, {}/{} pairs differ at p < 0.05 in BLEU-4 and {}/{} in perplexity (paper: \
          none, smallest p = {}).",
-        projects.len(),
+        c.projects.len(),
         fmt_p(floor),
         if floor.is_some_and(|p| p >= 0.05) {
             ": no difference can be significant at 0.05 with this few projects, whatever the models do"
         } else {
             ""
         },
-        significant(&bleu_tests, false),
-        customs.len(),
-        significant(&ppl_tests, false),
-        customs.len(),
-        significant(&bleu_tests, true),
+        significant(&c.bleu_tests, false),
+        c.customs.len(),
+        significant(&c.ppl_tests, false),
+        c.customs.len(),
+        significant(&c.bleu_tests, true),
         among_pairs,
-        significant(&ppl_tests, true),
+        significant(&c.ppl_tests, true),
         among_pairs,
         paper::MIN_P_BETWEEN_STRATEGIES,
     );
+}
 
+/// RQ2: exact and abstracted matches, identifier similarity and validity per run.
+fn write_rq2(md: &mut String, eval: &Evaluation, c: &Compared) {
     let _ = writeln!(
         md,
         "\n### RQ2: exact and abstracted matches, coding style (Figure 4)\n"
     );
-    for s in &strategies {
+    for s in &c.strategies {
         let e1 = eval.pooled(s, &metric::exact(1));
         let e5 = eval.pooled(s, &metric::exact(5));
         let a1 = eval.pooled(s, &metric::abstracted(1));
@@ -292,7 +467,7 @@ pub fn write_results(
         let style: Vec<f64> = eval
             .scores
             .iter()
-            .filter(|r| &r.strategy == s && r.style_similarity.is_finite())
+            .filter(|r| *s == r.strategy && r.style_similarity.is_finite())
             .map(|r| r.style_similarity)
             .collect();
         let _ = writeln!(
@@ -310,41 +485,48 @@ pub fn write_results(
             paper::top1_text(s),
         );
     }
-    if let (Some(base), Some(best)) = (
-        eval.pooled("baseline", &metric::abstracted(1)),
-        customs
-            .iter()
-            .filter_map(|s| eval.pooled(s, &metric::abstracted(1)).map(|v| (s, v)))
-            .max_by(|a, b| a.1.total_cmp(&b.1)),
-    ) {
-        if best.1 > 0.0 || base > 0.0 {
-            let _ = writeln!(
-                md,
-                "\nThe best top-1 abstracted match is {}'s {} against the baseline's {} (paper: \
-                 Custom ≈ 13–14% against ≈ 3%).",
-                label(best.0),
-                pct(Some(best.1)),
-                pct(Some(base))
-            );
-        } else {
-            let _ = writeln!(
-                md,
-                "\nNo model produced a single abstracted match at top-1 (paper: customized models \
-                 ≈ 13–14%, the baseline ≈ 3%): these models do not yet write the developers' \
-                 tests, so Figure 4(a) cannot separate the strategies; BLEU, perplexity and \
-                 validity still can."
-            );
-        }
+    let best = c
+        .customs
+        .iter()
+        .filter_map(|s| eval.pooled(s, &metric::abstracted(1)).map(|v| (s, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let Some((base, best)) = eval
+        .pooled(&RunLabel::Baseline, &metric::abstracted(1))
+        .zip(best)
+    else {
+        return;
+    };
+    if best.1 > 0.0 || base > 0.0 {
+        let _ = writeln!(
+            md,
+            "\nThe best top-1 abstracted match is {}'s {} against the baseline's {} (paper: \
+             Custom ≈ 13–14% against ≈ 3%).",
+            label(best.0),
+            pct(Some(best.1)),
+            pct(Some(base))
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "\nNo model produced a single abstracted match at top-1 (paper: customized models \
+             ≈ 13–14%, the baseline ≈ 3%): these models do not yet write the developers' \
+             tests, so Figure 4(a) cannot separate the strategies; BLEU, perplexity and \
+             validity still can."
+        );
     }
+}
 
+/// RQ3: training compute and best validation loss per run label, cheapest first.
+fn write_rq3(md: &mut String, eval: &Evaluation, c: &Compared) {
     let _ = writeln!(md, "\n### RQ3: compute (Figure 5)\n");
-    let mut costs: Vec<(String, f64, f64)> = customs
+    let mut costs: Vec<(&RunLabel, f64, f64)> = c
+        .customs
         .iter()
         .filter_map(|s| {
-            let rows: Vec<_> = eval.finetune.iter().filter(|r| &r.strategy == *s).collect();
+            let rows: Vec<_> = eval.finetune.iter().filter(|r| *s == r.strategy).collect();
             let pf = mean(rows.iter().map(|r| r.pf_seconds))?;
             let loss = mean(rows.iter().map(|r| r.best_val_loss))?;
-            Some(((*s).clone(), pf, loss))
+            Some((s, pf, loss))
         })
         .collect();
     costs.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -363,80 +545,84 @@ pub fn write_results(
             "\n{} spent the least compute per run and {} the most (the paper finds Custom the \
              most efficient and Prefix the least). Runs stop at the profile's step limit or \
              their best validation loss, so compute per run also reflects the profile's budget.",
-            label(&first.0),
-            label(&last.0)
+            label(first.0),
+            label(last.0)
         );
     }
+}
 
-    if !fig3.blocks.is_empty() {
-        let _ = writeln!(
-            md,
-            "\n### Figure 3: where Custom fine-tuning changes the model\n"
-        );
-        let blocks: Vec<_> = fig3
-            .blocks
-            .iter()
-            .filter(|b| b.0 != super::figure3::Block::Other)
-            .collect();
-        if let Some(max) = blocks.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-            let last_decoder = blocks
-                .iter()
-                .filter_map(|b| match b.0 {
-                    super::figure3::Block::Decoder(i) => Some(i),
-                    _ => None,
-                })
-                .max();
-            let is_last =
-                matches!(max.0, super::figure3::Block::Decoder(i) if Some(i) == last_decoder);
-            let _ = writeln!(
-                md,
-                "Over {} Custom run(s), the block with the largest mean absolute change is {} \
-                 ({:.3e}){}. The paper reports the largest changes in the last decoder block, \
-                 its motivation for L-LDB.",
-                fig3.runs,
-                max.0.name(),
-                max.1,
-                if is_last {
-                    ", the last decoder block, as in the paper"
-                } else {
-                    ", not the last decoder block"
-                }
-            );
-            if let Some(other) = fig3
-                .blocks
-                .iter()
-                .find(|b| b.0 == super::figure3::Block::Other)
-            {
-                let _ = writeln!(
-                    md,
-                    "The parameters outside the blocks (token and position embeddings, embedding \
-                     norms) changed by {:.3e} on average, {} the largest block change.",
-                    other.1,
-                    if other.1 > max.1 {
-                        "more than"
-                    } else {
-                        "less than"
-                    }
-                );
-            }
+/// Figure 3 in words: which block Custom fine-tuning changed most, against the paper's.
+fn write_figure3(md: &mut String, fig3: &Figure3) {
+    if fig3.blocks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### Figure 3: where Custom fine-tuning changes the model\n"
+    );
+    let blocks: Vec<_> = fig3.blocks.iter().filter(|b| b.0 != Block::Other).collect();
+    let Some(max) = blocks.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+        return;
+    };
+    let last_decoder = blocks
+        .iter()
+        .filter_map(|b| match b.0 {
+            Block::Decoder(i) => Some(i),
+            _ => None,
+        })
+        .max();
+    let is_last = matches!(max.0, Block::Decoder(i) if Some(i) == last_decoder);
+    let _ = writeln!(
+        md,
+        "Over {} Custom run(s), the block with the largest mean absolute change is {} \
+         ({:.3e}){}. The paper reports the largest changes in the last decoder block, \
+         its motivation for L-LDB.",
+        fig3.runs,
+        max.0.name(),
+        max.1,
+        if is_last {
+            ", the last decoder block, as in the paper"
+        } else {
+            ", not the last decoder block"
         }
-    }
-
-    if let Some(share) = trained_share(eval, "l-eo") {
+    );
+    if let Some(other) = fig3.blocks.iter().find(|b| b.0 == Block::Other) {
         let _ = writeln!(
             md,
-            "\n### What the model size changes\n\nL-EO trains {:.1}% of this model's parameters \
-             (token embeddings = tied output layer, and positions) against {:.1}% of bart-large's \
-             in the paper's Table 1: with a small vocabulary-heavy model, L-EO is a much larger \
-             share of the network, so its standing among the strategies need not match the \
-             paper's (where it gains least: perplexity {:.3} against {:.3} for Custom and L-LDB).",
-            100.0 * share,
-            100.0 * paper::L_EO_SHARE,
-            paper::perplexity("l-eo").unwrap_or(f64::NAN),
-            paper::perplexity("custom").unwrap_or(f64::NAN),
+            "The parameters outside the blocks (token and position embeddings, embedding \
+             norms) changed by {:.3e} on average, {} the largest block change.",
+            other.1,
+            if other.1 > max.1 {
+                "more than"
+            } else {
+                "less than"
+            }
         );
     }
+}
 
+/// Why L-EO's standing can differ from the paper's: its share of a small model.
+fn write_model_size(md: &mut String, eval: &Evaluation) {
+    let l_eo = RunLabel::Strategy("l-eo".into());
+    let Some(share) = trained_share(eval, &l_eo) else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "\n### What the model size changes\n\nL-EO trains {:.1}% of this model's parameters \
+         (token embeddings = tied output layer, and positions) against {:.1}% of bart-large's \
+         in the paper's Table 1: with a small vocabulary-heavy model, L-EO is a much larger \
+         share of the network, so its standing among the strategies need not match the \
+         paper's (where it gains least: perplexity {:.3} against {:.3} for Custom and L-LDB).",
+        100.0 * share,
+        100.0 * paper::L_EO_SHARE,
+        paper::perplexity(&l_eo).unwrap_or(f64::NAN),
+        paper::perplexity(&RunLabel::Strategy("custom".into())).unwrap_or(f64::NAN),
+    );
+}
+
+/// Why our numbers differ from the paper's: model, corpus, statistical power, compute.
+fn write_differences(md: &mut String, setup: &Setup, c: &Compared) {
     let _ = writeln!(md, "\n### Why our numbers differ from the paper's\n");
     let _ = writeln!(
         md,
@@ -463,8 +649,8 @@ pub fn write_results(
         md,
         "- **Statistical power.** The paper tests over 20 projects; this run has {} (smallest \
          attainable p = {}), so the absence of significance here says little about the effect.",
-        projects.len(),
-        fmt_p(floor)
+        c.projects.len(),
+        fmt_p(c.floor())
     );
     let _ = writeln!(
         md,
@@ -473,134 +659,14 @@ pub fn write_results(
          are not reported. The baseline's own training budget bounds what customization starts \
          from."
     );
-    write_text(dir, "results.md", &md)
 }
 
 /// The mean share of a strategy's trainable parameters over its reported runs.
-fn trained_share(eval: &Evaluation, strategy: &str) -> Option<f64> {
+fn trained_share(eval: &Evaluation, strategy: &RunLabel) -> Option<f64> {
     mean(
         eval.finetune
             .iter()
-            .filter(|r| r.strategy == strategy && r.total_params > 0)
+            .filter(|r| *strategy == r.strategy && r.total_params > 0)
             .map(|r| r.trainable_params as f64 / r.total_params as f64),
     )
-}
-
-/// Every customization run of the profile, reported or not: how many each strategy has, why
-/// the others are left out (untrained, capped by the guard, stale, failed), where runs started
-/// and stopped. A reader sees what the tables below rest on.
-fn write_runs(eval: &Evaluation, md: &mut String) {
-    use crate::tables::finetune::{self as table, FinetuneRow};
-    let path = Layout::new(&eval.out).table(table::NAME);
-    let Ok(rows) = table::read_rows(&path) else {
-        return;
-    };
-    let runs = eval.runs();
-    let rows: Vec<FinetuneRow> = rows
-        .into_iter()
-        .filter(|r| runs.fold_file(&r.project_id, r.fold as usize).exists())
-        .collect();
-    let mut names: Vec<String> = rows.iter().map(|r| r.strategy.clone()).collect();
-    names.sort_by(|a, b| {
-        super::plot::order(a)
-            .cmp(&super::plot::order(b))
-            .then(a.cmp(b))
-    });
-    names.dedup();
-    let baseline: std::collections::HashMap<(&str, u32), f64> = rows
-        .iter()
-        .filter(|r| r.strategy == "baseline" && r.status == table::DONE)
-        .map(|r| ((r.project_id.as_str(), r.fold), r.test_loss))
-        .collect();
-    let _ = writeln!(md, "\n## Runs\n");
-    let _ = writeln!(
-        md,
-        "Every (project, fold) run of the finetune table. Only `done` runs are reported below: a \
-         run whose best validation loss is its step-0 loss is `untrained`, one the wall-time guard \
-         stopped before early stopping is `capped`, one trained on another fold or base is \
-         `stale`.\n"
-    );
-    let _ = writeln!(
-        md,
-        "| Strategy | reported | not reported | step-0 val loss | best val loss | best step / steps | epochs | test loss | beats baseline | stopped by |"
-    );
-    let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---:|---:|---|");
-    for name in &names {
-        let of: Vec<&FinetuneRow> = rows.iter().filter(|r| &r.strategy == name).collect();
-        let done: Vec<&FinetuneRow> = of
-            .iter()
-            .copied()
-            .filter(|r| r.status == table::DONE)
-            .collect();
-        let left_out: Vec<String> = [table::UNTRAINED, table::CAPPED, table::STALE, table::ERROR]
-            .iter()
-            .filter_map(|status| {
-                let n = of.iter().filter(|r| r.status == *status).count();
-                (n > 0).then(|| format!("{n} {status}"))
-            })
-            .collect();
-        let avg = |f: fn(&FinetuneRow) -> f64| mean(done.iter().map(|r| f(r)));
-        let trained = name != "baseline" && name != crate::train::finetune::IR;
-        let wins = done
-            .iter()
-            .filter(|r| {
-                baseline
-                    .get(&(r.project_id.as_str(), r.fold))
-                    .is_some_and(|&b| r.test_loss < b)
-            })
-            .count();
-        let mut stops: Vec<&str> = done
-            .iter()
-            .map(|r| r.stopped.as_str())
-            .filter(|s| !s.is_empty())
-            .collect();
-        stops.sort_unstable();
-        stops.dedup();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            label(name),
-            done.len(),
-            if left_out.is_empty() {
-                "—".into()
-            } else {
-                left_out.join(", ")
-            },
-            if trained {
-                fmt(avg(|r| r.step0_val_loss), 3)
-            } else {
-                "—".into()
-            },
-            if name == crate::train::finetune::IR {
-                "—".into()
-            } else {
-                fmt(avg(|r| r.best_val_loss), 3)
-            },
-            if trained {
-                format!(
-                    "{} / {}",
-                    fmt(avg(|r| r.best_step as f64), 0),
-                    fmt(avg(|r| r.steps as f64), 0)
-                )
-            } else {
-                "—".into()
-            },
-            if trained {
-                fmt(avg(|r| r.epochs), 1)
-            } else {
-                "—".into()
-            },
-            fmt(avg(|r| r.test_loss), 3),
-            if trained {
-                format!("{wins}/{}", done.len())
-            } else {
-                "—".into()
-            },
-            if stops.is_empty() {
-                "—".into()
-            } else {
-                stops.join(", ")
-            },
-        );
-    }
 }

@@ -13,6 +13,7 @@ use burn::prelude::Device;
 
 use super::evaluation::{Evaluation, write_csv, write_text};
 use super::plot::{label, order};
+use crate::label::RunLabel;
 use crate::model::adapter::ADAPTER_WEIGHTS;
 use crate::model::hf::{TIED_ALIASES, WEIGHTS_FILE};
 use crate::model::params::table1;
@@ -79,7 +80,7 @@ fn is_added(key: &str) -> bool {
 /// One measured row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasuredRow {
-    pub strategy: String,
+    pub strategy: RunLabel,
     pub total: usize,
     pub trained: usize,
     /// Mean size of the stored customization (adapter file; the whole model file for the
@@ -102,7 +103,7 @@ pub fn measure(eval: &Evaluation) -> Result<Vec<MeasuredRow>> {
         .with_context(|| format!("reading {}", base_file.display()))?
         .len() as f64;
     let mut rows = vec![MeasuredRow {
-        strategy: "baseline".into(),
+        strategy: RunLabel::Baseline,
         total,
         trained: 0,
         bytes: base_bytes,
@@ -110,7 +111,11 @@ pub fn measure(eval: &Evaluation) -> Result<Vec<MeasuredRow>> {
         agrees_with_table: true,
     }];
     let mut by_strategy: BTreeMap<&str, Vec<(usize, usize, f64, u64)>> = BTreeMap::new();
-    for row in eval.finetune.iter().filter(|r| r.strategy != "baseline") {
+    for row in eval
+        .finetune
+        .iter()
+        .filter(|r| RunLabel::Baseline != r.strategy)
+    {
         let file = runs
             .adapter_dir(&row.project_id, &row.strategy, row.fold as usize)
             .join(ADAPTER_WEIGHTS);
@@ -138,16 +143,16 @@ pub fn measure(eval: &Evaluation) -> Result<Vec<MeasuredRow>> {
         .into_iter()
         .map(|(strategy, runs)| {
             let (trained, added, _, _) = runs[0];
-            MeasuredRow {
-                strategy: strategy.to_string(),
+            Ok(MeasuredRow {
+                strategy: strategy.parse()?,
                 total: total + added,
                 trained,
                 bytes: runs.iter().map(|r| r.2).sum::<f64>() / runs.len() as f64,
                 adapters: runs.len(),
                 agrees_with_table: runs.iter().all(|r| r.0 == trained && r.3 as usize == r.0),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     measured.sort_by_key(|r| order(&r.strategy));
     rows.extend(measured);
     Ok(rows)
@@ -215,7 +220,7 @@ pub fn write_table1(eval: &Evaluation, lora: &LoraSettings, dir: &Path) -> Resul
             millions(r.total),
             millions(r.trained),
             share(r.trained, r.total),
-            if r.strategy == "baseline" {
+            if r.strategy == RunLabel::Baseline {
                 format!("{} (shared)", human_bytes(r.bytes))
             } else {
                 human_bytes(r.bytes)
@@ -225,7 +230,7 @@ pub fn write_table1(eval: &Evaluation, lora: &LoraSettings, dir: &Path) -> Resul
         ));
         rows.push(vec![
             eval.profile.clone(),
-            r.strategy.clone(),
+            r.strategy.to_string(),
             r.total.to_string(),
             r.trained.to_string(),
             format!("{}", r.bytes),

@@ -19,6 +19,7 @@ use anyhow::Result;
 use super::evaluation::{Evaluation, cell, fmt, mean, write_csv, write_text};
 use super::plot::label;
 use crate::evaluate::metric;
+use crate::label::RunLabel;
 
 /// Table 3 as Markdown and CSV under `dir`; returns the files written.
 pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -30,7 +31,7 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
     let duplicates = eval.project_means(metric::DUPLICATE_SHARE);
     let [bleu_unique, exact1_unique, _] = metric::UNIQUE.map(|m| eval.project_means(m));
     let exact1 = eval.project_means(&metric::exact(1));
-    let get = |map: &std::collections::BTreeMap<(String, String), f64>, p: &str, s: &str| {
+    let get = |map: &std::collections::BTreeMap<(String, String), f64>, p: &str, s: &RunLabel| {
         map.get(&(p.to_string(), s.to_string())).copied()
     };
 
@@ -42,7 +43,7 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
          token cross-entropy on the test part.\n\n",
         eval.profile
     );
-    let names: Vec<String> = strategies.iter().map(|s| label(s).to_string()).collect();
+    let names: Vec<String> = strategies.iter().map(label).collect();
     md.push_str(&format!(
         "| Project | folds | {} | {} |\n",
         names
@@ -61,10 +62,7 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
         "---:|".repeat(2 * strategies.len())
     ));
     for project in &projects {
-        let folds = eval.folds(
-            project,
-            strategies.first().map_or("baseline", String::as_str),
-        );
+        let folds = eval.folds(project, strategies.first().unwrap_or(&RunLabel::Baseline));
         let b: Vec<String> = strategies
             .iter()
             .map(|s| fmt(get(&bleu, project, s), 1))
@@ -134,7 +132,7 @@ pub fn write_table3(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
             };
             rows.push(vec![
                 project.to_string(),
-                strategy.clone(),
+                strategy.to_string(),
                 folds,
                 cell(value(&bleu)),
                 cell(value(&sentence)),

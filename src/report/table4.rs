@@ -27,6 +27,7 @@ use anyhow::Result;
 use super::evaluation::{Evaluation, cell, write_csv, write_text};
 use super::plot::label;
 use crate::evaluate::metric;
+use crate::label::RunLabel;
 use crate::metrics::kruskal::{effect_size, kruskal};
 use crate::metrics::permutation::{
     PermutationMethod, PermutationOptions, smallest_two_sided_p, two_sample,
@@ -37,14 +38,14 @@ pub const ALPHA: f64 = 0.05;
 
 /// The strategies every other strategy is compared with, when present: the baseline (paper) and
 /// retrieval without training (`ir`).
-pub const REFERENCES: [&str; 2] = ["baseline", "ir"];
+pub const REFERENCES: [RunLabel; 2] = [RunLabel::Baseline, RunLabel::Retrieval];
 
 /// One tested ordered pair: strategy `a` against strategy `b`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairTest {
     pub metric: String,
-    pub a: String,
-    pub b: String,
+    pub a: RunLabel,
+    pub b: RunLabel,
     /// Projects in each group.
     pub n: usize,
     pub h: Option<f64>,
@@ -139,11 +140,11 @@ pub fn pair_tests(eval: &Evaluation, metric_name: &str) -> Vec<PairTest> {
 
 /// The comparisons with the references: every strategy against each of [`REFERENCES`] present,
 /// `baseline` against `ir` once (as `ir` against `baseline`).
-pub fn reference_tests<'t>(tests: &'t [PairTest], strategies: &[String]) -> Vec<&'t PairTest> {
+pub fn reference_tests<'t>(tests: &'t [PairTest], strategies: &[RunLabel]) -> Vec<&'t PairTest> {
     let mut rows = Vec::new();
     for (r, reference) in REFERENCES.iter().enumerate() {
         for s in strategies {
-            let earlier_reference = REFERENCES[..r].contains(&s.as_str());
+            let earlier_reference = REFERENCES[..r].contains(s);
             if s == reference || earlier_reference {
                 continue;
             }
@@ -205,9 +206,10 @@ pub fn write_table4(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
     let strategies = eval.strategies();
     let projects = eval.projects().len();
     let pairs = strategies.len() * strategies.len().saturating_sub(1) / 2;
-    let references: Vec<&str> = REFERENCES
-        .into_iter()
-        .filter(|r| strategies.iter().any(|s| s == r))
+    let references: Vec<String> = REFERENCES
+        .iter()
+        .filter(|r| strategies.contains(r))
+        .map(RunLabel::to_string)
         .collect();
     let mut md = format!(
         "# Table 4: Kruskal-Wallis tests between strategies, exact p-values (profile {})\n\n\
@@ -283,11 +285,7 @@ pub fn write_table4(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
         md.push_str(&format!(
             "\n## {title}: every pair (exact two-sided p, A12 of the row strategy against the \
              column strategy)\n\n| | {} |\n|---|{}\n",
-            strategies
-                .iter()
-                .map(|s| label(s))
-                .collect::<Vec<_>>()
-                .join(" | "),
+            strategies.iter().map(label).collect::<Vec<_>>().join(" | "),
             "---:|".repeat(strategies.len())
         ));
         for a in &strategies {
@@ -312,9 +310,9 @@ pub fn write_table4(eval: &Evaluation, dir: &Path) -> Result<Vec<PathBuf>> {
         for t in tests {
             rows.push(vec![
                 t.metric.clone(),
-                t.a.clone(),
-                t.b.clone(),
-                REFERENCES.contains(&t.b.as_str()).to_string(),
+                t.a.to_string(),
+                t.b.to_string(),
+                REFERENCES.contains(&t.b).to_string(),
                 t.n.to_string(),
                 cell(t.h),
                 cell(t.p_value),
@@ -460,7 +458,7 @@ mod tests {
             let tests = pair_tests(eval, metric::BLEU_CORPUS);
             reference_tests(&tests, &eval.strategies())
                 .into_iter()
-                .map(|t| (t.a.clone(), t.b.clone()))
+                .map(|t| (t.a.to_string(), t.b.to_string()))
                 .collect()
         };
         let pair = |a: &str, b: &str| (a.to_string(), b.to_string());

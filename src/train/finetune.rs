@@ -467,9 +467,9 @@ impl FoldInputs {
 }
 
 /// The run label of the un-customized base evaluated on a fold's parts.
-pub const BASELINE: &str = "baseline";
+pub const BASELINE: &str = crate::label::BASELINE;
 /// The run label of retrieval (the fold's most similar training test, no model).
-pub const IR: &str = "ir";
+pub const IR: &str = crate::label::RETRIEVAL;
 
 /// A row with the fold's sizes and hash and nothing measured yet.
 fn fold_row(parts: &FoldParts, strategy: &str, status: &str) -> FinetuneRow {
