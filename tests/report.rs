@@ -20,7 +20,9 @@ use std::path::Path;
 
 use burn::prelude::*;
 use safetensors::{Dtype, tensor::TensorView};
+use tailor::data::folds::FoldParts;
 use tailor::evaluate::metric;
+use tailor::layout::Layout;
 use tailor::model::hf::{self, WEIGHTS_FILE};
 use tailor::model::{BartConfig, BartForConditionalGeneration, Preset};
 use tailor::report::evaluation::Evaluation;
@@ -31,8 +33,6 @@ use tailor::tables::metrics::{MetricRow, read_rows as read_metrics, write_rows a
 use tailor::tables::predictions::read_rows as read_predictions;
 use tailor::tables::table_path;
 use tailor::tables::test_scores::{TestScoreRow, write_rows as write_scores};
-use tailor::layout::Layout;
-use tailor::train::finetune::FoldParts;
 
 const STRATEGIES: [&str; 5] = ["custom", "l-eo", "l-ldb", "prefix", "lora"];
 

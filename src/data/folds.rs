@@ -10,8 +10,11 @@
 //! groups by pair.
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Distinguishes the validation draw from the fold draw made with the same seed.
 const VALID_SALT: u64 = 0x7a11_0f01_d5a1_7000;
@@ -93,6 +96,36 @@ pub fn split_fold(
     split.valid.sort_unstable();
     split.train.sort_unstable();
     split
+}
+
+/// The pair ids of each part of one (project, fold), as `make evaluate` reads them back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldParts {
+    pub project_id: String,
+    pub fold: usize,
+    pub folds: usize,
+    pub fold_by: String,
+    pub train: Vec<String>,
+    pub valid: Vec<String>,
+    pub test: Vec<String>,
+}
+
+impl FoldParts {
+    /// What identifies the fold's membership: xxh3-64 (hex) of its settings and its three
+    /// lists of pair ids. Two runs with the same hash were trained and tested on the same pairs.
+    pub fn membership_hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("fold parts serialise");
+        format!("{:016x}", xxh3_64(&json))
+    }
+
+    /// Read a fold record (`fold<k>.json` beside the runs, or a run folder's `fold.json`; see
+    /// [`crate::layout`]).
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading fold record {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("parsing fold record {}", path.display()))
+    }
 }
 
 #[cfg(test)]

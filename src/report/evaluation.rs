@@ -54,7 +54,7 @@ impl Current {
             .entry((row.project_id.clone(), row.fold))
             .or_insert_with(|| {
                 let file = runs.fold_file(&row.project_id, row.fold as usize);
-                crate::train::finetune::FoldParts::read(&file)
+                crate::data::folds::FoldParts::read(&file)
                     .map(|parts| parts.membership_hash())
                     .ok()
             });

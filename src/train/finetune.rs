@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use polars::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::baseline::{self, BaselineOptions};
 use super::settings::{FinetuneSettings, Profile};
@@ -47,34 +47,8 @@ pub fn run_dir(out: &Path, profile: &str, project: &str, strategy: &str, fold: u
     crate::layout::Layout::new(out).runs(profile).run_dir(project, strategy, fold)
 }
 
-/// The pair ids of each part of one (project, fold), as `make evaluate` reads them back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FoldParts {
-    pub project_id: String,
-    pub fold: usize,
-    pub folds: usize,
-    pub fold_by: String,
-    pub train: Vec<String>,
-    pub valid: Vec<String>,
-    pub test: Vec<String>,
-}
-
-impl FoldParts {
-    /// What identifies the fold's membership: xxh3-64 (hex) of its settings and its three
-    /// lists of pair ids. Two runs with the same hash were trained and tested on the same pairs.
-    pub fn membership_hash(&self) -> String {
-        let json = serde_json::to_vec(self).expect("fold parts serialise");
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&json))
-    }
-
-    /// Read a fold record (`fold<k>.json` beside the runs, or a run folder's [`RUN_FOLD_FILE`]).
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading fold record {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("parsing fold record {}", path.display()))
-    }
-}
+/// The pair ids of each part of one (project, fold): a data record, kept in `data::folds`.
+pub use crate::data::folds::FoldParts;
 
 /// A run folder's own record of the fold it was trained and tested on: evaluation reads the
 /// test part from here, so a later change of the fold settings cannot move a run's test part.
