@@ -35,7 +35,7 @@ fn tiny() -> BartConfig {
 }
 
 /// Prefix settings at test size: `len` positions.
-fn prefix(len: usize) -> PrefixSettings {
+fn test_prefix(len: usize) -> PrefixSettings {
     PrefixSettings {
         len,
         ..PrefixSettings::default()
@@ -43,7 +43,7 @@ fn prefix(len: usize) -> PrefixSettings {
 }
 
 /// LoRA at test size: rank 4, α 8 on q and v.
-fn lora() -> LoraSettings {
+fn test_lora() -> LoraSettings {
     LoraSettings {
         rank: 4,
         alpha: 8.0,
@@ -53,7 +53,7 @@ fn lora() -> LoraSettings {
 
 /// The strategies at test size: a 4-position prefix, rank-4 LoRA on q and v.
 fn strategy(kind: StrategyKind) -> Strategy {
-    kind.configure(&prefix(4), &lora())
+    kind.configure(&test_prefix(4), &test_lora())
 }
 
 /// The prefix settings of a prefix strategy.
@@ -72,7 +72,7 @@ fn all_strategies() -> Vec<Strategy> {
         prefix: PrefixSettings {
             mlp_hidden: 16,
             cross_attention: true,
-            ..prefix(4)
+            ..test_prefix(4)
         },
     });
     strategies
@@ -277,7 +277,7 @@ fn trainable_counts_match_table_1_computed_by_hand() {
             (StrategyKind::LLdb, lldb),
             (StrategyKind::Prefix, prefix),
         ] {
-            let strategy = kind.configure(&prefix(prefix_len), &lora());
+            let strategy = kind.configure(&test_prefix(prefix_len), &test_lora());
             // Parameters are lazy: bart-large is counted without being drawn.
             let model =
                 strategy.attach(BartForConditionalGeneration::new(&config, &device), &device);
@@ -304,7 +304,7 @@ fn trainable_counts_match_table_1_computed_by_hand() {
     // self-attentions, 2 decoder self- and 2 cross-attentions).
     let config = tiny();
     let (total, ..) = table1_by_hand(&config, 0);
-    let settings = lora();
+    let settings = test_lora();
     let lora = Strategy::Lora {
         lora: settings.clone(),
     };
@@ -339,7 +339,7 @@ fn lora_with_zero_b_computes_the_base_models_logits_exactly() {
             targets: ["q_proj", "k_proj", "v_proj", "out_proj"]
                 .map(String::from)
                 .to_vec(),
-            ..lora()
+            ..test_lora()
         },
     };
     let adapted = settings.attach(base, &device);
