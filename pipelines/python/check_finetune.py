@@ -358,7 +358,7 @@ def learning_rate(schedule: str, peak: float, step: int, warmup: int, total: int
 
 
 def trains(name: str, strategy: str, decoder_layers: int) -> bool:
-    """src/train/strategy.rs `Strategy::trains` on HF parameter names (base model only)."""
+    """src/strategy/ `Strategy::trains` on HF parameter names (base model only)."""
     if strategy == "custom":
         return True
     if strategy == "l-eo":
@@ -423,7 +423,7 @@ def most_frequent_tokens(sequences, n: int) -> list[int]:
 
 
 def init_prefixes(model, tokens: list[int], length: int, cross: bool) -> None:
-    """src/train/prefix_init.rs: run the tokens (repeated to `length`, in chunks of at most
+    """src/strategy/prefix/init.rs: run the tokens (repeated to `length`, in chunks of at most
     `max_position_embeddings`) through the frozen model without dropout, once as encoder
     input and once as causal decoder input attending to the encoder's output of the same
     chunk; a layer's prefix is its own k_proj/v_proj of its input (cross-attention: of the
