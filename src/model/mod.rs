@@ -5,9 +5,10 @@
 //! `config.json` names), [`attention`] (one attention with optional cache and prefix),
 //! [`encoder`], [`decoder`], [`bart`]; [`params`] names the parameter groups the paper's
 //! customization strategies train (Table 1); [`lora`] adds LoRA updates to the attention
-//! projections and [`adapter`] stores a customization as its trainable tensors. The model has no
-//! backend type parameter: burn 0.22 picks the backend from the [`Device`] at run time
-//! ([`Backend`]). Training loops and strategies live in `train`; generation in `crate::generate`.
+//! projections and [`adapter`] stores a selection of a model's tensors. The model has no backend
+//! type parameter: burn 0.22 picks the backend from the [`Device`] at run time ([`Backend`]).
+//! Strategies (which tensors train and are stored) live in `crate::strategy`, training loops in
+//! `crate::train`, generation in `crate::generate`; none of them is imported here.
 
 pub mod activation;
 pub mod adapter;
