@@ -8,7 +8,7 @@
 //! projections and [`adapter`] stores a selection of a model's tensors. The model has no backend
 //! type parameter: burn 0.22 picks the backend from the [`Device`] at run time ([`Backend`]).
 //! Strategies (which tensors train and are stored) live in `crate::strategy`, training loops in
-//! `crate::train`, generation in `crate::generate`; none of them is imported here.
+//! `crate::train`, generation in `crate::generate`: the model does not depend on them.
 
 pub mod activation;
 pub mod adapter;
