@@ -27,14 +27,15 @@
 //!     (every run folder)           config.resolved.toml, checkpoint/, curve.parquet,
 //!                                  best/ (the best model: the baseline's HF folder, or an
 //!                                  adapter beside the base)
-//!   reports/                     Markdown and CSV: table1–4, figure3–5 data, results.md
+//!   reports/                     Markdown and CSV: table1–4, figure3–5 data, results.md,
+//!                                  bench-mine.md
 //!   figures/                     PNG and SVG: figure1, figure3–5, baseline-<profile>-curve
 //! ```
 //!
 //! File names inside a model folder (`config.json`, `model.safetensors`, an adapter's files)
 //! are the model format's, not this layout's: see `crate::model::hf` and `crate::model::adapter`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A run folder's best model: the baseline's HF folder, or a customization's adapter.
 pub const BEST_DIR: &str = "best";
@@ -58,11 +59,6 @@ pub struct Layout {
 impl Layout {
     pub fn new(out: impl Into<PathBuf>) -> Self {
         Self { out: out.into() }
-    }
-
-    /// The output folder itself.
-    pub fn out(&self) -> &Path {
-        &self.out
     }
 
     /// `OUT/tables/<name>.parquet`.
@@ -187,11 +183,6 @@ impl Cache {
         Self { root: root.into() }
     }
 
-    /// The cache folder itself.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// `CACHE/checkouts`: one folder per project.
     pub fn checkouts_dir(&self) -> PathBuf {
         self.root.join("checkouts")
@@ -226,6 +217,8 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
