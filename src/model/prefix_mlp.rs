@@ -47,8 +47,8 @@ fn torch_linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
 
 impl PrefixMlp {
     /// A fresh reparameterisation for `targets` of a `d_model` model: `P'` ~ N(0, 1) (PEFT's
-    /// `nn.Embedding` default; the finetune stage overwrites it with the project's most frequent
-    /// tokens' embeddings), the MLP as PyTorch initialises `nn.Linear`.
+    /// `nn.Embedding` default; the prefix strategy's initialisation overwrites it with the
+    /// project's most frequent tokens' embeddings), the MLP as PyTorch initialises `nn.Linear`.
     pub fn new(
         len: usize,
         d_model: usize,

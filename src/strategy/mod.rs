@@ -189,14 +189,19 @@ impl fmt::Display for StrategyKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Strategy {
+    /// [`custom::Custom`]: every parameter.
     #[serde(rename = "custom")]
     Custom,
+    /// [`l_eo::LEo`]: embeddings and the tied output layer.
     #[serde(rename = "l-eo")]
     LEo,
+    /// [`l_ldb::LLdb`]: the last decoder block.
     #[serde(rename = "l-ldb")]
     LLdb,
+    /// [`prefix`]: key/value prefixes, `[strategy.prefix]`.
     #[serde(rename = "prefix")]
     Prefix { prefix: PrefixSettings },
+    /// [`lora`]: low-rank updates, `[strategy.lora]`.
     #[serde(rename = "lora")]
     Lora { lora: LoraSettings },
 }
@@ -326,7 +331,7 @@ impl Strategy {
 }
 
 /// A parameter a strategy adds to the base model (prefix or LoRA), not one of the base's own.
-pub fn is_added(path: &str) -> bool {
+fn is_added(path: &str) -> bool {
     crate::model::lora::is_lora(path) || ParamGroup::of(path) == Some(ParamGroup::Prefix)
 }
 
