@@ -21,8 +21,10 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::baseline::{self, BaselineOptions};
+use super::checkpoint::TrainState;
+use super::settings::TrainSettings;
 use super::settings::{FinetuneSettings, Profile};
-use super::trainer::{self, BEST_DIR, Run, RunModel};
+use super::trainer::{self, BEST_DIR, Outcome, Run, RunModel};
 use crate::data::examples::{Example, ExampleSettings, read_examples};
 use crate::data::folds::{FoldBy, split_fold};
 use crate::data::tokenizer::CodeTokenizer;
@@ -44,7 +46,9 @@ pub struct FinetuneOptions {
 
 /// The folder of one run: `OUT/runs/finetune/<profile>/<project>/<strategy>/fold<k>`.
 pub fn run_dir(out: &Path, profile: &str, project: &str, strategy: &str, fold: usize) -> PathBuf {
-    crate::layout::Layout::new(out).runs(profile).run_dir(project, strategy, fold)
+    crate::layout::Layout::new(out)
+        .runs(profile)
+        .run_dir(project, strategy, fold)
 }
 
 /// The pair ids of each part of one (project, fold): a data record, kept in `data::folds`.
@@ -56,7 +60,9 @@ pub const RUN_FOLD_FILE: &str = crate::layout::RUN_FOLD_FILE;
 
 /// `OUT/runs/finetune/<profile>/<project>/fold<k>.json`.
 pub fn fold_file(out: &Path, profile: &str, project: &str, fold: usize) -> PathBuf {
-    crate::layout::Layout::new(out).runs(profile).fold_file(project, fold)
+    crate::layout::Layout::new(out)
+        .runs(profile)
+        .fold_file(project, fold)
 }
 
 /// The finetune table of a profile: `OUT/tables/finetune.parquet` for the default profile's
@@ -167,9 +173,24 @@ pub fn run_finetune(
             },
         )?;
     }
-    // Every run's recipe names the base by content: hashed once for the whole sweep.
-    let base_hash = crate::model::adapter::base_hash(&base_dir)?;
-    let targets = target_projects(&options.out, settings)?;
+    let sweep = Sweep::open(profile, settings, options, base_dir)?;
+    for project in &sweep.targets {
+        let Some((pairs, keys)) = sweep.pairs_of(project) else {
+            continue;
+        };
+        for &k in &sweep.folds {
+            let fold = sweep.fold(project, &pairs, &keys, k)?;
+            sweep.measure_references(&fold)?;
+            for strategy in &sweep.strategies {
+                sweep.run(&fold, strategy)?;
+            }
+        }
+    }
+    sweep.finish()
+}
+
+/// The folds a sweep runs: the settings' `run_folds`, else all.
+fn run_folds(settings: &FinetuneSettings) -> Result<Vec<usize>> {
     let folds: Vec<usize> = if settings.run_folds.is_empty() {
         (0..settings.folds).collect()
     } else {
@@ -181,212 +202,346 @@ pub fn run_finetune(
         folds,
         settings.folds
     );
-    let strategies = strategies(settings, &settings.strategies);
-    let examples = read_examples(&options.out)?;
-    let fold_inputs = FoldInputs::load(&options.out)?;
-    let mut by_project: BTreeMap<&str, Vec<&Example>> = BTreeMap::new();
-    for example in &examples {
+    Ok(folds)
+}
+
+/// Examples grouped by project, in table order within each.
+fn examples_by_project(examples: Vec<Example>) -> BTreeMap<String, Vec<Example>> {
+    let mut by_project: BTreeMap<String, Vec<Example>> = BTreeMap::new();
+    for example in examples {
         by_project
-            .entry(example.project_id.as_str())
+            .entry(example.project_id.clone())
             .or_default()
             .push(example);
     }
-    let classes = if settings.fold_by == FoldBy::TestClass {
-        test_classes(&options.out, &targets)?
-    } else {
-        HashMap::new()
-    };
-    let table_file = table_file(&options.out);
-    let inference = options.backend.device(options.cuda)?;
-    options.backend.set_threads(settings.train.threads);
-    let base = hf::load_dir(&base_dir, &inference)
-        .with_context(|| format!("loading the baseline {}", base_dir.display()))?;
+    by_project
+}
 
-    println!(
-        "finetune: {} target project(s) × {} fold(s) × {} strateg{} (profile {}, backend {}), baseline {}",
-        targets.len(),
-        folds.len(),
-        strategies.len(),
-        if strategies.len() == 1 { "y" } else { "ies" },
-        profile.name,
-        options.backend,
-        base_dir.display()
-    );
-    let multi = MultiProgress::new();
-    let overall = multi.add(ProgressBar::new(
-        (targets.len() * folds.len() * strategies.len()) as u64,
-    ));
-    overall.set_style(
-        ProgressStyle::with_template(
-            "runs {bar:30} {pos}/{len} · {msg} · {elapsed_precise} (ETA {eta})",
-        )
-        .expect("valid template"),
-    );
-    let done: Vec<FinetuneRow> = if table_file.exists() {
-        table::read_rows(&table_file)?
-    } else {
-        Vec::new()
-    };
-    let recorded = |project: &str, strategy: &str, fold: usize| {
-        done.iter()
-            .find(|r| r.project_id == project && r.strategy == strategy && r.fold as usize == fold)
-    };
+/// What every run of a sweep shares, loaded once: the plan (targets × folds × strategies), the
+/// examples, the base (loaded, and hashed by content: every run's recipe names it so), the
+/// finetune table's rows when the sweep began, and the progress bars.
+struct Sweep<'a> {
+    profile: &'a Profile,
+    settings: &'a FinetuneSettings,
+    options: &'a FinetuneOptions,
+    targets: Vec<String>,
+    folds: Vec<usize>,
+    strategies: Vec<Strategy>,
+    by_project: BTreeMap<String, Vec<Example>>,
+    fold_inputs: FoldInputs,
+    /// Test class of every target pair, when folds are drawn by test class.
+    classes: HashMap<String, String>,
+    base_dir: PathBuf,
+    base_hash: String,
+    base: BartForConditionalGeneration,
+    /// The device the base and the adapters are evaluated on.
+    inference: Device,
+    table_file: PathBuf,
+    /// The table's rows when the sweep began.
+    done: Vec<FinetuneRow>,
+    multi: MultiProgress,
+    /// One tick per (project, fold, strategy).
+    overall: ProgressBar,
+}
 
-    for project in &targets {
-        let Some(pairs) = by_project.get(project.as_str()) else {
-            multi.suspend(|| eprintln!(
-                "finetune: project {project} has no examples in {} (is it in the corpus and mined?); skipped",
-                table_path(&options.out, "examples").display()
-            ));
-            overall.inc((folds.len() * strategies.len()) as u64);
-            continue;
+impl<'a> Sweep<'a> {
+    /// Load what the runs share and announce the sweep.
+    fn open(
+        profile: &'a Profile,
+        settings: &'a FinetuneSettings,
+        options: &'a FinetuneOptions,
+        base_dir: PathBuf,
+    ) -> Result<Self> {
+        let out = &options.out;
+        // Every run's recipe names the base by content: hashed once for the whole sweep.
+        let base_hash = crate::model::adapter::base_hash(&base_dir)?;
+        let targets = target_projects(out, settings)?;
+        let folds = run_folds(settings)?;
+        let strategies = strategies(settings, &settings.strategies);
+        let examples = read_examples(out)?;
+        let fold_inputs = FoldInputs::load(out)?;
+        let by_project = examples_by_project(examples);
+        let classes = if settings.fold_by == FoldBy::TestClass {
+            test_classes(out, &targets)?
+        } else {
+            HashMap::new()
         };
-        let mut pairs: Vec<&Example> = pairs.clone();
+        let table_file = table_file(out);
+        let inference = options.backend.device(options.cuda)?;
+        options.backend.set_threads(settings.train.threads);
+        let base = hf::load_dir(&base_dir, &inference)
+            .with_context(|| format!("loading the baseline {}", base_dir.display()))?;
+        println!(
+            "finetune: {} target project(s) × {} fold(s) × {} strateg{} (profile {}, backend {}), baseline {}",
+            targets.len(),
+            folds.len(),
+            strategies.len(),
+            if strategies.len() == 1 { "y" } else { "ies" },
+            profile.name,
+            options.backend,
+            base_dir.display()
+        );
+        let multi = MultiProgress::new();
+        let overall = multi.add(ProgressBar::new(
+            (targets.len() * folds.len() * strategies.len()) as u64,
+        ));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "runs {bar:30} {pos}/{len} · {msg} · {elapsed_precise} (ETA {eta})",
+            )
+            .expect("valid template"),
+        );
+        let done = if table_file.exists() {
+            table::read_rows(&table_file)?
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            profile,
+            settings,
+            options,
+            targets,
+            folds,
+            strategies,
+            by_project,
+            fold_inputs,
+            classes,
+            base_dir,
+            base_hash,
+            base,
+            inference,
+            table_file,
+            done,
+            multi,
+            overall,
+        })
+    }
+
+    /// The row the table had for a run when the sweep began.
+    fn recorded(&self, project: &str, strategy: &str, fold: usize) -> Option<&FinetuneRow> {
+        self.done
+            .iter()
+            .find(|r| r.project_id == project && r.strategy == strategy && r.fold as usize == fold)
+    }
+
+    /// Print `line` to stderr above the bars.
+    fn say(&self, line: &str) {
+        self.multi.suspend(|| eprintln!("{line}"));
+    }
+
+    /// `project`'s pairs sorted by id, with the key each is folded by. A project without
+    /// examples is said and its runs counted as passed.
+    fn pairs_of(&self, project: &str) -> Option<(Vec<&Example>, Vec<String>)> {
+        let Some(pairs) = self.by_project.get(project) else {
+            self.say(&format!(
+                "finetune: project {project} has no examples in {} (is it in the corpus and mined?); skipped",
+                table_path(&self.options.out, "examples").display()
+            ));
+            self.overall
+                .inc((self.folds.len() * self.strategies.len()) as u64);
+            return None;
+        };
+        let mut pairs: Vec<&Example> = pairs.iter().collect();
         pairs.sort_by(|a, b| a.pair_id.cmp(&b.pair_id));
         let keys: Vec<String> = pairs
             .iter()
-            .map(|e| match settings.fold_by {
+            .map(|e| match self.settings.fold_by {
                 FoldBy::Pair => e.pair_id.clone(),
                 // `test_classes` keys each pair by `FoldBy::key`'s `file#class`.
-                FoldBy::TestClass => classes
+                FoldBy::TestClass => self
+                    .classes
                     .get(&e.pair_id)
                     .cloned()
                     .unwrap_or_else(|| e.pair_id.clone()),
             })
             .collect();
-        for &fold in &folds {
-            let split = split_fold(
-                &keys,
-                fold,
-                settings.folds,
-                settings.valid_fraction,
-                settings.fold_seed,
-            );
-            let part = |indices: &[usize]| -> Vec<Example> {
-                indices.iter().map(|&i| pairs[i].clone()).collect()
-            };
-            let (train, valid, test) = (part(&split.train), part(&split.valid), part(&split.test));
-            let parts = FoldParts {
-                project_id: project.clone(),
-                fold,
-                folds: settings.folds,
-                fold_by: format!("{:?}", settings.fold_by),
-                train: train.iter().map(|e| e.pair_id.clone()).collect(),
-                valid: valid.iter().map(|e| e.pair_id.clone()).collect(),
-                test: test.iter().map(|e| e.pair_id.clone()).collect(),
-            };
-            // Retrieval-augmented inputs retrieve from this fold's training part only: the
-            // three parts in one call, so the training part is indexed once.
-            let (n_train, n_valid) = (train.len(), valid.len());
-            let mut all =
-                fold_inputs.rebuild(&[train, valid, test].concat(), project, fold, &parts.train)?;
-            let test = all.split_off(n_train + n_valid);
-            let valid = all.split_off(n_train);
-            let train = all;
-            let fold_hash = parts.membership_hash();
-            super::checkpoint::write_atomic(
-                &fold_file(&options.out, &profile.name, project, fold),
-                serde_json::to_string_pretty(&parts)?.as_bytes(),
-            )?;
-            // The baseline row is current only for this fold's pairs and this base.
-            let baseline_current = recorded(project, BASELINE, fold).is_some_and(|r| {
-                r.status == table::DONE && r.fold_hash == fold_hash && r.base_hash == base_hash
+        Some((pairs, keys))
+    }
+
+    /// Fold `k` of `project`'s `pairs` (folded by `keys`): its parts with their inputs, its
+    /// record written beside the project's runs.
+    fn fold(&self, project: &str, pairs: &[&Example], keys: &[String], k: usize) -> Result<Fold> {
+        let settings = self.settings;
+        let split = split_fold(
+            keys,
+            k,
+            settings.folds,
+            settings.valid_fraction,
+            settings.fold_seed,
+        );
+        let part = |indices: &[usize]| -> Vec<Example> {
+            indices.iter().map(|&i| pairs[i].clone()).collect()
+        };
+        let (train, valid, test) = (part(&split.train), part(&split.valid), part(&split.test));
+        let parts = FoldParts {
+            project_id: project.to_string(),
+            fold: k,
+            folds: settings.folds,
+            fold_by: format!("{:?}", settings.fold_by),
+            train: train.iter().map(|e| e.pair_id.clone()).collect(),
+            valid: valid.iter().map(|e| e.pair_id.clone()).collect(),
+            test: test.iter().map(|e| e.pair_id.clone()).collect(),
+        };
+        // Retrieval-augmented inputs retrieve from this fold's training part only: the
+        // three parts in one call, so the training part is indexed once.
+        let (n_train, n_valid) = (train.len(), valid.len());
+        let mut all =
+            self.fold_inputs
+                .rebuild(&[train, valid, test].concat(), project, k, &parts.train)?;
+        let test = all.split_off(n_train + n_valid);
+        let valid = all.split_off(n_train);
+        let hash = parts.membership_hash();
+        super::checkpoint::write_atomic(
+            &fold_file(&self.options.out, &self.profile.name, project, k),
+            serde_json::to_string_pretty(&parts)?.as_bytes(),
+        )?;
+        Ok(Fold {
+            parts,
+            hash,
+            train: all,
+            valid,
+            test,
+        })
+    }
+
+    /// The rows a fold's customizations are compared with: the baseline's, measured again
+    /// unless current (for this fold's pairs and this base), and retrieval's when asked for.
+    fn measure_references(&self, fold: &Fold) -> Result<()> {
+        let parts = &fold.parts;
+        let baseline_current = self
+            .recorded(&parts.project_id, BASELINE, parts.fold)
+            .is_some_and(|r| {
+                r.status == table::DONE && r.fold_hash == fold.hash && r.base_hash == self.base_hash
             });
-            if !baseline_current {
-                let row = evaluate_baseline(&base, &parts, &valid, &test, settings, &inference)
-                    .map(|mut row| {
-                        row.base_hash = base_hash.clone();
-                        row
-                    })
-                    .unwrap_or_else(|err| error_row(&parts, BASELINE, &err, "", &base_hash));
-                table::upsert(&table_file, row)?;
-            }
-            if settings.ir {
-                table::upsert(&table_file, ir_row(&parts))?;
-            }
-            for strategy in &strategies {
-                let name = strategy.name();
-                overall.set_message(format!("{project} fold {fold} {name}"));
-                let dir = run_dir(&options.out, &profile.name, project, name, fold);
-                let recipe = run_recipe(profile, settings, strategy, project, fold, &base_hash)?;
-                if let Some(row) = recorded(project, name, fold) {
-                    match done_run(row, &dir, &recipe, &fold_hash) {
-                        DoneRun::Current => {
-                            overall.inc(1);
-                            continue;
-                        }
-                        DoneRun::Stale(why) => {
-                            multi.suspend(|| {
-                                eprintln!("finetune: {project} fold {fold} {name}: {why}")
-                            });
-                            if row.status != table::STALE {
-                                let mut stale = row.clone();
-                                stale.status = table::STALE.into();
-                                stale.error = Some(why);
-                                table::upsert(&table_file, stale)?;
-                            }
-                            overall.inc(1);
-                            continue;
-                        }
-                        DoneRun::OtherRecipe(diff) => {
-                            multi.suspend(|| {
-                                eprintln!(
-                                    "finetune: {project} fold {fold} {name} was trained under another \
-                                 recipe on the same fold and base; its row is kept. Remove {} (or \
-                                 choose another --out) to run it as the profile now says. \
-                                 Differences (recorded → now):\n  {}",
-                                    dir.display(),
-                                    diff.join("\n  ")
-                                )
-                            });
-                            overall.inc(1);
-                            continue;
-                        }
-                        DoneRun::Resume => {} // trained (on) below
-                    }
+        if !baseline_current {
+            let row = evaluate_baseline(
+                &self.base,
+                parts,
+                &fold.valid,
+                &fold.test,
+                self.settings,
+                &self.inference,
+            )
+            .map(|mut row| {
+                row.base_hash = self.base_hash.clone();
+                row
+            })
+            .unwrap_or_else(|err| error_row(parts, BASELINE, &err, "", &self.base_hash));
+            table::upsert(&self.table_file, row)?;
+        }
+        if self.settings.ir {
+            table::upsert(&self.table_file, ir_row(parts))?;
+        }
+        Ok(())
+    }
+
+    /// One strategy on one fold: passed when the table's row for it stands, else customized
+    /// (resumed when interrupted) and its row written, a failure as an `error` row.
+    fn run(&self, fold: &Fold, strategy: &Strategy) -> Result<()> {
+        let (project, k, name) = (&fold.parts.project_id, fold.parts.fold, strategy.name());
+        self.overall
+            .set_message(format!("{project} fold {k} {name}"));
+        let spec = RunSpec {
+            sweep: self,
+            fold,
+            strategy,
+            dir: run_dir(&self.options.out, &self.profile.name, project, name, k),
+            recipe: run_recipe(
+                self.profile,
+                self.settings,
+                strategy,
+                project,
+                k,
+                &self.base_hash,
+            )?,
+        };
+        if let Some(row) = self.recorded(project, name, k)
+            && !self.runs_again(row, &spec)?
+        {
+            self.overall.inc(1);
+            return Ok(());
+        }
+        let row = customize(&spec).unwrap_or_else(|err| {
+            self.say(&format!(
+                "finetune: {project} fold {k} {name} failed: {err:#}"
+            ));
+            error_row(
+                &fold.parts,
+                name,
+                &err,
+                &spec.dir.to_string_lossy(),
+                &self.base_hash,
+            )
+        });
+        if row.status != table::DONE && row.status != table::ERROR {
+            self.say(&format!(
+                "finetune: {project} fold {k} {name} is {}: {}",
+                row.status,
+                row.error.as_deref().unwrap_or_default()
+            ));
+        }
+        table::upsert(&self.table_file, row)?;
+        self.overall.inc(1);
+        Ok(())
+    }
+
+    /// Whether the run of `spec`, which the table has `row` for, trains (on). A run that does
+    /// not is current, or stale (said, and its row marked so), or of another recipe (said).
+    fn runs_again(&self, row: &FinetuneRow, spec: &RunSpec<'_>) -> Result<bool> {
+        let parts = &spec.fold.parts;
+        let (project, fold, name) = (&parts.project_id, parts.fold, spec.strategy.name());
+        match done_run(row, &spec.dir, &spec.recipe, &spec.fold.hash) {
+            DoneRun::Current => Ok(false),
+            DoneRun::Stale(why) => {
+                self.say(&format!("finetune: {project} fold {fold} {name}: {why}"));
+                if row.status != table::STALE {
+                    let mut stale = row.clone();
+                    stale.status = table::STALE.into();
+                    stale.error = Some(why);
+                    table::upsert(&self.table_file, stale)?;
                 }
-                let row = match customize(&CustomizeRun {
-                    recipe: &recipe,
-                    settings,
-                    strategy,
-                    base: &base,
-                    base_dir: &base_dir,
-                    base_hash: &base_hash,
-                    dir: &dir,
-                    parts: &parts,
-                    train: &train,
-                    valid: &valid,
-                    test: &test,
-                    options,
-                    multi: &multi,
-                }) {
-                    Ok(row) => row,
-                    Err(err) => {
-                        multi.suspend(|| {
-                            eprintln!("finetune: {project} fold {fold} {name} failed: {err:#}")
-                        });
-                        error_row(&parts, name, &err, &dir.to_string_lossy(), &base_hash)
-                    }
-                };
-                if row.status != table::DONE && row.status != table::ERROR {
-                    multi.suspend(|| {
-                        eprintln!(
-                            "finetune: {project} fold {fold} {name} is {}: {}",
-                            row.status,
-                            row.error.as_deref().unwrap_or_default()
-                        )
-                    });
-                }
-                table::upsert(&table_file, row)?;
-                overall.inc(1);
+                Ok(false)
             }
+            DoneRun::OtherRecipe(diff) => {
+                self.say(&format!(
+                    "finetune: {project} fold {fold} {name} was trained under another \
+                     recipe on the same fold and base; its row is kept. Remove {} (or \
+                     choose another --out) to run it as the profile now says. \
+                     Differences (recorded → now):\n  {}",
+                    spec.dir.display(),
+                    diff.join("\n  ")
+                ));
+                Ok(false)
+            }
+            DoneRun::Resume => Ok(true),
         }
     }
-    overall.finish_and_clear();
-    let rows = table::read_rows(&table_file)?;
-    print_comparison(&rows, &targets, &folds, &strategies, settings.ir);
-    println!("table: {}", table_file.display());
-    Ok(())
+
+    /// Clear the bars and print the comparison of the sweep's runs, read back from the table.
+    fn finish(self) -> Result<()> {
+        self.overall.finish_and_clear();
+        let rows = table::read_rows(&self.table_file)?;
+        print_comparison(
+            &rows,
+            &self.targets,
+            &self.folds,
+            &self.strategies,
+            self.settings.ir,
+        );
+        println!("table: {}", self.table_file.display());
+        Ok(())
+    }
+}
+
+/// One fold of a target project: its parts as pair ids (as recorded) and as examples with
+/// their inputs.
+struct Fold {
+    parts: FoldParts,
+    /// [`FoldParts::membership_hash`].
+    hash: String,
+    train: Vec<Example>,
+    valid: Vec<Example>,
+    test: Vec<Example>,
 }
 
 /// How a fold's examples get their inputs: as the examples table has them, or, when the table
@@ -632,109 +787,167 @@ fn done_run(row: &FinetuneRow, dir: &Path, recipe: &str, fold_hash: &str) -> Don
     }
 }
 
-/// Everything one customization run needs (one (project, fold, strategy) of the sweep).
-struct CustomizeRun<'a> {
-    /// Its [`run_recipe`], claimed in `dir`.
-    recipe: &'a str,
-    settings: &'a FinetuneSettings,
+/// One customization run of a sweep, all it needs: a strategy on one fold, in its run folder,
+/// under its recipe.
+struct RunSpec<'a> {
+    sweep: &'a Sweep<'a>,
+    fold: &'a Fold,
     strategy: &'a Strategy,
-    base: &'a BartForConditionalGeneration,
-    base_dir: &'a Path,
-    base_hash: &'a str,
-    dir: &'a Path,
-    parts: &'a FoldParts,
-    train: &'a [Example],
-    valid: &'a [Example],
-    test: &'a [Example],
-    options: &'a FinetuneOptions,
-    multi: &'a MultiProgress,
+    dir: PathBuf,
+    /// Its [`run_recipe`], claimed in `dir`.
+    recipe: String,
 }
 
-/// One customization run: attach, (prefix) initialise, train, evaluate the best adapter on the
-/// test part. The row says whether it is reportable: `done` only when training improved on
-/// the start and the recipe's own stopping rules (not the wall-time guard) ended it.
-fn customize(run: &CustomizeRun<'_>) -> Result<FinetuneRow> {
-    let CustomizeRun {
-        settings,
+/// One customization run: attach, initialise, train, evaluate the best adapter on the test
+/// part. The row says whether it is reportable: `done` only when training improved on the start
+/// and the recipe's own stopping rules (not the wall-time guard) ended it.
+fn customize(spec: &RunSpec<'_>) -> Result<FinetuneRow> {
+    let RunSpec {
+        sweep,
+        fold,
         strategy,
         dir,
-        parts,
-        train,
-        valid,
-        test,
-        options,
         ..
-    } = *run;
-    let (project, fold) = (&parts.project_id, parts.fold);
-    ensure!(
-        !test.is_empty(),
-        "fold {fold} of {project} has no test pairs"
-    );
-    if train.is_empty() || valid.is_empty() {
-        bail!(
-            "{project} fold {fold} has {} training and {} validation pairs: too few to customize",
-            train.len(),
-            valid.len()
-        );
-    }
-    let train_settings = settings.train_for(strategy.kind());
-    super::settings::claim_run_dir(dir, run.recipe)?;
+    } = spec;
+    let options = sweep.options;
+    spec.check_parts()?;
+    let train_settings = sweep.settings.train_for(strategy.kind());
+    super::settings::claim_run_dir(dir, &spec.recipe)?;
     // The run's own record of its fold, read back by evaluation (never the shared fold file).
     super::checkpoint::write_atomic(
         &dir.join(RUN_FOLD_FILE),
-        serde_json::to_string_pretty(parts)?.as_bytes(),
+        serde_json::to_string_pretty(&fold.parts)?.as_bytes(),
     )?;
     let device = options.backend.device(options.cuda)?.autodiff();
-    device.seed(settings.train.seed);
-    let start = hf::load_dir(run.base_dir, &device)?;
-    let model = strategy.initialise(strategy.attach(start, &device), train, &device);
+    device.seed(sweep.settings.train.seed);
+    let start = hf::load_dir(&sweep.base_dir, &device)?;
+    let model = strategy.initialise(strategy.attach(start, &device), &fold.train, &device);
     let hooks = AdapterRun {
         strategy,
         config: model.config.clone(),
-        base_dir: run.base_dir,
+        base_dir: &sweep.base_dir,
     };
-    let outcome = trainer::train(
-        &Run {
-            dir: dir.to_path_buf(),
-            label: format!("{project}/{}/fold{fold}", strategy.name()),
-            settings: &train_settings,
+    let outcome = trainer::train(&spec.training(&train_settings), model, &hooks, &device)?;
+    let tested = spec.test_best()?;
+    Ok(spec.row(&outcome, &train_settings, tested))
+}
+
+/// The best adapter of a run on its fold's test part.
+struct Tested {
+    loss: f64,
+    tokens: u64,
+    adapter_bytes: u64,
+}
+
+impl RunSpec<'_> {
+    /// A fold too small to customize on is an error of this run, not of the sweep.
+    fn check_parts(&self) -> Result<()> {
+        let Fold {
+            parts,
             train,
             valid,
-            progress: Some(run.multi),
-            peak_tflops: options.peak_tflops,
-        },
-        model,
-        &hooks,
-        &device,
-    )?;
-    let state = &outcome.state;
+            test,
+            ..
+        } = self.fold;
+        let (project, fold) = (&parts.project_id, parts.fold);
+        ensure!(
+            !test.is_empty(),
+            "fold {fold} of {project} has no test pairs"
+        );
+        if train.is_empty() || valid.is_empty() {
+            bail!(
+                "{project} fold {fold} has {} training and {} validation pairs: too few to customize",
+                train.len(),
+                valid.len()
+            );
+        }
+        Ok(())
+    }
 
-    // The best adapter, loaded back onto the (already loaded) base, on the test part.
-    let inference = options.backend.device(options.cuda)?;
-    let best = dir.join(BEST_DIR);
-    let (customized, _) = load_adapter(run.base.clone(), run.base_dir, &best, &inference)
-        .with_context(|| format!("loading the best adapter {}", best.display()))?;
-    let refs: Vec<&Example> = test.iter().collect();
-    let (test_loss, test_tokens) =
-        trainer::evaluate(&customized, &refs, settings.train.batch_tokens, &inference)?;
-    let adapter_bytes = std::fs::metadata(best.join(ADAPTER_WEIGHTS))
-        .with_context(|| {
-            format!(
-                "reading the size of {}",
-                best.join(ADAPTER_WEIGHTS).display()
-            )
-        })?
-        .len();
-    let stopped = state.stopped.clone().unwrap_or_default();
-    let step0 = state.curve.first().map_or(f64::NAN, |p| p.val_loss);
-    // A guard stop comes first: it is not final (a re-run continues it), being untrained is.
-    let (status, note) = if stopped == trainer::STOPPED_BY_GUARD {
+    /// What the training loop runs: the fold's training and validation parts under `settings`.
+    fn training<'s>(&'s self, settings: &'s TrainSettings) -> Run<'s, Example> {
+        let parts = &self.fold.parts;
+        Run {
+            dir: self.dir.clone(),
+            label: format!(
+                "{}/{}/fold{}",
+                parts.project_id,
+                self.strategy.name(),
+                parts.fold
+            ),
+            settings,
+            train: &self.fold.train,
+            valid: &self.fold.valid,
+            progress: Some(&self.sweep.multi),
+            peak_tflops: self.sweep.options.peak_tflops,
+        }
+    }
+
+    /// The best adapter, loaded back onto the (already loaded) base, on the test part.
+    fn test_best(&self) -> Result<Tested> {
+        let sweep = self.sweep;
+        let inference = sweep.options.backend.device(sweep.options.cuda)?;
+        let best = self.dir.join(BEST_DIR);
+        let (customized, _) = load_adapter(sweep.base.clone(), &sweep.base_dir, &best, &inference)
+            .with_context(|| format!("loading the best adapter {}", best.display()))?;
+        let refs: Vec<&Example> = self.fold.test.iter().collect();
+        let (loss, tokens) = trainer::evaluate(
+            &customized,
+            &refs,
+            sweep.settings.train.batch_tokens,
+            &inference,
+        )?;
+        let weights = best.join(ADAPTER_WEIGHTS);
+        let adapter_bytes = std::fs::metadata(&weights)
+            .with_context(|| format!("reading the size of {}", weights.display()))?
+            .len();
+        Ok(Tested {
+            loss,
+            tokens,
+            adapter_bytes,
+        })
+    }
+
+    /// The run's row: how it trained (`outcome`, under `settings`) and how its best adapter
+    /// tested.
+    fn row(&self, outcome: &Outcome, settings: &TrainSettings, tested: Tested) -> FinetuneRow {
+        let state = &outcome.state;
+        let step0 = state.curve.first().map_or(f64::NAN, |p| p.val_loss);
+        let (status, note) = run_status(state, settings.max_minutes, step0);
+        FinetuneRow {
+            error: note,
+            trainable_params: outcome.trainable_params as u64,
+            total_params: outcome.total_params as u64,
+            adapter_bytes: tested.adapter_bytes,
+            steps: state.step,
+            epochs: state.curve.last().map_or(0.0, |p| p.epoch),
+            tokens: state.tokens,
+            pf_seconds: state.flops / 1e15,
+            wall_seconds: state.wall_seconds,
+            best_val_loss: state.best_val_loss.unwrap_or(f64::NAN),
+            test_loss: tested.loss,
+            test_perplexity: tested.loss.exp(),
+            test_tokens: tested.tokens,
+            run_dir: self.dir.to_string_lossy().into_owned(),
+            stopped: state.stopped.clone().unwrap_or_default(),
+            best_step: state.best_step,
+            step0_val_loss: step0,
+            base_hash: self.sweep.base_hash.clone(),
+            ..fold_row(&self.fold.parts, self.strategy.name(), status)
+        }
+    }
+}
+
+/// A trained run's status, with a note unless it is `done`. A guard stop comes first: it is not
+/// final (a re-run continues it), being untrained is.
+fn run_status(state: &TrainState, max_minutes: f64, step0: f64) -> (&'static str, Option<String>) {
+    if state.stopped.as_deref() == Some(trainer::STOPPED_BY_GUARD) {
         (
             table::CAPPED,
             Some(format!(
                 "stopped by the {}-minute guard at step {} before early stopping; run again \
                  with a larger finetune.train.max_minutes (or 0) to continue it",
-                train_settings.max_minutes, state.step
+                max_minutes, state.step
             )),
         )
     } else if state.best_step == 0 {
@@ -747,28 +960,7 @@ fn customize(run: &CustomizeRun<'_>) -> Result<FinetuneRow> {
         )
     } else {
         (table::DONE, None)
-    };
-    Ok(FinetuneRow {
-        error: note,
-        trainable_params: outcome.trainable_params as u64,
-        total_params: outcome.total_params as u64,
-        adapter_bytes,
-        steps: state.step,
-        epochs: state.curve.last().map_or(0.0, |p| p.epoch),
-        tokens: state.tokens,
-        pf_seconds: state.flops / 1e15,
-        wall_seconds: state.wall_seconds,
-        best_val_loss: state.best_val_loss.unwrap_or(f64::NAN),
-        test_loss,
-        test_perplexity: test_loss.exp(),
-        test_tokens,
-        run_dir: dir.to_string_lossy().into_owned(),
-        stopped,
-        best_step: state.best_step,
-        step0_val_loss: step0,
-        base_hash: run.base_hash.to_string(),
-        ..fold_row(parts, strategy.name(), status)
-    })
+    }
 }
 
 /// What identifies a customization run (recorded as its resolved config): not the rest of the
