@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use anyhow::Result;
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{TableSchema, read_table, write_table};
+use super::{TableSchema, columns};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const VERSION: u32 = 1;
@@ -59,73 +58,34 @@ impl CurvePoint {
     }
 }
 
-pub fn schema() -> TableSchema {
-    TableSchema {
-        name: "curve",
-        version: VERSION,
-        columns: vec![
-            ("step", DataType::UInt64),
-            ("epoch", DataType::Float64),
-            ("tokens", DataType::UInt64),
-            ("wall_seconds", DataType::Float64),
-            ("train_loss", DataType::Float64),
-            ("val_loss", DataType::Float64),
-            ("val_perplexity", DataType::Float64),
-            ("lr", DataType::Float64),
-            ("flops", DataType::Float64),
-            ("pf_seconds", DataType::Float64),
-        ],
+columns! {
+    CurvePoint {
+        step,
+        epoch,
+        tokens,
+        wall_seconds,
+        train_loss,
+        val_loss,
+        val_perplexity = |p| p.val_loss.exp(),
+        lr,
+        flops,
+        pf_seconds = CurvePoint::pf_seconds,
     }
 }
 
-pub fn write_curve(points: &[CurvePoint], path: &Path) -> Result<()> {
-    let f64s = |f: fn(&CurvePoint) -> f64| points.iter().map(f).collect::<Vec<f64>>();
-    let mut df = DataFrame::new(vec![
-        Column::new(
-            "step".into(),
-            points.iter().map(|p| p.step).collect::<Vec<u64>>(),
-        ),
-        Column::new("epoch".into(), f64s(|p| p.epoch)),
-        Column::new(
-            "tokens".into(),
-            points.iter().map(|p| p.tokens).collect::<Vec<u64>>(),
-        ),
-        Column::new("wall_seconds".into(), f64s(|p| p.wall_seconds)),
-        Column::new("train_loss".into(), f64s(|p| p.train_loss)),
-        Column::new("val_loss".into(), f64s(|p| p.val_loss)),
-        Column::new("val_perplexity".into(), f64s(|p| p.val_loss.exp())),
-        Column::new("lr".into(), f64s(|p| p.lr)),
-        Column::new("flops".into(), f64s(|p| p.flops)),
-        Column::new("pf_seconds".into(), f64s(CurvePoint::pf_seconds)),
-    ])?;
-    write_table(&mut df, path, &schema())
+/// The declared schema of `curve`.
+pub fn schema() -> TableSchema {
+    TableSchema::of::<CurvePoint>("curve", VERSION)
 }
 
+/// Writes a run's `curve` atomically.
+pub fn write_curve(points: &[CurvePoint], path: &Path) -> Result<()> {
+    super::write_rows(points, path, &schema())
+}
+
+/// Reads and checks a run's `curve`.
 pub fn read_curve(path: &Path) -> Result<Vec<CurvePoint>> {
-    let df = read_table(path, &schema())?;
-    let u64s = |name: &str| super::read_u64s(&df, name);
-    let f64s = |name: &str| super::read_f64s(&df, name);
-    let (step, tokens) = (u64s("step")?, u64s("tokens")?);
-    let (epoch, wall, train, val, lr, flops) = (
-        f64s("epoch")?,
-        f64s("wall_seconds")?,
-        f64s("train_loss")?,
-        f64s("val_loss")?,
-        f64s("lr")?,
-        f64s("flops")?,
-    );
-    Ok((0..step.len())
-        .map(|i| CurvePoint {
-            step: step[i],
-            epoch: epoch[i],
-            tokens: tokens[i],
-            wall_seconds: wall[i],
-            train_loss: train[i],
-            val_loss: val[i],
-            lr: lr[i],
-            flops: flops[i],
-        })
-        .collect())
+    super::read_rows(path, &schema())
 }
 
 #[cfg(test)]

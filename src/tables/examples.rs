@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 
-use super::{TableSchema, column, read_opt_strings, read_strings, read_table, write_table};
+use super::{Columns, TableSchema, columns};
 
 /// Bumped whenever a column is added, removed or changes meaning. 2: `retrieved_pair_id` and
 /// `retrieved_score` (issue 17).
@@ -46,168 +46,54 @@ impl ExampleRow {
     }
 }
 
-/// The declared schema of `examples`.
-pub fn schema() -> TableSchema {
-    use DataType::{Boolean, Float64, String as Str, UInt32};
-    let ids = DataType::List(Box::new(UInt32));
-    TableSchema {
-        name: "examples",
-        version: VERSION,
-        columns: vec![
-            ("pair_id", Str),
-            ("project_id", Str),
-            ("split", Str),
-            ("level", Str),
-            ("input_ids", ids.clone()),
-            ("target_ids", ids),
-            ("input_len", UInt32),
-            ("target_len", UInt32),
-            ("input_full_len", UInt32),
-            ("target_full_len", UInt32),
-            ("input_truncated", Boolean),
-            ("target_truncated", Boolean),
-            ("retrieved_pair_id", Str),
-            ("retrieved_score", Float64),
-        ],
+columns! {
+    ExampleRow {
+        pair_id,
+        project_id,
+        split,
+        level,
+        input_ids,
+        target_ids,
+        input_len = |r| r.input_ids.len() as u32,
+        target_len = |r| r.target_ids.len() as u32,
+        input_full_len,
+        target_full_len,
+        input_truncated = ExampleRow::input_truncated,
+        target_truncated = ExampleRow::target_truncated,
+        retrieved_pair_id,
+        retrieved_score,
     }
 }
 
-fn id_lists(name: &str, rows: &[ExampleRow], ids: fn(&ExampleRow) -> &[u32]) -> Series {
-    let values: usize = rows.iter().map(|r| ids(r).len()).sum();
-    let mut builder = ListPrimitiveChunkedBuilder::<UInt32Type>::new(
-        name.into(),
-        rows.len(),
-        values,
-        DataType::UInt32,
-    );
-    for row in rows {
-        builder.append_slice(ids(row));
-    }
-    builder.finish().into_series()
+/// The declared schema of `examples`.
+pub fn schema() -> TableSchema {
+    TableSchema::of::<ExampleRow>("examples", VERSION)
 }
 
 /// Builds the table's DataFrame.
 pub fn to_frame(rows: &[ExampleRow]) -> Result<DataFrame> {
-    let strs = |f: fn(&ExampleRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-    let nums = |f: fn(&ExampleRow) -> u32| rows.iter().map(f).collect::<Vec<u32>>();
-    let flags = |f: fn(&ExampleRow) -> bool| rows.iter().map(f).collect::<Vec<bool>>();
-    let columns: Vec<Column> = vec![
-        Column::new("pair_id".into(), strs(|r| &r.pair_id)),
-        Column::new("project_id".into(), strs(|r| &r.project_id)),
-        Column::new("split".into(), strs(|r| &r.split)),
-        Column::new("level".into(), strs(|r| &r.level)),
-        id_lists("input_ids", rows, |r| &r.input_ids).into(),
-        id_lists("target_ids", rows, |r| &r.target_ids).into(),
-        Column::new("input_len".into(), nums(|r| r.input_ids.len() as u32)),
-        Column::new("target_len".into(), nums(|r| r.target_ids.len() as u32)),
-        Column::new("input_full_len".into(), nums(|r| r.input_full_len)),
-        Column::new("target_full_len".into(), nums(|r| r.target_full_len)),
-        Column::new("input_truncated".into(), flags(ExampleRow::input_truncated)),
-        Column::new(
-            "target_truncated".into(),
-            flags(ExampleRow::target_truncated),
-        ),
-        Column::new(
-            "retrieved_pair_id".into(),
-            rows.iter()
-                .map(|r| r.retrieved_pair_id.as_deref())
-                .collect::<Vec<Option<&str>>>(),
-        ),
-        Column::new(
-            "retrieved_score".into(),
-            rows.iter()
-                .map(|r| r.retrieved_score)
-                .collect::<Vec<Option<f64>>>(),
-        ),
-    ];
-    Ok(DataFrame::new(columns)?)
-}
-
-fn read_id_lists(df: &DataFrame, name: &str) -> Result<Vec<Vec<u32>>> {
-    let lists = column(df, name)?
-        .list()
-        .with_context(|| format!("column `{name}` is not a list"))?;
-    lists
-        .into_iter()
-        .map(|row| match row {
-            None => Ok(Vec::new()),
-            Some(series) => Ok(series
-                .u32()
-                .with_context(|| format!("column `{name}` is not a list of u32"))?
-                .into_no_null_iter()
-                .collect()),
-        })
-        .collect()
-}
-
-fn read_u32(df: &DataFrame, name: &str) -> Result<Vec<u32>> {
-    Ok(column(df, name)?
-        .u32()
-        .with_context(|| format!("column `{name}` is not a u32 column"))?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect())
+    super::to_frame(rows)
 }
 
 /// Parses the table's DataFrame back into rows.
 pub fn from_frame(df: &DataFrame) -> Result<Vec<ExampleRow>> {
-    let pair_ids = read_strings(df, "pair_id")?;
-    let project_ids = read_strings(df, "project_id")?;
-    let splits = read_strings(df, "split")?;
-    let levels = read_strings(df, "level")?;
-    let inputs = read_id_lists(df, "input_ids")?;
-    let targets = read_id_lists(df, "target_ids")?;
-    let input_full = read_u32(df, "input_full_len")?;
-    let target_full = read_u32(df, "target_full_len")?;
-    let retrieved_ids = read_opt_strings(df, "retrieved_pair_id")?;
-    let retrieved_scores: Vec<Option<f64>> = column(df, "retrieved_score")?
-        .f64()
-        .context("column `retrieved_score` is not a Float64 column")?
-        .into_iter()
-        .collect();
-    let mut rows = Vec::with_capacity(pair_ids.len());
-    let columns = pair_ids
-        .into_iter()
-        .zip(project_ids)
-        .zip(splits)
-        .zip(levels)
-        .zip(inputs.into_iter().zip(targets))
-        .zip(input_full.into_iter().zip(target_full))
-        .zip(retrieved_ids.into_iter().zip(retrieved_scores));
-    for ((((((pair_id, project_id), split), level), (input_ids, target_ids)), (i, t)), retrieved) in
-        columns
-    {
-        let (retrieved_pair_id, retrieved_score) = retrieved;
-        rows.push(ExampleRow {
-            pair_id,
-            project_id,
-            split,
-            level,
-            input_ids,
-            target_ids,
-            input_full_len: i,
-            target_full_len: t,
-            retrieved_pair_id,
-            retrieved_score,
-        });
-    }
-    Ok(rows)
+    ExampleRow::read(df)
 }
 
 /// Writes `examples` atomically.
 pub fn write_examples(rows: &[ExampleRow], path: &Path) -> Result<()> {
-    write_table(&mut to_frame(rows)?, path, &schema())
+    super::write_rows(rows, path, &schema())
 }
 
 /// Reads and checks `examples`.
 pub fn read_examples(path: &Path) -> Result<Vec<ExampleRow>> {
-    from_frame(&read_table(path, &schema())?).with_context(|| format!("in {}", path.display()))
+    super::read_rows(path, &schema())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::table_path;
+    use crate::tables::{read_table, table_path};
 
     #[test]
     fn examples_survive_a_round_trip_with_their_truncation_flags() {

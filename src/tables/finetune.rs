@@ -4,11 +4,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use polars::prelude::*;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::{TableSchema, column, read_opt_strings, read_strings, read_table, write_table};
+use super::{TableSchema, columns};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const VERSION: u32 = 2;
@@ -74,161 +73,50 @@ pub const CAPPED: &str = "capped";
 /// never evaluated or reported; `error` names its folder and the differences.
 pub const STALE: &str = "stale";
 
-pub fn schema() -> TableSchema {
-    use DataType::*;
-    TableSchema {
-        name: NAME,
-        version: VERSION,
-        columns: vec![
-            ("project_id", String),
-            ("strategy", String),
-            ("fold", UInt32),
-            ("status", String),
-            ("error", String),
-            ("trainable_params", UInt64),
-            ("total_params", UInt64),
-            ("adapter_bytes", UInt64),
-            ("steps", UInt64),
-            ("epochs", Float64),
-            ("tokens", UInt64),
-            ("pf_seconds", Float64),
-            ("wall_seconds", Float64),
-            ("best_val_loss", Float64),
-            ("test_loss", Float64),
-            ("test_perplexity", Float64),
-            ("test_tokens", UInt64),
-            ("train_examples", UInt64),
-            ("valid_examples", UInt64),
-            ("test_examples", UInt64),
-            ("run_dir", String),
-            ("stopped", String),
-            ("best_step", UInt64),
-            ("step0_val_loss", Float64),
-            ("fold_hash", String),
-            ("base_hash", String),
-        ],
+columns! {
+    FinetuneRow {
+        project_id,
+        strategy,
+        fold,
+        status,
+        error,
+        trainable_params,
+        total_params,
+        adapter_bytes,
+        steps,
+        epochs,
+        tokens,
+        pf_seconds,
+        wall_seconds,
+        best_val_loss,
+        test_loss,
+        test_perplexity,
+        test_tokens,
+        train_examples,
+        valid_examples,
+        test_examples,
+        run_dir,
+        stopped,
+        best_step,
+        step0_val_loss,
+        fold_hash,
+        base_hash,
     }
 }
 
-pub fn write_rows(rows: &[FinetuneRow], path: &Path) -> Result<()> {
-    let strs = |f: fn(&FinetuneRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-    let u64s = |f: fn(&FinetuneRow) -> u64| rows.iter().map(f).collect::<Vec<u64>>();
-    let f64s = |f: fn(&FinetuneRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    let mut df = DataFrame::new(vec![
-        Column::new("project_id".into(), strs(|r| &r.project_id)),
-        Column::new("strategy".into(), strs(|r| &r.strategy)),
-        Column::new(
-            "fold".into(),
-            rows.iter().map(|r| r.fold).collect::<Vec<u32>>(),
-        ),
-        Column::new("status".into(), strs(|r| &r.status)),
-        Column::new(
-            "error".into(),
-            rows.iter()
-                .map(|r| r.error.as_deref())
-                .collect::<Vec<Option<&str>>>(),
-        ),
-        Column::new("trainable_params".into(), u64s(|r| r.trainable_params)),
-        Column::new("total_params".into(), u64s(|r| r.total_params)),
-        Column::new("adapter_bytes".into(), u64s(|r| r.adapter_bytes)),
-        Column::new("steps".into(), u64s(|r| r.steps)),
-        Column::new("epochs".into(), f64s(|r| r.epochs)),
-        Column::new("tokens".into(), u64s(|r| r.tokens)),
-        Column::new("pf_seconds".into(), f64s(|r| r.pf_seconds)),
-        Column::new("wall_seconds".into(), f64s(|r| r.wall_seconds)),
-        Column::new("best_val_loss".into(), f64s(|r| r.best_val_loss)),
-        Column::new("test_loss".into(), f64s(|r| r.test_loss)),
-        Column::new("test_perplexity".into(), f64s(|r| r.test_perplexity)),
-        Column::new("test_tokens".into(), u64s(|r| r.test_tokens)),
-        Column::new("train_examples".into(), u64s(|r| r.train_examples)),
-        Column::new("valid_examples".into(), u64s(|r| r.valid_examples)),
-        Column::new("test_examples".into(), u64s(|r| r.test_examples)),
-        Column::new("run_dir".into(), strs(|r| &r.run_dir)),
-        Column::new("stopped".into(), strs(|r| &r.stopped)),
-        Column::new("best_step".into(), u64s(|r| r.best_step)),
-        Column::new("step0_val_loss".into(), f64s(|r| r.step0_val_loss)),
-        Column::new("fold_hash".into(), strs(|r| &r.fold_hash)),
-        Column::new("base_hash".into(), strs(|r| &r.base_hash)),
-    ])?;
-    // An all-null error column is typed Null; the schema says String.
-    df.with_column(df.column("error")?.cast(&DataType::String)?)?;
-    write_table(&mut df, path, &schema())
+/// The declared schema of `finetune`.
+pub fn schema() -> TableSchema {
+    TableSchema::of::<FinetuneRow>(NAME, VERSION)
 }
 
+/// Writes `finetune` atomically.
+pub fn write_rows(rows: &[FinetuneRow], path: &Path) -> Result<()> {
+    super::write_rows(rows, path, &schema())
+}
+
+/// Reads and checks `finetune`.
 pub fn read_rows(path: &Path) -> Result<Vec<FinetuneRow>> {
-    let df = read_table(path, &schema())?;
-    let u64s = |name: &str| super::read_u64s(&df, name);
-    let f64s = |name: &str| super::read_f64s(&df, name);
-    let folds: Vec<u32> = column(&df, "fold")?
-        .u32()
-        .context("column `fold`")?
-        .into_iter()
-        .map(|v| v.unwrap_or_default())
-        .collect();
-    let (project, strategy, status, run_dir) = (
-        read_strings(&df, "project_id")?,
-        read_strings(&df, "strategy")?,
-        read_strings(&df, "status")?,
-        read_strings(&df, "run_dir")?,
-    );
-    let (stopped, fold_hash, base_hash) = (
-        read_strings(&df, "stopped")?,
-        read_strings(&df, "fold_hash")?,
-        read_strings(&df, "base_hash")?,
-    );
-    let (best_step, step0) = (u64s("best_step")?, f64s("step0_val_loss")?);
-    let error = read_opt_strings(&df, "error")?;
-    let (trainable, total, adapter, steps, tokens, test_tokens) = (
-        u64s("trainable_params")?,
-        u64s("total_params")?,
-        u64s("adapter_bytes")?,
-        u64s("steps")?,
-        u64s("tokens")?,
-        u64s("test_tokens")?,
-    );
-    let (train_n, valid_n, test_n) = (
-        u64s("train_examples")?,
-        u64s("valid_examples")?,
-        u64s("test_examples")?,
-    );
-    let (epochs, pf, wall, best, test_loss, test_ppl) = (
-        f64s("epochs")?,
-        f64s("pf_seconds")?,
-        f64s("wall_seconds")?,
-        f64s("best_val_loss")?,
-        f64s("test_loss")?,
-        f64s("test_perplexity")?,
-    );
-    Ok((0..project.len())
-        .map(|i| FinetuneRow {
-            project_id: project[i].clone(),
-            strategy: strategy[i].clone(),
-            fold: folds[i],
-            status: status[i].clone(),
-            error: error[i].clone(),
-            trainable_params: trainable[i],
-            total_params: total[i],
-            adapter_bytes: adapter[i],
-            steps: steps[i],
-            epochs: epochs[i],
-            tokens: tokens[i],
-            pf_seconds: pf[i],
-            wall_seconds: wall[i],
-            best_val_loss: best[i],
-            test_loss: test_loss[i],
-            test_perplexity: test_ppl[i],
-            test_tokens: test_tokens[i],
-            train_examples: train_n[i],
-            valid_examples: valid_n[i],
-            test_examples: test_n[i],
-            run_dir: run_dir[i].clone(),
-            stopped: stopped[i].clone(),
-            best_step: best_step[i],
-            step0_val_loss: step0[i],
-            fold_hash: fold_hash[i].clone(),
-            base_hash: base_hash[i].clone(),
-        })
-        .collect())
+    super::read_rows(path, &schema())
 }
 
 /// Insert or replace the row of (project, strategy, fold) and rewrite the table atomically, so

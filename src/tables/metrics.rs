@@ -7,11 +7,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use polars::prelude::*;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::{TableSchema, column, read_strings, read_table, write_table};
+use super::{TableSchema, columns};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const VERSION: u32 = 1;
@@ -27,67 +26,29 @@ pub struct MetricRow {
     pub value: f64,
 }
 
-pub fn schema() -> TableSchema {
-    use DataType::*;
-    TableSchema {
-        name: NAME,
-        version: VERSION,
-        columns: vec![
-            ("project_id", String),
-            ("strategy", String),
-            ("fold", UInt32),
-            ("metric", String),
-            ("value", Float64),
-        ],
+columns! {
+    MetricRow {
+        project_id,
+        strategy,
+        fold,
+        metric,
+        value,
     }
 }
 
-pub fn write_rows(rows: &[MetricRow], path: &Path) -> Result<()> {
-    let strs = |f: fn(&MetricRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-    let mut df = DataFrame::new(vec![
-        Column::new("project_id".into(), strs(|r| &r.project_id)),
-        Column::new("strategy".into(), strs(|r| &r.strategy)),
-        Column::new(
-            "fold".into(),
-            rows.iter().map(|r| r.fold).collect::<Vec<u32>>(),
-        ),
-        Column::new("metric".into(), strs(|r| &r.metric)),
-        Column::new(
-            "value".into(),
-            rows.iter().map(|r| r.value).collect::<Vec<f64>>(),
-        ),
-    ])?;
-    write_table(&mut df, path, &schema())
+/// The declared schema of `metrics`.
+pub fn schema() -> TableSchema {
+    TableSchema::of::<MetricRow>(NAME, VERSION)
 }
 
+/// Writes `metrics` atomically.
+pub fn write_rows(rows: &[MetricRow], path: &Path) -> Result<()> {
+    super::write_rows(rows, path, &schema())
+}
+
+/// Reads and checks `metrics`.
 pub fn read_rows(path: &Path) -> Result<Vec<MetricRow>> {
-    let df = read_table(path, &schema())?;
-    let folds: Vec<u32> = column(&df, "fold")?
-        .u32()
-        .with_context(|| format!("column `fold` in {}", path.display()))?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect();
-    let values: Vec<f64> = column(&df, "value")?
-        .f64()
-        .with_context(|| format!("column `value` in {}", path.display()))?
-        .into_iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect();
-    let (project, strategy, metric) = (
-        read_strings(&df, "project_id")?,
-        read_strings(&df, "strategy")?,
-        read_strings(&df, "metric")?,
-    );
-    Ok((0..project.len())
-        .map(|i| MetricRow {
-            project_id: project[i].clone(),
-            strategy: strategy[i].clone(),
-            fold: folds[i],
-            metric: metric[i].clone(),
-            value: values[i],
-        })
-        .collect())
+    super::read_rows(path, &schema())
 }
 
 /// Replace every metric of the runs in `rows` and rewrite the table atomically (sorted, so the

@@ -1,5 +1,8 @@
 //! Parquet tables under `out/tables/`: schemas declared once, versioned, checked on read.
 //!
+//! Each table declares its columns once, as a list of its row type's fields ([`declare`]); its
+//! schema, the DataFrame it writes and the rows it reads back all follow from that list.
+//!
 //! Every table is written atomically (a temporary file in the same folder, then a rename), so
 //! an interrupted run never leaves a half-written table behind, and carries two key-value
 //! metadata entries, `tailor.table` and `tailor.schema_version`. Reading checks both and the
@@ -7,12 +10,15 @@
 //! file, not a panic deep inside a stage.
 
 pub mod curves;
+pub(crate) mod declare;
 pub mod examples;
 pub mod finetune;
 pub mod metrics;
 pub mod pairs;
 pub mod predictions;
 pub mod projects;
+#[cfg(test)]
+mod round_trip;
 pub mod test_scores;
 pub mod vocab;
 
@@ -22,6 +28,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use polars::io::parquet::write::KeyValueMetadata;
 use polars::prelude::*;
+
+pub(crate) use declare::{Cell, Columns, Label, columns, to_frame};
 
 const TABLE_KEY: &str = "tailor.table";
 const VERSION_KEY: &str = "tailor.schema_version";
@@ -210,102 +218,19 @@ pub(crate) fn column<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column> {
         .with_context(|| format!("missing column `{name}`"))
 }
 
-/// A `List(String)` series from string vectors, one list per row.
-pub(crate) fn string_lists(name: &str, rows: impl Iterator<Item = Vec<String>>) -> Series {
-    let lists: Vec<Series> = rows.map(|items| Series::new("".into(), items)).collect();
-    let mut series = Series::new(name.into(), lists);
-    if series.dtype() != &DataType::List(Box::new(DataType::String)) {
-        // An empty table gives `List(Null)`; the schema says lists of strings.
-        series = series
-            .cast(&DataType::List(Box::new(DataType::String)))
-            .expect("a list of nulls casts to a list of strings");
-    }
-    series
-}
-
-/// Reads a `List(String)` column back into vectors.
-pub(crate) fn read_string_lists(df: &DataFrame, name: &str) -> Result<Vec<Vec<String>>> {
-    let lists = column(df, name)?
-        .list()
-        .with_context(|| format!("column `{name}` is not a list"))?;
-    lists
-        .into_iter()
-        .map(|row| match row {
-            None => Ok(Vec::new()),
-            Some(series) => Ok(series
-                .str()
-                .with_context(|| format!("column `{name}` is not a list of strings"))?
-                .into_iter()
-                .map(|s| s.unwrap_or_default().to_string())
-                .collect()),
-        })
-        .collect()
-}
-
-/// Reads a numeric column through its typed view, nulls as `null`, naming the column in errors.
-fn read_numbers<'a, T: PolarsNumericType>(
-    df: &'a DataFrame,
-    name: &str,
-    null: T::Native,
-    typed: impl Fn(&'a Column) -> PolarsResult<&'a ChunkedArray<T>>,
-) -> Result<Vec<T::Native>> {
-    Ok(typed(column(df, name)?)
-        .with_context(|| format!("column `{name}` is not {}", T::get_static_dtype()))?
-        .into_iter()
-        .map(|v| v.unwrap_or(null))
-        .collect())
-}
-
-/// Reads a `UInt64` column (nulls as 0).
-pub(crate) fn read_u64s(df: &DataFrame, name: &str) -> Result<Vec<u64>> {
-    read_numbers(df, name, 0, Column::u64)
-}
-
-/// Reads a `UInt32` column (nulls as 0).
-pub(crate) fn read_u32s(df: &DataFrame, name: &str) -> Result<Vec<u32>> {
-    read_numbers(df, name, 0, Column::u32)
-}
-
-/// Reads a `Float64` column (nulls as NaN).
-pub(crate) fn read_f64s(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    read_numbers(df, name, f64::NAN, Column::f64)
-}
-
-/// Reads a non-null string column.
+/// Reads a non-null string column (nulls as empty strings).
 pub(crate) fn read_strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(column(df, name)?
-        .str()
-        .with_context(|| format!("column `{name}` is not a string column"))?
-        .into_iter()
-        .map(|s| s.unwrap_or_default().to_string())
-        .collect())
+    String::read(column(df, name)?)
 }
 
-/// Reads a nullable string column.
-pub(crate) fn read_opt_strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    Ok(column(df, name)?
-        .str()
-        .with_context(|| format!("column `{name}` is not a string column"))?
-        .into_iter()
-        .map(|s| s.map(str::to_string))
-        .collect())
+/// Writes `rows` as table `schema` to `path`, atomically (see [`write_table`]).
+pub(crate) fn write_rows<R: Columns>(rows: &[R], path: &Path, schema: &TableSchema) -> Result<()> {
+    write_table(&mut to_frame(rows)?, path, schema)
 }
 
-/// Reads a nullable u64 column.
-pub(crate) fn read_opt_u64(df: &DataFrame, name: &str) -> Result<Vec<Option<u64>>> {
-    Ok(column(df, name)?
-        .u64()
-        .with_context(|| format!("column `{name}` is not a u64 column"))?
-        .into_iter()
-        .collect())
-}
-
-/// Reads a non-null u64 column.
-pub(crate) fn read_u64(df: &DataFrame, name: &str) -> Result<Vec<u64>> {
-    Ok(read_opt_u64(df, name)?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect())
+/// Reads and checks table `schema` at `path` (see [`read_table`]) into rows.
+pub(crate) fn read_rows<R: Columns>(path: &Path, schema: &TableSchema) -> Result<Vec<R>> {
+    R::read(&read_table(path, schema)?).with_context(|| format!("in {}", path.display()))
 }
 
 #[cfg(test)]

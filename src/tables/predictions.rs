@@ -8,11 +8,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{TableSchema, column, read_strings, read_table, write_table};
+use super::{TableSchema, columns};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const VERSION: u32 = 1;
@@ -34,71 +34,36 @@ pub struct PredictionRow {
     pub score: f64,
 }
 
-pub fn schema() -> TableSchema {
-    use DataType::*;
-    TableSchema {
-        name: NAME,
-        version: VERSION,
-        columns: vec![
-            ("pair_id", String),
-            ("project_id", String),
-            ("strategy", String),
-            ("fold", UInt32),
-            ("rank", UInt32),
-            ("text", String),
-            ("score", Float64),
-        ],
+columns! {
+    PredictionRow {
+        pair_id,
+        project_id,
+        strategy,
+        fold,
+        rank,
+        text,
+        score,
     }
 }
 
+/// The declared schema of `predictions`.
+pub fn schema() -> TableSchema {
+    TableSchema::of::<PredictionRow>(NAME, VERSION)
+}
+
+/// Builds the table's DataFrame.
 pub fn to_frame(rows: &[PredictionRow]) -> Result<DataFrame> {
-    let strs = |f: fn(&PredictionRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-    let u32s = |f: fn(&PredictionRow) -> u32| rows.iter().map(f).collect::<Vec<u32>>();
-    Ok(DataFrame::new(vec![
-        Column::new("pair_id".into(), strs(|r| &r.pair_id)),
-        Column::new("project_id".into(), strs(|r| &r.project_id)),
-        Column::new("strategy".into(), strs(|r| &r.strategy)),
-        Column::new("fold".into(), u32s(|r| r.fold)),
-        Column::new("rank".into(), u32s(|r| r.rank)),
-        Column::new("text".into(), strs(|r| &r.text)),
-        Column::new(
-            "score".into(),
-            rows.iter().map(|r| r.score).collect::<Vec<f64>>(),
-        ),
-    ])?)
+    super::to_frame(rows)
 }
 
+/// Writes `predictions` atomically.
 pub fn write_rows(rows: &[PredictionRow], path: &Path) -> Result<()> {
-    write_table(&mut to_frame(rows)?, path, &schema())
+    super::write_rows(rows, path, &schema())
 }
 
+/// Reads and checks `predictions`.
 pub fn read_rows(path: &Path) -> Result<Vec<PredictionRow>> {
-    let df = read_table(path, &schema())?;
-    let u32s = |name: &str| super::read_u32s(&df, name);
-    let scores: Vec<f64> = column(&df, "score")?
-        .f64()
-        .with_context(|| format!("column `score` in {}", path.display()))?
-        .into_iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect();
-    let (pair, project, strategy, text) = (
-        read_strings(&df, "pair_id")?,
-        read_strings(&df, "project_id")?,
-        read_strings(&df, "strategy")?,
-        read_strings(&df, "text")?,
-    );
-    let (fold, rank) = (u32s("fold")?, u32s("rank")?);
-    Ok((0..pair.len())
-        .map(|i| PredictionRow {
-            pair_id: pair[i].clone(),
-            project_id: project[i].clone(),
-            strategy: strategy[i].clone(),
-            fold: fold[i],
-            rank: rank[i],
-            text: text[i].clone(),
-            score: scores[i],
-        })
-        .collect())
+    super::read_rows(path, &schema())
 }
 
 /// The (project, strategy, fold) runs that already have predictions: what a re-run skips.

@@ -3,12 +3,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use polars::prelude::*;
 
-use super::{
-    TableSchema, read_opt_strings, read_opt_u64, read_strings, read_table, read_u64, write_table,
-};
+use super::{Columns, Label, TableSchema, columns};
 use crate::mining::MiningStats;
 
 /// Bumped whenever a column is added, removed or changes meaning.
@@ -28,9 +26,15 @@ impl Status {
             Status::Error => "error",
         }
     }
+}
 
-    fn parse(s: &str) -> Result<Self> {
-        match s {
+impl Label for Status {
+    fn label(&self) -> &'static str {
+        self.as_str()
+    }
+
+    fn parse(label: &str) -> Result<Self> {
+        match label {
             "ok" => Ok(Status::Ok),
             "error" => Ok(Status::Error),
             other => bail!("unknown project status `{other}`"),
@@ -69,45 +73,53 @@ pub struct ProjectRow {
     pub pairs: u64,
 }
 
-/// The declared schema of `projects`.
-pub fn schema() -> TableSchema {
-    use DataType::{Boolean, String as Str, UInt64};
-    TableSchema {
-        name: "projects",
-        version: VERSION,
-        columns: vec![
-            ("project_id", Str),
-            ("name", Str),
-            ("source", Str),
-            ("revision", Str),
-            ("checkout", Str),
-            ("size_bytes", UInt64),
-            ("java_files", UInt64),
-            ("java_bytes", UInt64),
-            ("test_files", UInt64),
-            ("download_bytes", UInt64),
-            ("stars", UInt64),
-            ("status", Str),
-            ("error", Str),
-            ("split", Str),
-            ("size_class", Str),
-            ("target", Boolean),
-            ("files_parsed", UInt64),
-            ("bytes_parsed", UInt64),
-            ("files_too_large", UInt64),
-            ("files_lossy_utf8", UInt64),
-            ("files_with_syntax_errors", UInt64),
-            ("test_classes", UInt64),
-            ("mapped_test_classes", UInt64),
-            ("test_cases", UInt64),
-            ("mapped_test_cases", UInt64),
-            ("duplicate_pairs", UInt64),
-            ("pairs", UInt64),
-        ],
+columns! {
+    ProjectRow {
+        project_id,
+        name,
+        source,
+        revision,
+        checkout,
+        size_bytes,
+        java_files,
+        java_bytes,
+        test_files,
+        download_bytes,
+        stars,
+        status,
+        error,
+        split,
+        size_class,
+        target,
+        mining: flatten,
+        pairs,
     }
 }
 
-/// Mining counters in column order, so writing and reading cannot drift apart.
+columns! {
+    MiningStats {
+        files_parsed,
+        bytes_parsed,
+        files_too_large,
+        files_lossy_utf8,
+        files_with_syntax_errors,
+        test_classes,
+        mapped_test_classes,
+        test_cases,
+        mapped_test_cases,
+        duplicate_pairs,
+        // `java_files` and `java_bytes` are the checkout's, columns of the project itself.
+        ..
+    }
+}
+
+/// The declared schema of `projects`.
+pub fn schema() -> TableSchema {
+    TableSchema::of::<ProjectRow>("projects", VERSION)
+}
+
+/// The mining counters by column name, in column order, for the mining cache that stores them
+/// by name (`pipeline::mine`); a test holds them to the columns declared above.
 pub fn mining_counters(m: &MiningStats) -> [(&'static str, u64); 10] {
     [
         ("files_parsed", m.files_parsed),
@@ -142,117 +154,22 @@ pub fn set_mining_counter(m: &mut MiningStats, name: &str, value: u64) {
 
 /// Builds the table's DataFrame.
 pub fn to_frame(rows: &[ProjectRow]) -> Result<DataFrame> {
-    let strs = |f: fn(&ProjectRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-    let opt_strs =
-        |f: fn(&ProjectRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<Option<&str>>>();
-    let nums = |f: fn(&ProjectRow) -> u64| rows.iter().map(f).collect::<Vec<u64>>();
-    let mut columns: Vec<Column> = vec![
-        Column::new("project_id".into(), strs(|r| &r.project_id)),
-        Column::new("name".into(), strs(|r| &r.name)),
-        Column::new("source".into(), strs(|r| &r.source)),
-        Column::new("revision".into(), opt_strs(|r| r.revision.as_deref())),
-        Column::new("checkout".into(), opt_strs(|r| r.checkout.as_deref())),
-        Column::new("size_bytes".into(), nums(|r| r.size_bytes)),
-        Column::new("java_files".into(), nums(|r| r.java_files)),
-        Column::new("java_bytes".into(), nums(|r| r.java_bytes)),
-        Column::new("test_files".into(), nums(|r| r.test_files)),
-        Column::new("download_bytes".into(), nums(|r| r.download_bytes)),
-        Column::new(
-            "stars".into(),
-            rows.iter().map(|r| r.stars).collect::<Vec<Option<u64>>>(),
-        ),
-        Column::new("status".into(), strs(|r| r.status.as_str())),
-        Column::new("error".into(), opt_strs(|r| r.error.as_deref())),
-        Column::new("split".into(), opt_strs(|r| r.split.as_deref())),
-        Column::new("size_class".into(), opt_strs(|r| r.size_class.as_deref())),
-        Column::new(
-            "target".into(),
-            rows.iter().map(|r| r.target).collect::<Vec<bool>>(),
-        ),
-    ];
-    let mining: Vec<[(&str, u64); 10]> = rows.iter().map(|r| mining_counters(&r.mining)).collect();
-    for (i, (name, _)) in mining_counters(&MiningStats::default()).iter().enumerate() {
-        let values: Vec<u64> = mining.iter().map(|m| m[i].1).collect();
-        columns.push(Column::new((*name).into(), values));
-    }
-    columns.push(Column::new("pairs".into(), nums(|r| r.pairs)));
-    // An all-null column is typed Null; the schema says String.
-    let schema = schema().polars_schema();
-    let columns = columns
-        .into_iter()
-        .map(|c| {
-            let dtype = schema.get(c.name()).expect("declared column").clone();
-            c.cast(&dtype)
-        })
-        .collect::<PolarsResult<Vec<_>>>()?;
-    Ok(DataFrame::new(columns)?)
+    super::to_frame(rows)
 }
 
 /// Parses the table's DataFrame back into rows.
 pub fn from_frame(df: &DataFrame) -> Result<Vec<ProjectRow>> {
-    let ids = read_strings(df, "project_id")?;
-    let names = read_strings(df, "name")?;
-    let sources = read_strings(df, "source")?;
-    let revisions = read_opt_strings(df, "revision")?;
-    let checkouts = read_opt_strings(df, "checkout")?;
-    let size = read_u64(df, "size_bytes")?;
-    let java_files = read_u64(df, "java_files")?;
-    let java_bytes = read_u64(df, "java_bytes")?;
-    let test_files = read_u64(df, "test_files")?;
-    let download_bytes = read_u64(df, "download_bytes")?;
-    let stars = read_opt_u64(df, "stars")?;
-    let status = read_strings(df, "status")?;
-    let errors = read_opt_strings(df, "error")?;
-    let splits = read_opt_strings(df, "split")?;
-    let classes = read_opt_strings(df, "size_class")?;
-    let targets: Vec<bool> = super::column(df, "target")?
-        .bool()
-        .context("column `target` is not boolean")?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect();
-    let pairs = read_u64(df, "pairs")?;
-    let mut mining = vec![MiningStats::default(); df.height()];
-    for (name, _) in mining_counters(&MiningStats::default()) {
-        for (m, v) in mining.iter_mut().zip(read_u64(df, name)?) {
-            set_mining_counter(m, name, v);
-        }
-    }
-    (0..df.height())
-        .map(|i| {
-            Ok(ProjectRow {
-                project_id: ids[i].clone(),
-                name: names[i].clone(),
-                source: sources[i].clone(),
-                revision: revisions[i].clone(),
-                checkout: checkouts[i].clone(),
-                size_bytes: size[i],
-                java_files: java_files[i],
-                java_bytes: java_bytes[i],
-                test_files: test_files[i],
-                download_bytes: download_bytes[i],
-                stars: stars[i],
-                status: Status::parse(&status[i])
-                    .with_context(|| format!("project `{}`", ids[i]))?,
-                error: errors[i].clone(),
-                split: splits[i].clone(),
-                size_class: classes[i].clone(),
-                target: targets[i],
-                mining: mining[i].clone(),
-                pairs: pairs[i],
-            })
-        })
-        .collect()
+    ProjectRow::read(df)
 }
 
 /// Writes `projects` atomically.
 pub fn write_projects(rows: &[ProjectRow], path: &Path) -> Result<()> {
-    write_table(&mut to_frame(rows)?, path, &schema())
+    super::write_rows(rows, path, &schema())
 }
 
 /// Reads and checks `projects`.
 pub fn read_projects(path: &Path) -> Result<Vec<ProjectRow>> {
-    from_frame(&read_table(path, &schema())?).with_context(|| format!("in {}", path.display()))
+    super::read_rows(path, &schema())
 }
 
 impl ProjectRow {
@@ -296,5 +213,38 @@ impl ProjectRow {
             }
         }
         row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mining_cache_names_its_counters_like_the_declared_columns() {
+        let mut declared = Vec::new();
+        MiningStats::schema(&mut declared);
+        let stats = MiningStats {
+            files_parsed: 1,
+            bytes_parsed: 2,
+            files_too_large: 3,
+            files_lossy_utf8: 4,
+            files_with_syntax_errors: 5,
+            test_classes: 6,
+            mapped_test_classes: 7,
+            test_cases: 8,
+            mapped_test_cases: 9,
+            duplicate_pairs: 10,
+            ..MiningStats::default()
+        };
+        let counters = mining_counters(&stats);
+        let names: Vec<&str> = counters.iter().map(|(name, _)| *name).collect();
+        let columns: Vec<&str> = declared.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, columns);
+        let mut back = MiningStats::default();
+        for (name, value) in counters {
+            set_mining_counter(&mut back, name, value);
+        }
+        assert_eq!(back, stats);
     }
 }

@@ -5,11 +5,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use polars::prelude::*;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::{TableSchema, column, read_strings, read_table, write_table};
+use super::{TableSchema, columns};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const VERSION: u32 = 1;
@@ -34,76 +33,33 @@ pub struct TestScoreRow {
     pub valid: bool,
 }
 
-pub fn schema() -> TableSchema {
-    use DataType::*;
-    TableSchema {
-        name: NAME,
-        version: VERSION,
-        columns: vec![
-            ("pair_id", String),
-            ("project_id", String),
-            ("strategy", String),
-            ("fold", UInt32),
-            ("sentence_bleu", Float64),
-            ("exact_rank", UInt32),
-            ("abstract_rank", UInt32),
-            ("style_similarity", Float64),
-            ("valid", Boolean),
-        ],
+columns! {
+    TestScoreRow {
+        pair_id,
+        project_id,
+        strategy,
+        fold,
+        sentence_bleu,
+        exact_rank,
+        abstract_rank,
+        style_similarity,
+        valid,
     }
 }
 
-pub fn write_rows(rows: &[TestScoreRow], path: &Path) -> Result<()> {
-    let strs = |f: fn(&TestScoreRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-    let u32s = |f: fn(&TestScoreRow) -> u32| rows.iter().map(f).collect::<Vec<u32>>();
-    let f64s = |f: fn(&TestScoreRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    let mut df = DataFrame::new(vec![
-        Column::new("pair_id".into(), strs(|r| &r.pair_id)),
-        Column::new("project_id".into(), strs(|r| &r.project_id)),
-        Column::new("strategy".into(), strs(|r| &r.strategy)),
-        Column::new("fold".into(), u32s(|r| r.fold)),
-        Column::new("sentence_bleu".into(), f64s(|r| r.sentence_bleu)),
-        Column::new("exact_rank".into(), u32s(|r| r.exact_rank)),
-        Column::new("abstract_rank".into(), u32s(|r| r.abstract_rank)),
-        Column::new("style_similarity".into(), f64s(|r| r.style_similarity)),
-        Column::new(
-            "valid".into(),
-            rows.iter().map(|r| r.valid).collect::<Vec<bool>>(),
-        ),
-    ])?;
-    write_table(&mut df, path, &schema())
+/// The declared schema of `test_scores`.
+pub fn schema() -> TableSchema {
+    TableSchema::of::<TestScoreRow>(NAME, VERSION)
 }
 
+/// Writes `test_scores` atomically.
+pub fn write_rows(rows: &[TestScoreRow], path: &Path) -> Result<()> {
+    super::write_rows(rows, path, &schema())
+}
+
+/// Reads and checks `test_scores`.
 pub fn read_rows(path: &Path) -> Result<Vec<TestScoreRow>> {
-    let df = read_table(path, &schema())?;
-    let u32s = |name: &str| super::read_u32s(&df, name);
-    let f64s = |name: &str| super::read_f64s(&df, name);
-    let valid: Vec<bool> = column(&df, "valid")?
-        .bool()
-        .with_context(|| format!("column `valid` in {}", path.display()))?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect();
-    let (pair, project, strategy) = (
-        read_strings(&df, "pair_id")?,
-        read_strings(&df, "project_id")?,
-        read_strings(&df, "strategy")?,
-    );
-    let (fold, exact, abstracted) = (u32s("fold")?, u32s("exact_rank")?, u32s("abstract_rank")?);
-    let (bleu, style) = (f64s("sentence_bleu")?, f64s("style_similarity")?);
-    Ok((0..pair.len())
-        .map(|i| TestScoreRow {
-            pair_id: pair[i].clone(),
-            project_id: project[i].clone(),
-            strategy: strategy[i].clone(),
-            fold: fold[i],
-            sentence_bleu: bleu[i],
-            exact_rank: exact[i],
-            abstract_rank: abstracted[i],
-            style_similarity: style[i],
-            valid: valid[i],
-        })
-        .collect())
+    super::read_rows(path, &schema())
 }
 
 /// Replace the rows of the runs in `rows` and rewrite the table atomically.

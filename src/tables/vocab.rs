@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use polars::io::parquet::write::{BatchedWriter, KeyValueMetadata};
 use polars::prelude::*;
 
-use super::{TableSchema, read_strings, read_table, read_u64, write_table};
+use super::{Columns, TableSchema, columns};
 
 /// Bumped whenever a column is added, removed or changes meaning.
 pub const SUMMARY_VERSION: u32 = 1;
@@ -44,83 +44,56 @@ pub struct SharedTokensRow {
     pub ratio: f64,
 }
 
+columns! {
+    VocabSummaryRow {
+        project_id,
+        unique_tokens,
+        rank,
+    }
+}
+
+columns! {
+    SharedTokensRow {
+        project_i,
+        project_j,
+        shared,
+        ratio,
+    }
+}
+
 /// The declared schema of `vocab_summary`.
 pub fn summary_schema() -> TableSchema {
-    use DataType::{String as Str, UInt64};
-    TableSchema {
-        name: "vocab_summary",
-        version: SUMMARY_VERSION,
-        columns: vec![
-            ("project_id", Str),
-            ("unique_tokens", UInt64),
-            ("rank", UInt64),
-        ],
-    }
+    TableSchema::of::<VocabSummaryRow>("vocab_summary", SUMMARY_VERSION)
 }
 
 /// The declared schema of `shared_tokens`.
 pub fn shared_schema() -> TableSchema {
-    use DataType::{Float64, String as Str, UInt64};
-    TableSchema {
-        name: "shared_tokens",
-        version: SHARED_VERSION,
-        columns: vec![
-            ("project_i", Str),
-            ("project_j", Str),
-            ("shared", UInt64),
-            ("ratio", Float64),
-        ],
-    }
+    TableSchema::of::<SharedTokensRow>("shared_tokens", SHARED_VERSION)
 }
 
+/// Builds `vocab_summary`'s DataFrame.
 pub fn summary_to_frame(rows: &[VocabSummaryRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new(vec![
-        Column::new(
-            "project_id".into(),
-            rows.iter()
-                .map(|r| r.project_id.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "unique_tokens".into(),
-            rows.iter().map(|r| r.unique_tokens).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "rank".into(),
-            rows.iter().map(|r| r.rank).collect::<Vec<_>>(),
-        ),
-    ])?)
+    super::to_frame(rows)
 }
 
+/// Parses `vocab_summary`'s DataFrame back into rows.
 pub fn summary_from_frame(df: &DataFrame) -> Result<Vec<VocabSummaryRow>> {
-    let ids = read_strings(df, "project_id")?;
-    let unique = read_u64(df, "unique_tokens")?;
-    let rank = read_u64(df, "rank")?;
-    Ok(ids
-        .into_iter()
-        .zip(unique)
-        .zip(rank)
-        .map(|((project_id, unique_tokens), rank)| VocabSummaryRow {
-            project_id,
-            unique_tokens,
-            rank,
-        })
-        .collect())
+    VocabSummaryRow::read(df)
 }
 
 /// Writes `vocab_summary` atomically.
 pub fn write_vocab_summary(rows: &[VocabSummaryRow], path: &Path) -> Result<()> {
-    write_table(&mut summary_to_frame(rows)?, path, &summary_schema())
+    super::write_rows(rows, path, &summary_schema())
 }
 
 /// Reads and checks `vocab_summary`.
 pub fn read_vocab_summary(path: &Path) -> Result<Vec<VocabSummaryRow>> {
-    summary_from_frame(&read_table(path, &summary_schema())?)
-        .with_context(|| format!("in {}", path.display()))
+    super::read_rows(path, &summary_schema())
 }
 
 /// The DataFrame of one block of `shared_tokens` rows, given as columns (the tiled writer
-/// builds them without materialising [`SharedTokensRow`]s).
+/// builds them without materialising [`SharedTokensRow`]s); a test holds it to the declared
+/// columns.
 pub fn shared_frame(
     project_i: Vec<&str>,
     project_j: Vec<&str>,
@@ -135,49 +108,24 @@ pub fn shared_frame(
     ])?)
 }
 
+/// Builds `shared_tokens`' DataFrame.
 pub fn shared_to_frame(rows: &[SharedTokensRow]) -> Result<DataFrame> {
-    shared_frame(
-        rows.iter().map(|r| r.project_i.as_str()).collect(),
-        rows.iter().map(|r| r.project_j.as_str()).collect(),
-        rows.iter().map(|r| r.shared).collect(),
-        rows.iter().map(|r| r.ratio).collect(),
-    )
+    super::to_frame(rows)
 }
 
+/// Parses `shared_tokens`' DataFrame back into rows.
 pub fn shared_from_frame(df: &DataFrame) -> Result<Vec<SharedTokensRow>> {
-    let pi = read_strings(df, "project_i")?;
-    let pj = read_strings(df, "project_j")?;
-    let shared = read_u64(df, "shared")?;
-    let ratio: Vec<f64> = super::column(df, "ratio")?
-        .f64()
-        .context("column `ratio` is not f64")?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect();
-    Ok(pi
-        .into_iter()
-        .zip(pj)
-        .zip(shared.into_iter().zip(ratio))
-        .map(
-            |((project_i, project_j), (shared, ratio))| SharedTokensRow {
-                project_i,
-                project_j,
-                shared,
-                ratio,
-            },
-        )
-        .collect())
+    SharedTokensRow::read(df)
 }
 
 /// Writes `shared_tokens` in one go (small matrices, tests).
 pub fn write_shared_tokens(rows: &[SharedTokensRow], path: &Path) -> Result<()> {
-    write_table(&mut shared_to_frame(rows)?, path, &shared_schema())
+    super::write_rows(rows, path, &shared_schema())
 }
 
 /// Reads the whole of `shared_tokens` (n² rows: mind the size).
 pub fn read_shared_tokens(path: &Path) -> Result<Vec<SharedTokensRow>> {
-    shared_from_frame(&read_table(path, &shared_schema())?)
-        .with_context(|| format!("in {}", path.display()))
+    super::read_rows(path, &shared_schema())
 }
 
 /// Writes `shared_tokens` block by block into a temporary file beside `path`, one Parquet
@@ -299,6 +247,20 @@ mod tests {
         // The one-shot writer gives the same table.
         write_shared_tokens(&rows, &path).unwrap();
         assert_eq!(read_shared_tokens(&path).unwrap(), rows);
+    }
+
+    #[test]
+    fn the_tiled_writers_blocks_are_the_declared_frame() {
+        let rows = vec![shared("b", "b", 3, 1.0), shared("b", "a", 2, 2.0 / 3.0)];
+        let block = shared_frame(
+            rows.iter().map(|r| r.project_i.as_str()).collect(),
+            rows.iter().map(|r| r.project_j.as_str()).collect(),
+            rows.iter().map(|r| r.shared).collect(),
+            rows.iter().map(|r| r.ratio).collect(),
+        )
+        .unwrap();
+        assert!(block.equals(&shared_to_frame(&rows).unwrap()));
+        assert_eq!(**block.schema(), shared_schema().polars_schema());
     }
 
     #[test]
