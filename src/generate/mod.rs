@@ -10,7 +10,7 @@
 //! `num_beams` unfinished ones run on. An input stops taking hypotheses once its best running
 //! beam can no longer beat its worst kept hypothesis (`early_stopping`). Scores on the device
 //! (log-softmax, top-k over `beam × vocab`); the bookkeeping of at most `2 × num_beams`
-//! candidates per input on the host.
+//! candidates per input on the host. The search itself is in `beam`.
 //!
 //! Logits processors, in HF's order: repetition penalty and n-gram blocking (on the host, as they
 //! read each hypothesis's tokens; see [`processors`]), min_length, forced BOS, forced EOS. As in
@@ -22,6 +22,7 @@ use burn::tensor::activation::log_softmax;
 
 use crate::model::{BartForConditionalGeneration, Encoded};
 
+mod beam;
 pub mod processors;
 pub mod requests;
 pub mod rerank;
@@ -198,7 +199,7 @@ pub fn generate(
     if config.num_beams == 1 {
         Ok(greedy(model, encoded, config))
     } else {
-        Ok(beam_search(model, encoded, config))
+        Ok(beam::beam_search(model, encoded, config))
     }
 }
 
@@ -316,232 +317,4 @@ fn greedy(
         .map(|(sum, len)| sum / (*len as f32).powf(config.length_penalty))
         .collect();
     Generated { sequences, scores }
-}
-
-/// A finished hypothesis: its score and tokens (start token … EOS, or cut at `max_length`).
-#[derive(Debug, Clone)]
-struct Hypothesis {
-    score: f32,
-    tokens: Vec<u32>,
-}
-
-/// One input's beam-search state.
-#[derive(Debug, Clone)]
-struct BeamState {
-    /// Running beams (always `num_beams`): tokens and summed log-probabilities.
-    running: Vec<(Vec<u32>, f32)>,
-    /// Best finished hypotheses, sorted best first, at most `num_beams`.
-    finished: Vec<Hypothesis>,
-    /// False once no running beam can improve on the finished ones (HF
-    /// `is_early_stop_heuristic_unsatisfied`).
-    improvable: bool,
-}
-
-fn beam_search(
-    model: &BartForConditionalGeneration,
-    encoded: Encoded,
-    config: &GenerationConfig,
-) -> Generated {
-    let device = encoded.hidden.device();
-    let [batch, ..] = encoded.hidden.dims();
-    let beams = config.num_beams;
-    let rows = batch * beams;
-    let keep = 2 * beams; // HF: max(2, 1 + number of EOS ids) × num_beams
-    let encoded = encoded.repeat_interleave(beams);
-    // Per-row adapters (a batch mixing projects) follow their inputs into the beams.
-    let expanded;
-    let model = if model.has_row_adapters() {
-        expanded = model.clone().repeat_row_adapters(beams);
-        &expanded
-    } else {
-        model
-    };
-    let mut cache = model.new_cache();
-    let start = config.decoder_start_token_id;
-    // Only the first beam of each input is live at the start, the others are -1e9 (HF).
-    let mut states: Vec<BeamState> = (0..batch)
-        .map(|_| BeamState {
-            running: (0..beams)
-                .map(|b| (vec![start], if b == 0 { 0.0 } else { -1e9 }))
-                .collect(),
-            finished: Vec::new(),
-            improvable: true,
-        })
-        .collect();
-    let mut next = vec![start; rows];
-    let mut cur_len = 1;
-    while cur_len < config.max_length {
-        let logits = model.decode(&encoded, column(&next, &device), Some(&mut cache));
-        let [_, _, vocab] = logits.dims();
-        // HF's beam search processes the log-softmaxed scores.
-        let history: Vec<&[u32]> = states
-            .iter()
-            .flat_map(|s| s.running.iter().map(|(tokens, _)| tokens.as_slice()))
-            .collect();
-        let log_probs = log_softmax(logits.reshape([rows, vocab]), 1);
-        let log_probs = process(
-            process_history(log_probs, &history, config),
-            cur_len,
-            config,
-        );
-        let running: Vec<f32> = states
-            .iter()
-            .flat_map(|s| s.running.iter().map(|(_, score)| *score))
-            .collect();
-        let running = Tensor::<2>::from_data(TensorData::new(running, [rows, 1]), &device);
-        // The top 2K over `beam × vocab` on the host: burn-flex's `topk` sorts whole rows
-        // (27% of a beam step in perf), a bounded insertion is linear and exact.
-        let flat = host_f32((log_probs + running).reshape([batch, beams * vocab]));
-        let mut values = Vec::with_capacity(batch * keep);
-        let mut indices = Vec::with_capacity(batch * keep);
-        for row in flat.chunks_exact(beams * vocab) {
-            for (index, value) in top_k(row, keep) {
-                indices.push(index as i64);
-                values.push(value);
-            }
-        }
-
-        let mut all_stopped = true;
-        let mut reorder = Vec::with_capacity(rows);
-        for (b, state) in states.iter_mut().enumerate() {
-            // The 2K candidates of this input, best first.
-            let candidates: Vec<(usize, u32, f32, bool)> = (0..keep)
-                .map(|c| {
-                    let index = indices[b * keep + c] as usize;
-                    let (beam, token) = (index / vocab, (index % vocab) as u32);
-                    let stops = token == config.eos_token_id || cur_len + 1 >= config.max_length;
-                    (beam, token, values[b * keep + c], stops)
-                })
-                .collect();
-            all_stopped &= candidates.iter().all(|c| c.3);
-
-            // Finished: stopping candidates among the top K, unless this input is closed.
-            let closed = !state.improvable
-                || (config.early_stopping == EarlyStopping::True && state.finished.len() == beams);
-            if !closed {
-                let generated_len = cur_len as f32; // cur_len + 1 - decoder_prompt_len(1)
-                for &(beam, token, score, stops) in candidates.iter().take(beams) {
-                    if stops {
-                        let mut tokens = state.running[beam].0.clone();
-                        tokens.push(token);
-                        let score = score / generated_len.powf(config.length_penalty);
-                        insert_hypothesis(&mut state.finished, Hypothesis { score, tokens }, beams);
-                    }
-                }
-            }
-
-            // Running: the best K candidates, stopping ones pushed to the back with -1e9 (HF).
-            let mut order: Vec<(f32, usize)> = candidates
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (if c.3 { c.2 - 1e9 } else { c.2 }, i))
-                .collect();
-            order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            let previous = std::mem::take(&mut state.running);
-            for &(score, i) in order.iter().take(beams) {
-                let (beam, token, _, _) = candidates[i];
-                let mut tokens = previous[beam].0.clone();
-                tokens.push(token);
-                state.running.push((tokens, score));
-                reorder.push((b * beams + beam) as i64);
-            }
-        }
-        cur_len += 1;
-
-        // Can any input still improve? (HF `_check_early_stop_heuristic`.)
-        for state in &mut states {
-            if state.finished.len() < beams {
-                continue;
-            }
-            let best_len = match config.early_stopping {
-                EarlyStopping::Never if config.length_penalty > 0.0 => config.max_length - 1,
-                _ => cur_len - 1,
-            };
-            let best_possible = state.running[0].1 / (best_len as f32).powf(config.length_penalty);
-            let worst = state.finished.last().map_or(f32::NEG_INFINITY, |h| h.score);
-            state.improvable &= best_possible > worst;
-        }
-        let improvement_possible = states.iter().any(|s| s.improvable);
-        let open = !(config.early_stopping == EarlyStopping::True
-            && states.iter().all(|s| s.finished.len() == beams));
-        if !improvement_possible || !open || all_stopped {
-            break;
-        }
-        let reorder = Tensor::<1, Int>::from_data(TensorData::new(reorder, [rows]), &device);
-        cache = cache.reorder_beams(reorder);
-        next = states
-            .iter()
-            .flat_map(|s| {
-                s.running
-                    .iter()
-                    .map(|(tokens, _)| *tokens.last().expect("start"))
-            })
-            .collect();
-    }
-
-    let mut sequences = Vec::with_capacity(batch * config.num_return_sequences);
-    let mut scores = Vec::with_capacity(batch * config.num_return_sequences);
-    for state in states {
-        for hypothesis in state.finished.into_iter().take(config.num_return_sequences) {
-            sequences.push(hypothesis.tokens);
-            scores.push(hypothesis.score);
-        }
-    }
-    let longest = sequences.iter().map(Vec::len).max().unwrap_or(0);
-    for sequence in &mut sequences {
-        sequence.resize(longest, config.pad_token_id);
-    }
-    Generated { sequences, scores }
-}
-
-/// The `k` largest values of `row` with their indices, largest first; among equal values the
-/// lower index ranks first.
-fn top_k(row: &[f32], k: usize) -> Vec<(usize, f32)> {
-    let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
-    for (index, &value) in row.iter().enumerate() {
-        if best.len() == k && value.total_cmp(&best[k - 1].1).is_le() {
-            continue;
-        }
-        let at = best.partition_point(|&(_, v)| v.total_cmp(&value).is_ge());
-        best.insert(at, (index, value));
-        best.truncate(k);
-    }
-    best
-}
-
-/// Keep the `capacity` best hypotheses, best first; an equal score does not displace an earlier
-/// one (HF's `topk` over [kept, new] prefers the kept on ties in practice).
-fn insert_hypothesis(finished: &mut Vec<Hypothesis>, hypothesis: Hypothesis, capacity: usize) {
-    let at = finished
-        .iter()
-        .position(|h| hypothesis.score > h.score)
-        .unwrap_or(finished.len());
-    if at < capacity {
-        finished.insert(at, hypothesis);
-        finished.truncate(capacity);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_k_is_largest_first_with_lower_index_on_ties() {
-        let row = [0.5, -1.0, 2.0, 0.5, f32::NEG_INFINITY, 2.0, 1.0];
-        assert_eq!(top_k(&row, 4), vec![(2, 2.0), (5, 2.0), (6, 1.0), (0, 0.5)]);
-        let forced = [f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY];
-        assert_eq!(top_k(&forced, 2), vec![(1, 0.0), (0, f32::NEG_INFINITY)]);
-    }
-
-    #[test]
-    fn hypotheses_keep_the_best_first_and_drop_the_worst() {
-        let mut kept = Vec::new();
-        for (score, token) in [(-1.0, 1), (-0.5, 2), (-2.0, 3), (-0.7, 4)] {
-            let tokens = vec![2, token];
-            insert_hypothesis(&mut kept, Hypothesis { score, tokens }, 3);
-        }
-        let order: Vec<u32> = kept.iter().map(|h| h.tokens[1]).collect();
-        assert_eq!(order, vec![2, 4, 1]);
-    }
 }
