@@ -1,5 +1,6 @@
 //! Retrieval throughput (`make bench-retrieve`): queries/s of BM25 nearest neighbours within
-//! each project, on a synthetic corpus the size of the default one (79,652 pairs).
+//! each project, on a synthetic corpus the size of the default one (79,652 pairs), and of
+//! tf-idf cosine beside BM25 on the largest project (the `_tfidf` cases).
 //!
 //! The corpus is generated here, seeded: projects whose sizes fall off like the default corpus's
 //! (a few with thousands of pairs, most with tens), each with its own Zipf-distributed
@@ -13,7 +14,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tailor::mining::{Framework, Heuristic, Pair};
-use tailor::retrieve::{Allowed, Bm25, ProjectPairs, TOP_K, nearest_within_projects};
+use tailor::retrieve::{
+    Allowed, Bm25, ProjectIndex, Scorer, TOP_K, TfIdf, nearest_within_projects,
+};
 
 /// The default corpus's pair count.
 const PAIRS: usize = 79_652;
@@ -132,28 +135,36 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    // The largest project alone: index once, then one query per pair (queries/s, one thread).
+    // The largest project alone, per scorer: indexing, then one query per pair (queries/s, one
+    // thread). BM25's cases keep their names; tf-idf cosine's end in `_tfidf`, so criterion's
+    // two throughputs give the ratio tf-idf / BM25.
     let largest: Vec<&Pair> = pairs
         .iter()
         .filter(|p| p.project_id == "project-0")
         .collect();
-    let project = ProjectPairs::new(largest.iter().copied(), Bm25::default());
+    let documents = || {
+        largest
+            .iter()
+            .map(|p| (p.pair_id.as_str(), p.focal_body.as_str()))
+    };
     group.throughput(Throughput::Elements(largest.len() as u64));
-    group.bench_function("index_largest_project", |b| {
-        b.iter(|| black_box(ProjectPairs::new(largest.iter().copied(), Bm25::default())))
-    });
-    group.bench_function("query_largest_project_1thread", |b| {
-        b.iter(|| {
-            let mut scratch = Vec::new();
-            for doc in 0..project.index.len() {
-                black_box(
-                    project
-                        .index
-                        .search_doc_with(doc, TOP_K, Allowed::All, &mut scratch),
-                );
-            }
-        })
-    });
+    for (suffix, scorer) in [
+        ("", Scorer::Bm25(Bm25::default())),
+        ("_tfidf", Scorer::TfIdf(TfIdf::default())),
+    ] {
+        let index = ProjectIndex::build(documents(), scorer);
+        group.bench_function(format!("index_largest_project{suffix}"), |b| {
+            b.iter(|| black_box(ProjectIndex::build(documents(), scorer)))
+        });
+        group.bench_function(format!("query_largest_project_1thread{suffix}"), |b| {
+            b.iter(|| {
+                let mut scratch = Vec::new();
+                for doc in 0..index.len() {
+                    black_box(index.search_doc_with(doc, TOP_K, Allowed::All, &mut scratch));
+                }
+            })
+        });
+    }
     group.finish();
 }
 

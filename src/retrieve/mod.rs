@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 pub use adapt::{FocalNames, adapt_test};
 pub use augment::{Augmented, SEPARATOR, augmented_input};
-pub use index::{Allowed, Bm25, Hit, ProjectIndex, Query};
+pub use index::{Allowed, Bm25, Hit, ProjectIndex, Query, Scorer, TfIdf};
 pub use ir::{IrPrediction, Retrieved, fold_predictions, test_key};
 pub use query::{FocalQuery, Suggestion, retrieve};
 
