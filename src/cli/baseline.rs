@@ -3,7 +3,8 @@
 use anyhow::Result;
 
 use super::{CUDA_HELP, DeviceArgs, ProfileOverrides, RunArgs};
-use crate::train::baseline::{BaselineOptions, run_baseline};
+use crate::pipeline::baseline::run_baseline;
+use crate::train::baseline::BaselineOptions;
 
 /// Train the baseline test generator: tokenizer and examples first if missing, then the one
 /// training loop on the train split, early-stopped on the valid split. Resumes from the run's

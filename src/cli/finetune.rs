@@ -4,8 +4,9 @@ use anyhow::{Context, Result, bail};
 
 use super::{DeviceArgs, ProfileOverrides, RunArgs};
 use crate::data::folds::FoldBy;
+use crate::pipeline::finetune::run_finetune;
 use crate::strategy::StrategyKind;
-use crate::train::finetune::{FinetuneOptions, run_finetune};
+use crate::train::finetune::FinetuneOptions;
 use crate::train::settings::Profile;
 
 /// Customize the baseline to each target project with each strategy (custom, l-eo, l-ldb,

@@ -5,7 +5,8 @@
 //! It builds what is missing first (tokenizer, examples), trains through the one loop
 //! ([`super::trainer::train`]), keeps the best model as a HuggingFace folder (`config.json`,
 //! `model.safetensors`, `tokenizer.json`, `generation_config.json`) that `transformers` loads,
-//! and reports loss, perplexity, tokens, compute and a few generated tests as text.
+//! and reports loss, perplexity, tokens, compute and a few generated tests as text. It draws
+//! no figure: the stage that calls it ([`crate::pipeline::baseline`]) draws the learning curve.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,12 +16,13 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::settings::Profile;
-use super::trainer::{self, BEST_DIR, Run, RunModel};
+use super::trainer::{self, BEST_DIR, Outcome, Run, RunModel};
 use crate::data::examples::{Example, ensure_examples, read_examples, tokenizer_dir};
 use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::{GenerationConfig, generate};
 use crate::model::{Backend, BartConfig, BartForConditionalGeneration, hf};
 use crate::strategy::Strategy;
+use crate::tables::curves::CurvePoint;
 
 /// The run folder of a profile's baseline: `OUT/runs/baseline/<profile>`.
 pub fn run_dir(out: &Path, profile: &str) -> PathBuf {
@@ -150,41 +152,57 @@ pub struct BaselineOptions {
     pub samples: usize,
 }
 
-/// Run (or resume, or report) the baseline of `profile`.
-pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<BaselineSummary> {
+/// A trained baseline as its report needs it: the summary (also in `<run>/summary.json`), the
+/// learning curve, and what the sample tests are generated with. Training draws no figure: the
+/// stage that calls it draws the curve ([`crate::pipeline::baseline`]).
+pub struct TrainedBaseline {
+    pub summary: BaselineSummary,
+    pub curve: Vec<CurvePoint>,
+    /// Whether this call found the baseline already trained.
+    pub already_done: bool,
+    /// When this call began.
+    started: Instant,
+    best: BartForConditionalGeneration,
+    tokenizer: CodeTokenizer,
+    valid: Vec<Example>,
+    /// Validation examples to generate tests for, and the longest target trained on.
+    samples: usize,
+    max_target: usize,
+    device: Device,
+}
+
+impl TrainedBaseline {
+    /// Print the summary, naming `figure` as the learning curve's, then the sample tests.
+    pub fn print_report(&self, figure: &Path) -> Result<()> {
+        print_summary(
+            &self.summary,
+            figure,
+            self.already_done,
+            self.started.elapsed().as_secs_f64(),
+        );
+        if self.samples > 0 {
+            print_samples(
+                &self.best,
+                &self.tokenizer,
+                &self.valid,
+                self.samples,
+                self.max_target,
+                &self.device,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Train (or resume, or find trained) the baseline of `profile`, measure its best model on the
+/// whole valid split and write `<run>/summary.json`.
+pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<TrainedBaseline> {
     let started = Instant::now();
     let examples_summary = ensure_examples(&options.out, &profile.data, true)?;
     println!("{examples_summary}");
     let tokenizer = CodeTokenizer::load(&tokenizer_dir(&options.out))?;
-    let examples = read_examples(&options.out)?;
-    let (train, valid): (Vec<Example>, Vec<Example>) = {
-        let mut train = Vec::new();
-        let mut valid = Vec::new();
-        for example in examples {
-            match example.split.as_str() {
-                "train" => train.push(example),
-                "valid" => valid.push(example),
-                _ => {}
-            }
-        }
-        (train, valid)
-    };
-    ensure!(
-        !train.is_empty() && !valid.is_empty(),
-        "the examples table has {} train and {} valid examples; the baseline needs both \
-         (did `tailor mine` assign splits?)",
-        train.len(),
-        valid.len()
-    );
-    let config = profile.model.config(tokenizer.vocab_size())?;
-    ensure!(
-        config.max_position_embeddings >= profile.data.max_input.max(profile.data.max_target),
-        "model.preset {} has {} positions, fewer than data.max_input {} / data.max_target {}",
-        profile.model.preset,
-        config.max_position_embeddings,
-        profile.data.max_input,
-        profile.data.max_target
-    );
+    let (train, valid) = train_and_valid(read_examples(&options.out)?)?;
+    let config = model_config(profile, &tokenizer)?;
 
     options.backend.set_threads(profile.train.threads);
     let device = options.backend.device(options.cuda)?.autodiff();
@@ -221,10 +239,9 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
         peak_tflops: options.peak_tflops,
     };
     let outcome = trainer::train(&run, model, &hooks, &device)?;
-    let state = &outcome.state;
     let best_dir = model_dir(&options.out, &profile.name);
 
-    // The best model on the whole valid split, and a few generated tests.
+    // The best model on the whole valid split.
     let inference_device = options.backend.device(options.cuda)?;
     let best = hf::load_dir(&best_dir, &inference_device)
         .with_context(|| format!("loading the best model from {}", best_dir.display()))?;
@@ -235,17 +252,91 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
         profile.train.batch_tokens,
         &inference_device,
     )?;
+    let summary = summarize(
+        profile,
+        options,
+        &outcome,
+        best_dir,
+        train.len(),
+        &valid,
+        full_val_loss,
+    );
+    super::checkpoint::write_atomic(
+        &dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    Ok(TrainedBaseline {
+        summary,
+        curve: outcome.state.curve,
+        already_done: outcome.already_done,
+        started,
+        best,
+        tokenizer,
+        valid,
+        samples: options.samples,
+        max_target: profile.data.max_target,
+        device: inference_device,
+    })
+}
+
+/// The examples of the train and the valid split; the baseline needs both.
+fn train_and_valid(examples: Vec<Example>) -> Result<(Vec<Example>, Vec<Example>)> {
+    let mut train = Vec::new();
+    let mut valid = Vec::new();
+    for example in examples {
+        match example.split.as_str() {
+            "train" => train.push(example),
+            "valid" => valid.push(example),
+            _ => {}
+        }
+    }
+    ensure!(
+        !train.is_empty() && !valid.is_empty(),
+        "the examples table has {} train and {} valid examples; the baseline needs both \
+         (did `tailor mine` assign splits?)",
+        train.len(),
+        valid.len()
+    );
+    Ok((train, valid))
+}
+
+/// The profile's model for `tokenizer`'s vocabulary, with positions for the longest input and
+/// target.
+fn model_config(profile: &Profile, tokenizer: &CodeTokenizer) -> Result<BartConfig> {
+    let config = profile.model.config(tokenizer.vocab_size())?;
+    ensure!(
+        config.max_position_embeddings >= profile.data.max_input.max(profile.data.max_target),
+        "model.preset {} has {} positions, fewer than data.max_input {} / data.max_target {}",
+        profile.model.preset,
+        config.max_position_embeddings,
+        profile.data.max_input,
+        profile.data.max_target
+    );
+    Ok(config)
+}
+
+/// What a baseline run measured.
+fn summarize(
+    profile: &Profile,
+    options: &BaselineOptions,
+    outcome: &Outcome,
+    model_dir: PathBuf,
+    train_examples: usize,
+    valid: &[Example],
+    full_val_loss: f64,
+) -> BaselineSummary {
+    let state = &outcome.state;
     let best_val_loss = state.best_val_loss.unwrap_or(f64::NAN);
-    let summary = BaselineSummary {
+    BaselineSummary {
         profile: profile.name.clone(),
         backend: format!(
             "{}{}",
             options.backend,
             if options.cuda { " cuda" } else { "" }
         ),
-        model_dir: best_dir.clone(),
+        model_dir,
         parameters: outcome.total_params,
-        train_examples: train.len(),
+        train_examples,
         valid_examples: valid.len(),
         steps: state.step,
         epochs: state.curve.last().map_or(0.0, |p| p.epoch),
@@ -258,38 +349,7 @@ pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Base
         full_val_loss,
         unigram_entropy: unigram_entropy(valid.iter().map(|e| e.target_ids.as_slice())),
         stopped: state.stopped.clone().unwrap_or_default(),
-    };
-    super::checkpoint::write_atomic(
-        &dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    let figure = options
-        .out
-        .join("figures")
-        .join(format!("baseline-{}-curve.png", profile.name));
-    crate::report::curves::draw_learning_curve(
-        &state.curve,
-        summary.unigram_entropy,
-        &format!("baseline ({} profile)", profile.name),
-        &figure,
-    )?;
-    print_summary(
-        &summary,
-        &figure,
-        outcome.already_done,
-        started.elapsed().as_secs_f64(),
-    );
-    if options.samples > 0 {
-        print_samples(
-            &best,
-            &tokenizer,
-            &valid,
-            options.samples,
-            profile,
-            &inference_device,
-        )?;
     }
-    Ok(summary)
 }
 
 fn print_summary(summary: &BaselineSummary, figure: &Path, already_done: bool, seconds: f64) {
@@ -336,12 +396,12 @@ fn print_samples(
     tokenizer: &CodeTokenizer,
     valid: &[Example],
     n: usize,
-    profile: &Profile,
+    max_target: usize,
     device: &Device,
 ) -> Result<()> {
     let step = (valid.len() / n.max(1)).max(1);
     let mut config = GenerationConfig {
-        max_length: generation_max_length(&model.config, profile.data.max_target),
+        max_length: generation_max_length(&model.config, max_target),
         num_beams: 5,
         num_return_sequences: 1,
         ..GenerationConfig::for_model(model)

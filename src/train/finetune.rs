@@ -20,7 +20,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::baseline::{self, BaselineOptions};
+use super::baseline;
 use super::checkpoint::TrainState;
 use super::settings::TrainSettings;
 use super::settings::{FinetuneSettings, Profile};
@@ -149,30 +149,15 @@ pub fn strategies(settings: &FinetuneSettings, kinds: &[StrategyKind]) -> Vec<St
 }
 
 /// Run every (project, fold, strategy) of the profile's `finetune` section (narrowed by the
-/// caller through `settings`), then print the comparison with the baseline.
-pub fn run_finetune(
+/// caller through `settings`) on the profile's baseline, then print the comparison with it.
+/// The baseline must exist: the `finetune` stage ([`crate::pipeline::finetune`]) trains it
+/// first when it does not.
+pub fn run_sweep(
     profile: &Profile,
     settings: &FinetuneSettings,
     options: &FinetuneOptions,
 ) -> Result<()> {
     let base_dir = baseline::model_dir(&options.out, &profile.name);
-    if !base_dir.join(hf::WEIGHTS_FILE).exists() {
-        println!(
-            "finetune: no baseline at {} yet: training it first (profile {})",
-            base_dir.display(),
-            profile.name
-        );
-        baseline::run_baseline(
-            profile,
-            &BaselineOptions {
-                out: options.out.clone(),
-                backend: options.backend,
-                cuda: options.cuda,
-                peak_tflops: options.peak_tflops,
-                samples: 0,
-            },
-        )?;
-    }
     let sweep = Sweep::open(profile, settings, options, base_dir)?;
     for project in &sweep.targets {
         let Some((pairs, keys)) = sweep.pairs_of(project) else {
