@@ -76,9 +76,14 @@ impl Layout {
         self.out.join("tokenizer")
     }
 
-    /// `OUT/cache`, the default cache folder.
+    /// `OUT/cache`, the default cache folder (`--cache` can put it elsewhere).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.out.join("cache")
+    }
+
+    /// The default cache's paths.
     pub fn cache(&self) -> Cache {
-        Cache::new(self.out.join("cache"))
+        Cache::new(self.cache_dir())
     }
 
     /// `OUT/reports`: Markdown and CSV.

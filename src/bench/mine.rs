@@ -98,7 +98,7 @@ pub fn run(options: &BenchMineOptions) -> Result<()> {
     }
     let report = report(&runs, peak_rss_mib());
     println!("\n{report}");
-    let dir = options.out.join("reports");
+    let dir = crate::layout::Layout::new(&options.out).reports_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("bench-mine.md");
     std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;

@@ -44,11 +44,9 @@ pub struct BenchMixedOptions {
 
 /// The prefix and LoRA adapters of the profile's finetune runs: (name, best folder, fold file).
 fn adapters(options: &BenchMixedOptions) -> Result<Vec<(String, PathBuf, PathBuf)>> {
-    let root = options
-        .out
-        .join("runs")
-        .join("finetune")
-        .join(&options.profile);
+    let root = crate::layout::Layout::new(&options.out)
+        .runs(&options.profile)
+        .finetune_dir();
     let mut found = Vec::new();
     let projects = std::fs::read_dir(&root)
         .with_context(|| format!("reading {} (run `make finetune` first)", root.display()))?;

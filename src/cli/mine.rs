@@ -38,7 +38,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let cache = args.cache.unwrap_or_else(|| args.out.join("cache"));
+    let cache = args
+        .cache
+        .unwrap_or_else(|| crate::layout::Layout::new(&args.out).cache_dir());
     let config = MineConfig {
         corpus: args.corpus,
         out: args.out.clone(),
@@ -55,7 +57,10 @@ pub fn run(args: Args) -> Result<()> {
         "tables: {} and {}; Table 2: {}",
         crate::tables::table_path(&args.out, "projects").display(),
         crate::tables::table_path(&args.out, "pairs").display(),
-        args.out.join("reports/table2.md").display()
+        crate::layout::Layout::new(&args.out)
+            .reports_dir()
+            .join("table2.md")
+            .display()
     );
     let failed = report.failed().count();
     if report.ok() == 0 {

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::model::Preset;
 use crate::model::inspect;
+use crate::strategy::adapter::load_flex_with_adapter;
 
 /// BART models: presets, parameter counts (Table 1), HF import/export.
 #[derive(Debug, clap::Args)]
@@ -103,8 +104,7 @@ pub fn run(args: Args) -> Result<()> {
             decoder_input_ids,
             out,
         } => inspect::logits(
-            &model,
-            adapter.as_deref(),
+            load_flex_with_adapter(&model, adapter.as_deref())?,
             &input_ids,
             decoder_input_ids.as_deref(),
             &out,

@@ -23,7 +23,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut rows = projects::read_projects(&path)?;
     let table = select_targets(&mut rows, &args.table2);
     projects::write_projects(&rows, &path)?;
-    let reports = args.out.join("reports");
+    let reports = crate::layout::Layout::new(&args.out).reports_dir();
     table.write(&reports)?;
     println!("{}", table.to_markdown());
     println!("written to {}", reports.join("table2.md").display());

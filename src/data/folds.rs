@@ -9,12 +9,15 @@
 //! class, often near-copies of each other, on one side of every split; the paper's default
 //! groups by pair.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+use crate::data::examples::{Example, ExampleSettings};
+use crate::data::tokenizer::CodeTokenizer;
 
 /// Distinguishes the validation draw from the fold draw made with the same seed.
 const VALID_SALT: u64 = 0x7a11_0f01_d5a1_7000;
@@ -125,6 +128,57 @@ impl FoldParts {
             .with_context(|| format!("reading fold record {}", path.display()))?;
         serde_json::from_str(&text)
             .with_context(|| format!("parsing fold record {}", path.display()))
+    }
+}
+
+/// How a fold's examples get their inputs: as the examples table has them, or, when the table
+/// was built with retrieved tests (`data.retrieved`), rebuilt so that every part retrieves from
+/// the fold's training part only (never its validation or test part). Evaluation builds the
+/// test inputs the same way.
+pub struct FoldInputs {
+    settings: ExampleSettings,
+    /// With retrieval: every project's pairs and the tokenizer the examples were built with.
+    retrieval: Option<(BTreeMap<String, Vec<crate::mining::Pair>>, CodeTokenizer)>,
+}
+
+impl FoldInputs {
+    /// The examples table's own settings decide (its stamp), so the sweep and `evaluate` agree.
+    pub fn load(out: &Path) -> Result<Self> {
+        let settings = crate::data::examples::built_settings(out)?;
+        let retrieval = if settings.retrieved > 0 {
+            Some((
+                crate::data::read_project_pairs(out)?,
+                CodeTokenizer::load(&crate::data::examples::tokenizer_dir(out))?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            settings,
+            retrieval,
+        })
+    }
+
+    /// Whether inputs are rebuilt per fold (the examples carry retrieved tests).
+    pub fn rebuilds(&self) -> bool {
+        self.retrieval.is_some()
+    }
+
+    /// `examples` of `project` with inputs for the fold whose training part is `train` (one
+    /// index over that part serves every example given).
+    pub fn rebuild(
+        &self,
+        examples: &[Example],
+        project: &str,
+        fold: usize,
+        train: &[String],
+    ) -> Result<Vec<Example>> {
+        let Some((pairs, tokenizer)) = &self.retrieval else {
+            return Ok(examples.to_vec());
+        };
+        let of_project = pairs.get(project).map_or(&[][..], Vec::as_slice);
+        crate::data::augment_fold(of_project, examples, train, &self.settings, tokenizer)
+            .with_context(|| format!("retrieving from the training part of {project} fold {fold}"))
     }
 }
 

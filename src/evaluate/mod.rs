@@ -35,6 +35,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::data::context::model_target;
 use crate::data::examples::truncate;
 use crate::data::examples::{Example, read_examples};
+use crate::data::folds::FoldInputs;
 use crate::data::folds::FoldParts;
 use crate::data::tokenizer::CodeTokenizer;
 use crate::generate::GenerationConfig;
@@ -50,7 +51,6 @@ use crate::strategy::adapter::{load_adapter, load_bank, read_info};
 use crate::tables::finetune::{self as finetune_table, FinetuneRow};
 use crate::tables::pairs::read_pairs;
 use crate::tables::{metrics as metrics_table, predictions, test_scores};
-use crate::train::finetune::FoldInputs;
 pub use score::{RunKey, Scored, duplicate_metrics, metric, score_run};
 
 /// Beam width and returned sequences: the paper's top-5 from 5 beams (§4.3).

@@ -11,7 +11,6 @@ use burn::prelude::*;
 use crate::model::hf::{self, read_tensors};
 use crate::model::params::{ParamCounts, ParamGroup, table1};
 use crate::model::{Backend, BartConfig, BartForConditionalGeneration, Preset, shift_tokens_right};
-use crate::strategy::adapter::load_adapter;
 
 /// The configuration `tailor model info` describes: a model folder's `config.json`, else a
 /// preset's.
@@ -85,21 +84,16 @@ fn int_tensor(rows: Rows, device: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(rows.concat(), shape), device)
 }
 
-/// Compute the logits of the model at `model_dir` (with `adapter`, if given) for token ids
-/// written as in `tailor model logits --input-ids`, and write inputs and logits to `out`
-/// ([`write_logits`]).
+/// Compute the logits of `model` (loaded on the flex device, an adapter attached or not: the
+/// caller loads it, so the model knows nothing of strategies) for token ids written as in
+/// `tailor model logits --input-ids`, and write inputs and logits to `out` ([`write_logits`]).
 pub fn logits(
-    model_dir: &Path,
-    adapter: Option<&Path>,
+    model: BartForConditionalGeneration,
     input_ids: &str,
     decoder_input_ids: Option<&str>,
     out: &Path,
 ) -> Result<()> {
     let device = Backend::Flex.device(false)?;
-    let mut model = hf::load_dir(model_dir, &device)?;
-    if let Some(adapter) = adapter {
-        model = load_adapter(model, model_dir, adapter, &device)?.0;
-    }
     let pad = model.config.pad_token_id;
     let (ids, mask) = parse_ids(input_ids, pad)?;
     let (ids, mask) = (int_tensor(ids, &device), int_tensor(mask, &device));

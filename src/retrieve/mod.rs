@@ -36,7 +36,7 @@ use crate::mining::Pair;
 pub const TOP_K: usize = 5;
 
 /// The `ir` strategy's name in the finetune, predictions and metrics tables.
-pub const IR_STRATEGY: &str = "ir";
+pub const IR_STRATEGY: &str = crate::label::RETRIEVAL;
 
 /// One project's pairs and the index over their focal methods, documents in pair-id order.
 #[derive(Debug, Clone)]

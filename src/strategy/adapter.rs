@@ -180,3 +180,17 @@ fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
     let text = serde_json::to_string_pretty(value)? + "\n";
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
+
+/// A model folder on the flex device with, if given, one adapter attached: what `tailor model
+/// logits` inspects.
+pub fn load_flex_with_adapter(
+    model_dir: &Path,
+    adapter: Option<&Path>,
+) -> Result<BartForConditionalGeneration> {
+    let device = crate::model::Backend::Flex.device(false)?;
+    let model = crate::model::hf::load_dir(model_dir, &device)?;
+    match adapter {
+        Some(adapter) => Ok(load_adapter(model, model_dir, adapter, &device)?.0),
+        None => Ok(model),
+    }
+}

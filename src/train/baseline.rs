@@ -104,7 +104,9 @@ pub struct BaselineSummary {
 
 /// Entropy in nats of the unigram distribution of `sequences`' tokens.
 pub fn unigram_entropy<'a>(sequences: impl IntoIterator<Item = &'a [u32]>) -> f64 {
-    let mut counts = std::collections::HashMap::<u32, u64>::new();
+    // A BTreeMap, so the sum runs in token order and the entropy is the same digit for digit on
+    // every run (a HashMap's order changed the last digit of `summary.json` between runs).
+    let mut counts = std::collections::BTreeMap::<u32, u64>::new();
     let mut total = 0u64;
     for sequence in sequences {
         for &id in sequence {
@@ -262,7 +264,9 @@ pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Tr
         full_val_loss,
     );
     super::checkpoint::write_atomic(
-        &dir.join("summary.json"),
+        &crate::layout::Layout::new(&options.out)
+            .runs(&profile.name)
+            .baseline_summary(),
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
     Ok(TrainedBaseline {

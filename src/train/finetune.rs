@@ -26,8 +26,8 @@ use super::settings::TrainSettings;
 use super::settings::{FinetuneSettings, Profile};
 use super::trainer::{self, BEST_DIR, Outcome, Run, RunModel};
 use crate::data::examples::{Example, ExampleSettings, read_examples};
+pub use crate::data::folds::FoldInputs;
 use crate::data::folds::{FoldBy, split_fold};
-use crate::data::tokenizer::CodeTokenizer;
 use crate::model::adapter::ADAPTER_WEIGHTS;
 use crate::model::{Backend, BartForConditionalGeneration, hf};
 use crate::strategy::adapter::{load_adapter, save_adapter};
@@ -527,57 +527,6 @@ struct Fold {
     train: Vec<Example>,
     valid: Vec<Example>,
     test: Vec<Example>,
-}
-
-/// How a fold's examples get their inputs: as the examples table has them, or, when the table
-/// was built with retrieved tests (`data.retrieved`), rebuilt so that every part retrieves from
-/// the fold's training part only (never its validation or test part). Evaluation builds the
-/// test inputs the same way.
-pub struct FoldInputs {
-    settings: ExampleSettings,
-    /// With retrieval: every project's pairs and the tokenizer the examples were built with.
-    retrieval: Option<(BTreeMap<String, Vec<crate::mining::Pair>>, CodeTokenizer)>,
-}
-
-impl FoldInputs {
-    /// The examples table's own settings decide (its stamp), so the sweep and `evaluate` agree.
-    pub fn load(out: &Path) -> Result<Self> {
-        let settings = crate::data::examples::built_settings(out)?;
-        let retrieval = if settings.retrieved > 0 {
-            Some((
-                crate::data::read_project_pairs(out)?,
-                CodeTokenizer::load(&crate::data::examples::tokenizer_dir(out))?,
-            ))
-        } else {
-            None
-        };
-        Ok(Self {
-            settings,
-            retrieval,
-        })
-    }
-
-    /// Whether inputs are rebuilt per fold (the examples carry retrieved tests).
-    pub fn rebuilds(&self) -> bool {
-        self.retrieval.is_some()
-    }
-
-    /// `examples` of `project` with inputs for the fold whose training part is `train` (one
-    /// index over that part serves every example given).
-    pub fn rebuild(
-        &self,
-        examples: &[Example],
-        project: &str,
-        fold: usize,
-        train: &[String],
-    ) -> Result<Vec<Example>> {
-        let Some((pairs, tokenizer)) = &self.retrieval else {
-            return Ok(examples.to_vec());
-        };
-        let of_project = pairs.get(project).map_or(&[][..], Vec::as_slice);
-        crate::data::augment_fold(of_project, examples, train, &self.settings, tokenizer)
-            .with_context(|| format!("retrieving from the training part of {project} fold {fold}"))
-    }
 }
 
 /// The run label of the un-customized base evaluated on a fold's parts.
