@@ -1,7 +1,7 @@
 //! Prints the identifier documents tailor extracts for every pair of
 //! `fixtures/metrics/inputs.json`, in the shape of its `style_documents` entry. Run after a
 //! deliberate change of the extraction (`make style-documents`), review, and paste them in:
-//! `tests/metrics.rs` then holds the extraction to the reviewed documents.
+//! `tests/suite/metrics.rs` then holds the extraction to the reviewed documents.
 
 use std::collections::BTreeMap;
 

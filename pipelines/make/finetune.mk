@@ -18,8 +18,8 @@ INPUTS   ?=
 check-peft: $(VENV_HF)/.installed ## A tailor LoRA adapter loads in PEFT with equal logits (BASE=, ADAPTER=, INPUTS=; default: a tiny case)
 ifeq ($(BASE)$(ADAPTER)$(INPUTS),)
 	rm -rf $(PEFT_DIR) && mkdir -p $(PEFT_DIR)
-	TAILOR_PEFT_FIXTURE=$(abspath $(PEFT_DIR)) $(CARGO) test --test strategies \
-	  lora_adapters_are_also_written_in_peft_layout -- --exact
+	TAILOR_PEFT_FIXTURE=$(abspath $(PEFT_DIR)) $(CARGO) test --test suite \
+	  strategies::lora_adapters_are_also_written_in_peft_layout -- --exact
 	$(VENV_HF)/bin/python pipelines/python/check_peft.py --base $(PEFT_DIR)/base \
 	  --adapter $(PEFT_DIR)/adapter --inputs $(PEFT_DIR)/inputs.safetensors
 else

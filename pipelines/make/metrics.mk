@@ -1,7 +1,7 @@
 # The evaluation metrics (src/metrics/): their reference values and their benchmark.
 # fixtures-metrics recomputes fixtures/metrics/expected.json with the reference implementations
 # (sacrebleu, CodeXGLUE's bleu.py, scikit-learn, SciPy) in the references venv of python.mk;
-# tests/metrics.rs holds the Rust metrics to it. Commit the regenerated file.
+# tests/suite/metrics.rs holds the Rust metrics to it. Commit the regenerated file.
 METRICS_INPUTS   ?= fixtures/metrics/inputs.json
 METRICS_EXPECTED ?= fixtures/metrics/expected.json
 # The bench reuses the dev build every other target shares (dependencies at opt-level 3, tailor

@@ -32,4 +32,4 @@ bench-model: $(if $(findstring tch,$(FEATURES)),check-tch-env) ## Train-step and
 	  $(if $(PYTORCH_PYTHON),--pytorch-python $(PYTORCH_PYTHON)) $(BENCH_MODEL_ARGS)
 
 test-tch: check-tch-env ## The model tests (HF parity, generation, round trip) on the libtorch backend
-	. $(TCH_ENV_FILE) && TAILOR_TEST_BACKEND=tch $(CARGO) test --features tch --test model --test model_activations
+	. $(TCH_ENV_FILE) && TAILOR_TEST_BACKEND=tch $(CARGO) test --features tch --test suite -- model:: model_activations::

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference values for tailor's evaluation metrics (src/metrics/), computed once by the
 reference implementations and committed as fixtures/metrics/expected.json, so the Rust tests
-(tests/metrics.rs) need no Python.
+(tests/suite/metrics.rs) need no Python.
 
     make fixtures-metrics        # = python metrics_reference.py fixtures/metrics/inputs.json \
                                  #          fixtures/metrics/expected.json

@@ -1,6 +1,6 @@
 //! The paper's evaluation metrics (§4.2–4.4) as pure functions over texts and numbers.
 //!
-//! Each metric is held to its reference implementation by `tests/metrics.rs`, against values the
+//! Each metric is held to its reference implementation by `tests/suite/metrics.rs`, against values the
 //! reference computed once (`make fixtures-metrics`, `fixtures/metrics/expected.json`):
 //!
 //! - [`perplexity`]: exp of the mean token cross-entropy, accumulated over batches;

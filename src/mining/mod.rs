@@ -72,7 +72,7 @@
 //!   name a method, that method wins over the unique call, so `chars_should_not_be_supported`
 //!   maps to `chars` where the reference, whose name rule fails, takes the one called method.
 //!
-//! `tests/mining.rs` re-implements the reference and checks, on the fixtures, that the pairs it
+//! `tests/suite/mining.rs` re-implements the reference and checks, on the fixtures, that the pairs it
 //! maps and we do not are exactly the documented cases. On 150 Debian checkouts it mapped
 //! 3,476 pairs, we 8,968; the 37 of its pairs that are not ours are all of the kinds above
 //! (mostly duplicates, then abstract focal methods, name-before-call and case).

@@ -2,7 +2,7 @@
 //!
 //! HF `transformers` looks the name up in `ACT2FN` (`activations.py`); this is the part of that
 //! table BART-family checkpoints use, each computed as HF computes it so that logits keep
-//! parity (`tests/model_activations.rs` on `fixtures/hf-bart-act/`). Other `ACT2FN` entries
+//! parity (`tests/suite/model_activations.rs` on `fixtures/hf-bart-act/`). Other `ACT2FN` entries
 //! (`mish`, `relu6`, `gelu_10`, …) are rejected by name rather than approximated.
 
 use std::fmt;

@@ -1,5 +1,7 @@
 //! Helpers of the end-to-end tests that drive the `tailor` binary.
 
+pub mod perturb;
+
 use std::path::Path;
 use std::process::Command;
 

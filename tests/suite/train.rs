@@ -3,7 +3,7 @@
 //! by the same command ends where an uninterrupted run ends, a run folder of another recipe is
 //! refused, and every customization strategy runs, stores an adapter and is evaluated.
 
-mod common;
+use crate::common;
 
 use common::{mine_training_fixtures, run_ok, smoke_finetune, tailor};
 

@@ -3,8 +3,7 @@
 //! logits to float rounding and the same beam-search outputs — whatever the prefix lengths,
 //! LoRA ranks and targets; adapters that change base weights are refused.
 
-#[path = "common/perturb.rs"]
-mod perturb_common;
+use crate::common::perturb as perturb_common;
 use perturb_common::perturb;
 
 use burn::prelude::*;

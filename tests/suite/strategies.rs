@@ -4,8 +4,7 @@
 //! saved from a customized model loads back onto its base with bit-identical logits, and only
 //! onto its base.
 
-#[path = "common/perturb.rs"]
-mod perturb_common;
+use crate::common::perturb as perturb_common;
 use perturb_common::perturb;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -1,7 +1,7 @@
 //! Retrieval (issue 17): leakage rules, ties, top-k order, name adaptation, `tailor retrieve`,
 //! and the `ir` strategy through evaluate and report on the smoke profile.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

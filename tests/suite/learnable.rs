@@ -13,8 +13,7 @@
 //! fixtures/java/learnable/known_metrics.py).
 
 // Mines its own corpus: the training-fixture helpers go unused here.
-#[allow(dead_code)]
-mod common;
+use crate::common;
 
 use common::{run_ok, tailor};
 

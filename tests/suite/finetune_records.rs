@@ -3,7 +3,7 @@
 //! guard cut short (issue 18). Drives the `tailor` binary on the training fixtures with the
 //! `smoke` profile.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

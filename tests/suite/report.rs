@@ -11,7 +11,7 @@
 //!   metric) consistent with their definitions and with Tables 3 and 4, and a second
 //!   `tailor evaluate` adds nothing.
 
-mod common;
+use crate::common;
 
 use common::{mine_training_fixtures, run_ok, smoke_finetune, tailor};
 
