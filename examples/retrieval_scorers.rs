@@ -32,6 +32,7 @@ use tailor::data::tokenizer::CodeTokenizer;
 use tailor::layout::Layout;
 use tailor::metrics::{TopKRates, corpus_bleu, top_k_exact};
 use tailor::mining::Pair;
+use tailor::profile::{FinetuneSettings, Profile};
 use tailor::retrieve::{
     Allowed, Bm25, FocalNames, ProjectIndex, Scorer, TOP_K, TfIdf, adapt_test, fold_predictions,
 };
@@ -39,7 +40,6 @@ use tailor::tables::metrics as metrics_table;
 use tailor::tables::pairs::read_pairs;
 use tailor::tables::projects::read_projects;
 use tailor::train::finetune::FoldParts;
-use tailor::train::settings::{FinetuneSettings, Profile};
 
 #[derive(Parser)]
 #[command(about = "Compare BM25 and tf-idf cosine retrieval on the mined corpus")]

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod mining;
 pub mod model;
 pub mod pipeline;
+pub mod profile;
 pub mod report;
 pub mod retrieve;
 pub mod strategy;

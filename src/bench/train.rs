@@ -26,10 +26,10 @@ use crate::data::examples::{Example, read_examples};
 use crate::data::tokenizer::CodeTokenizer;
 use crate::model::params::named_params;
 use crate::model::{Backend, BartForConditionalGeneration};
+use crate::profile::Profile;
 use crate::strategy::{Strategy, StrategyKind};
 use crate::train::batch::{collate, nll_sum};
 use crate::train::compute::ComputeModel;
-use crate::train::settings::Profile;
 use crate::train::trainer::{self, Run, RunModel};
 
 /// What to measure, on which batches.

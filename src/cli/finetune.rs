@@ -5,9 +5,9 @@ use anyhow::{Context, Result, bail};
 use super::{DeviceArgs, ProfileOverrides, RunArgs};
 use crate::data::folds::FoldBy;
 use crate::pipeline::finetune::run_finetune;
+use crate::profile::Profile;
 use crate::strategy::StrategyKind;
 use crate::train::finetune::FinetuneOptions;
-use crate::train::settings::Profile;
 
 /// Customize the baseline to each target project with each strategy (custom, l-eo, l-ldb,
 /// prefix, lora; `ir` adds retrieval's row) in k-fold cross-validation; evaluate every fold's test part against the

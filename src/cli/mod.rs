@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::model::Backend;
-use crate::train::settings::Profile;
+use crate::profile::Profile;
 
 pub mod acquire;
 pub mod baseline;

@@ -5,9 +5,9 @@
 use anyhow::Result;
 
 use crate::layout::Layout;
+use crate::profile::Profile;
 use crate::report::curves::draw_learning_curve;
 use crate::train::baseline::{BaselineOptions, BaselineSummary, train_baseline};
-use crate::train::settings::Profile;
 
 /// Run (or resume, or report) the baseline of `profile`.
 pub fn run_baseline(profile: &Profile, options: &BaselineOptions) -> Result<BaselineSummary> {

@@ -6,9 +6,9 @@ use anyhow::Result;
 
 use super::baseline::run_baseline;
 use crate::model::hf;
+use crate::profile::{FinetuneSettings, Profile};
 use crate::train::baseline::{BaselineOptions, model_dir};
 use crate::train::finetune::{FinetuneOptions, run_sweep};
-use crate::train::settings::{FinetuneSettings, Profile};
 
 /// Run every (project, fold, strategy) of the profile's `finetune` section (narrowed by the
 /// caller through `settings`), training the baseline first when there is none.

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::layout::Layout;
+use crate::profile::Profile;
 use crate::strategy::LoraSettings;
-use crate::train::settings::Profile;
 
 /// `OUT/reports` and `OUT/figures`.
 pub fn report_dirs(out: &Path) -> (PathBuf, PathBuf) {

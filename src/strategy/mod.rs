@@ -21,7 +21,7 @@
 //!
 //! Adding a strategy: a module here implementing [`Method`], and its name, variant and dispatch
 //! in this file's registry ([`StrategyKind`], [`Strategy`]). A strategy with profile settings
-//! also gets a `[finetune.<name>]` section in `crate::train::settings::FinetuneSettings` (serde
+//! also gets a `[finetune.<name>]` section in `crate::profile::FinetuneSettings` (serde
 //! cannot flatten sections into a struct that denies unknown fields).
 //!
 //! The model knows nothing of this module: strategies select and attach the model's parameters

@@ -9,5 +9,7 @@ pub mod checkpoint;
 pub mod compute;
 pub mod finetune;
 pub mod schedule;
-pub mod settings;
+/// The profile lives at the crate level ([`crate::profile`]): every stage reads it, not only
+/// training. Re-exported here for the paths that name it as training settings.
+pub use crate::profile as settings;
 pub mod trainer;

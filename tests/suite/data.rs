@@ -20,11 +20,11 @@ use tailor::data::examples::{
 use tailor::data::folds::split_fold;
 use tailor::data::tokenizer::{BOS, CodeTokenizer, EOS, PAD, TOKENIZER_FILE, UNK};
 use tailor::mining::Pair;
+use tailor::profile::Profile;
 use tailor::retrieve::{
     Allowed, Bm25, FocalNames, ProjectPairs, adapt_test, augmented_input, fold_predictions,
 };
 use tailor::tables::{pairs, projects, table_path};
-use tailor::train::settings::Profile;
 
 fn tailor(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tailor"))

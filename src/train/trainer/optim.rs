@@ -7,8 +7,8 @@ use burn::prelude::*;
 
 use crate::model::BartForConditionalGeneration;
 use crate::model::params::NamedParam;
+use crate::profile::TrainSettings;
 use crate::train::schedule::learning_rate;
-use crate::train::settings::TrainSettings;
 
 /// Parameters AdamW does not decay: biases and layer norms (HF Trainer's
 /// `get_decay_parameter_names`).
