@@ -133,79 +133,20 @@ pub(crate) fn fetch(
         .iter()
         .find(|f| role(&f.name) == Role::Dsc)
         .with_context(|| format!("apt lists no .dsc for {}", deb.apt_arg()))?;
-    let revision = match &deb.version {
-        Some(v) => v.clone(),
-        None => dsc
-            .name
-            .trim_end_matches(".dsc")
-            .rsplit_once('_')
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default(),
-    };
-
-    let present =
-        |f: &SourceFile| std::fs::metadata(dl.join(&f.name)).is_ok_and(|m| m.len() == f.size);
-    let mut failures: BTreeMap<String, String> = BTreeMap::new();
-    if !files.iter().all(present) {
-        let output = apt
-            .command()
-            .args(["source", "--download-only"])
-            .arg(deb.apt_arg())
-            .current_dir(&dl)
-            .output()
-            .context("cannot run apt-get source")?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        failures = fetch_failures(&stderr);
-        for f in files.iter().filter(|f| !present(f)) {
-            failures.entry(f.name.clone()).or_insert_with(|| {
-                if output.status.success() {
-                    "missing after download".into()
-                } else {
-                    tail(&stderr, 2)
-                }
-            });
-        }
-    }
-    let missing: Vec<String> = files
+    let revision = revision(deb, dsc);
+    let missing = download(apt, deb, &dl, &files)?;
+    let download_bytes = files
         .iter()
-        .filter(|f| !present(f))
-        .map(|f| {
-            format!(
-                "{} ({})",
-                f.name,
-                failures
-                    .get(&f.name)
-                    .map(String::as_str)
-                    .unwrap_or("missing")
-            )
-        })
-        .collect();
-    let download_bytes = files.iter().filter(|f| present(f)).map(|f| f.size).sum();
+        .filter(|f| present(&dl, f))
+        .map(|f| f.size)
+        .sum();
 
     let upstream: Vec<&SourceFile> = files
         .iter()
-        .filter(|f| matches!(role(&f.name), Role::Upstream) && present(f))
+        .filter(|f| matches!(role(&f.name), Role::Upstream) && present(&dl, f))
         .collect();
     if upstream.is_empty() {
-        let wanted: Vec<&str> = files
-            .iter()
-            .filter(|f| matches!(role(&f.name), Role::Upstream | Role::Component(_)))
-            .map(|f| f.name.as_str())
-            .collect();
-        anyhow::bail!(
-            "no upstream source arrived for {} (wanted {}); failed: {}",
-            deb.apt_arg(),
-            if wanted.is_empty() {
-                "an upstream tarball, none listed".to_string()
-            } else {
-                wanted.join(", ")
-            },
-            if missing.is_empty() {
-                "nothing reported".to_string()
-            } else {
-                missing.join("; ")
-            }
-        );
+        return Err(no_upstream(deb, &files, &missing));
     }
 
     let mut warnings: Vec<String> = missing
@@ -227,7 +168,115 @@ pub(crate) fn fetch(
             upstream[0].name, extra.name
         ));
     }
-    for f in files.iter().filter(|f| present(f)) {
+    unpack_components(&dl, &files, tmp.path(), &tree, &mut warnings)?;
+    Ok(Fetched {
+        tmp,
+        revision,
+        download_bytes,
+        warnings,
+    })
+}
+
+/// The package's Debian revision: the pinned version, else the one in the `.dsc`'s name
+/// (`NAME_VERSION.dsc`), so that an unpinned fetch still records what it got.
+fn revision(deb: &DebianSpec, dsc: &SourceFile) -> String {
+    match &deb.version {
+        Some(v) => v.clone(),
+        None => dsc
+            .name
+            .trim_end_matches(".dsc")
+            .rsplit_once('_')
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Whether `f` is already in `dl` at its listed size; a partial download counts as missing.
+fn present(dl: &Path, f: &SourceFile) -> bool {
+    std::fs::metadata(dl.join(&f.name)).is_ok_and(|m| m.len() == f.size)
+}
+
+/// Run `apt-get source --download-only` in `dl` unless every file is already there, and list
+/// the files still missing after it as `NAME (why)`, so that a partial package is usable
+/// (see the module docs) and its warnings say what failed.
+fn download(
+    apt: &AptConfig,
+    deb: &DebianSpec,
+    dl: &Path,
+    files: &[SourceFile],
+) -> anyhow::Result<Vec<String>> {
+    let mut failures: BTreeMap<String, String> = BTreeMap::new();
+    if !files.iter().all(|f| present(dl, f)) {
+        let output = apt
+            .command()
+            .args(["source", "--download-only"])
+            .arg(deb.apt_arg())
+            .current_dir(dl)
+            .output()
+            .context("cannot run apt-get source")?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        failures = fetch_failures(&stderr);
+        for f in files.iter().filter(|f| !present(dl, f)) {
+            failures.entry(f.name.clone()).or_insert_with(|| {
+                if output.status.success() {
+                    "missing after download".into()
+                } else {
+                    tail(&stderr, 2)
+                }
+            });
+        }
+    }
+    Ok(files
+        .iter()
+        .filter(|f| !present(dl, f))
+        .map(|f| {
+            format!(
+                "{} ({})",
+                f.name,
+                failures
+                    .get(&f.name)
+                    .map(String::as_str)
+                    .unwrap_or("missing")
+            )
+        })
+        .collect())
+}
+
+/// The error for a package none of whose upstream tarballs arrived: which were wanted and
+/// why each file failed, since only the upstream source makes a package usable.
+fn no_upstream(deb: &DebianSpec, files: &[SourceFile], missing: &[String]) -> anyhow::Error {
+    let wanted: Vec<&str> = files
+        .iter()
+        .filter(|f| matches!(role(&f.name), Role::Upstream | Role::Component(_)))
+        .map(|f| f.name.as_str())
+        .collect();
+    anyhow::anyhow!(
+        "no upstream source arrived for {} (wanted {}); failed: {}",
+        deb.apt_arg(),
+        if wanted.is_empty() {
+            "an upstream tarball, none listed".to_string()
+        } else {
+            wanted.join(", ")
+        },
+        if missing.is_empty() {
+            "nothing reported".to_string()
+        } else {
+            missing.join("; ")
+        }
+    )
+}
+
+/// Unpack each downloaded `NAME_V.orig-COMPONENT.tar.*` into `tree/COMPONENT`, as
+/// dpkg-source does; a component whose name is unsafe as a folder name or already taken by
+/// the main tarball is skipped with a warning rather than overwriting anything.
+fn unpack_components(
+    dl: &Path,
+    files: &[SourceFile],
+    staging: &Path,
+    tree: &Path,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    for f in files.iter().filter(|f| present(dl, f)) {
         let Role::Component(component) = role(&f.name) else {
             continue;
         };
@@ -246,18 +295,13 @@ pub(crate) fn fetch(
         }
         let dir = unpack_stripped(
             &dl.join(&f.name),
-            &tmp.path().join(format!("component-{component}")),
-            &mut warnings,
+            &staging.join(format!("component-{component}")),
+            warnings,
         )?;
         std::fs::rename(&dir, &target)
             .with_context(|| format!("cannot move {} into place", dir.display()))?;
     }
-    Ok(Fetched {
-        tmp,
-        revision,
-        download_bytes,
-        warnings,
-    })
+    Ok(())
 }
 
 /// Unpack an archive into `staging`; a single top-level folder (the usual `pkg-1.0/`) is

@@ -6,12 +6,13 @@
 //! outputs both ways.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
+use burn::prelude::Device;
 
-use crate::data::examples::read_examples;
+use crate::data::examples::{Example, read_examples};
 use crate::generate::GenerationConfig;
 use crate::generate::requests::{Models, Outputs, Request, generate_requests};
 use crate::model::{AdapterBank, Backend, BartForConditionalGeneration, hf};
@@ -106,14 +107,52 @@ pub fn run(options: &BenchMixedOptions) -> Result<()> {
     let base = hf::load_dir(&base_dir, &device)
         .with_context(|| format!("loading the baseline {}", base_dir.display()))?;
     let examples = read_examples(&options.out)?;
+    let requests = interleaved_requests(options, &adapters, &examples)?;
+    let config = generation_config(options, &base_dir, &base)?;
+
+    let named: Vec<(String, PathBuf)> = adapters
+        .iter()
+        .map(|(n, d, _)| (n.clone(), d.clone()))
+        .collect();
+    // Loaded once: the customized models serve one project at a time and are stacked into the
+    // bank (`adapters` holds prefix and LoRA folders only).
+    let customized = load_named(&base, &base_dir, &named, &device)?;
+    let refs: Vec<&BartForConditionalGeneration> = customized.iter().collect();
+    let stacked: Vec<(String, &BartForConditionalGeneration)> = named
+        .iter()
+        .zip(&customized)
+        .map(|((name, _), model)| (name.clone(), model))
+        .collect();
+    let bank = AdapterBank::new(&stacked)?;
+    print_setup(options, &named, requests.len(), &config);
+    let bench = Bench {
+        requests: &requests,
+        config: &config,
+        batch_size: options.batch_size,
+        device: &device,
+    };
+    let mixed_models = Models::Mixed {
+        base: &base,
+        bank: &bank,
+    };
+    let timed = bench.time_both(&Models::Separate(&refs), &mixed_models, options.repeat)?;
+    print_throughput(options, adapters.len(), requests.len(), &timed);
+    check_same_outputs(&timed.alone, &timed.mixed, requests.len())
+}
+
+/// Each adapter's first test inputs (by pair id of its fold's test part), interleaved as
+/// requests arriving from all projects: the first of each adapter, then the second, and so on.
+fn interleaved_requests<'a>(
+    options: &BenchMixedOptions,
+    adapters: &[(String, PathBuf, PathBuf)],
+    examples: &'a [Example],
+) -> Result<Vec<Request<'a>>> {
     let by_id: HashMap<&str, &[u32]> = examples
         .iter()
         .map(|e| (e.pair_id.as_str(), e.input_ids.as_slice()))
         .collect();
-
-    // Each adapter's first test inputs, then interleaved as requests arriving from all projects.
     let mut per_adapter: Vec<Vec<&[u32]>> = Vec::new();
-    for (name, _, fold) in &adapters {
+    for (name, _, fold) in adapters {
         let text = std::fs::read_to_string(fold)
             .with_context(|| format!("reading fold file {} ({name})", fold.display()))?;
         let parts: FoldParts = serde_json::from_str(&text)
@@ -141,10 +180,19 @@ pub fn run(options: &BenchMixedOptions) -> Result<()> {
             }
         }
     }
+    Ok(requests)
+}
 
+/// The baseline's generation settings, with `max_length` capped at 64 (unless given) so that
+/// the benchmark stays short, and as many returned sequences as beams.
+fn generation_config(
+    options: &BenchMixedOptions,
+    base_dir: &Path,
+    base: &BartForConditionalGeneration,
+) -> Result<GenerationConfig> {
     let mut config = GenerationConfig {
         max_length: 64,
-        ..GenerationConfig::for_model(&base)
+        ..GenerationConfig::for_model(base)
     };
     let generation = base_dir.join("generation_config.json");
     if let Ok(text) = std::fs::read_to_string(&generation) {
@@ -158,31 +206,26 @@ pub fn run(options: &BenchMixedOptions) -> Result<()> {
     }
     config.num_beams = options.num_beams;
     config.num_return_sequences = options.num_beams;
+    Ok(config)
+}
 
-    let named: Vec<(String, PathBuf)> = adapters
-        .iter()
-        .map(|(n, d, _)| (n.clone(), d.clone()))
-        .collect();
-    // Loaded once: the customized models serve one project at a time and are stacked into the
-    // bank (`adapters` holds prefix and LoRA folders only).
-    let customized = load_named(&base, &base_dir, &named, &device)?;
-    let refs: Vec<&BartForConditionalGeneration> = customized.iter().collect();
-    let stacked: Vec<(String, &BartForConditionalGeneration)> = named
-        .iter()
-        .zip(&customized)
-        .map(|((name, _), model)| (name.clone(), model))
-        .collect();
-    let bank = AdapterBank::new(&stacked)?;
+/// The first line of the report: what is measured, so that a result can be read alone.
+fn print_setup(
+    options: &BenchMixedOptions,
+    named: &[(String, PathBuf)],
+    requests: usize,
+    config: &GenerationConfig,
+) {
     println!(
         "bench-mixed: {} adapters ({}), {} requests ({} per adapter, interleaved), batch {}, \
          {} beams, max_length {}, backend {}, median of {} timings per way",
-        adapters.len(),
+        named.len(),
         named
             .iter()
             .map(|(n, _)| n.as_str())
             .collect::<Vec<_>>()
             .join(", "),
-        requests.len(),
+        requests,
         options.requests_per_adapter,
         options.batch_size,
         config.num_beams,
@@ -190,67 +233,102 @@ pub fn run(options: &BenchMixedOptions) -> Result<()> {
         options.backend,
         options.repeat.max(1)
     );
-    let time = |models: &Models<'_>| -> Result<(Vec<Outputs>, f64)> {
+}
+
+/// The requests and settings both ways generate with.
+struct Bench<'a> {
+    requests: &'a [Request<'a>],
+    config: &'a GenerationConfig,
+    batch_size: usize,
+    device: &'a Device,
+}
+
+/// Both ways' outputs (from the last repetition) and median seconds.
+struct Timed {
+    alone: Vec<Outputs>,
+    mixed: Vec<Outputs>,
+    alone_s: f64,
+    mixed_s: f64,
+}
+
+impl Bench<'_> {
+    /// Generate every request with `models`, timed.
+    fn time(&self, models: &Models<'_>) -> Result<(Vec<Outputs>, f64)> {
         let started = Instant::now();
         let outputs = generate_requests(
             models,
-            &requests,
-            &config,
-            options.batch_size,
-            &device,
+            self.requests,
+            self.config,
+            self.batch_size,
+            self.device,
             |_| {},
         )?;
         Ok((outputs, started.elapsed().as_secs_f64()))
-    };
-    // A warm-up batch so that neither mode pays one-time costs.
-    generate_requests(
-        &Models::Separate(&refs),
-        &requests[..1],
-        &config,
-        1,
-        &device,
-        |_| {},
-    )?;
-    let mixed_models = Models::Mixed {
-        base: &base,
-        bank: &bank,
-    };
-    let (mut alone_times, mut mixed_times) = (Vec::new(), Vec::new());
-    let (mut alone, mut mixed) = (Vec::new(), Vec::new());
-    for _ in 0..options.repeat.max(1) {
-        let (outputs, seconds) = time(&Models::Separate(&refs))?;
-        alone = outputs;
-        alone_times.push(seconds);
-        let (outputs, seconds) = time(&mixed_models)?;
-        mixed = outputs;
-        mixed_times.push(seconds);
     }
-    let median = |mut times: Vec<f64>| {
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
-    };
-    let (alone_s, mixed_s) = (median(alone_times), median(mixed_times));
+
+    /// Time both ways `repeat` times (at least once), alternating so that neither gains from
+    /// running later, after a warm-up batch so that neither pays one-time costs.
+    fn time_both(&self, alone: &Models<'_>, mixed: &Models<'_>, repeat: usize) -> Result<Timed> {
+        generate_requests(
+            alone,
+            &self.requests[..1],
+            self.config,
+            1,
+            self.device,
+            |_| {},
+        )?;
+        let (mut alone_times, mut mixed_times) = (Vec::new(), Vec::new());
+        let (mut alone_outputs, mut mixed_outputs) = (Vec::new(), Vec::new());
+        for _ in 0..repeat.max(1) {
+            let (outputs, seconds) = self.time(alone)?;
+            alone_outputs = outputs;
+            alone_times.push(seconds);
+            let (outputs, seconds) = self.time(mixed)?;
+            mixed_outputs = outputs;
+            mixed_times.push(seconds);
+        }
+        let median = |mut times: Vec<f64>| {
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        };
+        Ok(Timed {
+            alone: alone_outputs,
+            mixed: mixed_outputs,
+            alone_s: median(alone_times),
+            mixed_s: median(mixed_times),
+        })
+    }
+}
+
+/// Seconds, requests/s and batches of each way, and their throughput ratio.
+fn print_throughput(options: &BenchMixedOptions, adapters: usize, requests: usize, timed: &Timed) {
+    let (alone_s, mixed_s) = (timed.alone_s, timed.mixed_s);
     let batches = |groups: usize, per_group: usize| groups * per_group.div_ceil(options.batch_size);
-    let n = requests.len() as f64;
+    let n = requests as f64;
     println!(
         "one project at a time: {:>7.2} s  {:>6.2} requests/s  ({} batches)",
         alone_s,
         n / alone_s,
-        batches(adapters.len(), options.requests_per_adapter)
+        batches(adapters, options.requests_per_adapter)
     );
     println!(
         "mixed batches:         {:>7.2} s  {:>6.2} requests/s  ({} batches)",
         mixed_s,
         n / mixed_s,
-        batches(1, requests.len())
+        batches(1, requests)
     );
     println!(
         "mixed / one at a time: {:.2}x throughput",
         alone_s / mixed_s
     );
+}
+
+/// Print how many requests got the same tokens both ways (and the largest score difference),
+/// and fail unless all did: mixing adapters in a batch must not change what a project gets.
+fn check_same_outputs(alone: &[Outputs], mixed: &[Outputs], requests: usize) -> Result<()> {
     let mut differing = 0;
     let mut max_score = 0f32;
-    for (a, m) in alone.iter().zip(&mixed) {
+    for (a, m) in alone.iter().zip(mixed) {
         let tokens = |o: &Outputs| o.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
         if tokens(a) != tokens(m) {
             differing += 1;
@@ -261,8 +339,8 @@ pub fn run(options: &BenchMixedOptions) -> Result<()> {
     }
     println!(
         "outputs: {} of {} requests identical in both modes (max |Δscore| {max_score:.2e})",
-        requests.len() - differing,
-        requests.len()
+        requests - differing,
+        requests
     );
     ensure!(
         differing == 0,

@@ -13,9 +13,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::data::context::{ContextLevel, PairContext, model_input, normalize_code};
 use crate::data::examples::truncate;
 use crate::data::tokenizer::CodeTokenizer;
-use crate::generate::{EarlyStopping, GenerationConfig, generate};
+use crate::generate::requests::{Models, Outputs, Request, generate_requests};
+use crate::generate::{EarlyStopping, Generated, GenerationConfig, generate};
 use crate::java::{ClassKind, JavaParser};
-use crate::model::{Backend, hf};
+use crate::model::{Backend, BartForConditionalGeneration, hf};
+use crate::strategy::adapter::{load_bank, load_named};
 
 /// What to generate from, with which model, and how.
 ///
@@ -172,7 +174,7 @@ fn text_inputs(options: &GenerateOptions) -> Result<Option<Vec<String>>> {
 /// Precedence: flags, then the folder's generation_config.json, then tailor's defaults.
 fn generation_config(
     options: &GenerateOptions,
-    model: &crate::model::BartForConditionalGeneration,
+    model: &BartForConditionalGeneration,
 ) -> Result<GenerationConfig> {
     let mut config = GenerationConfig {
         max_length: 128,
@@ -236,11 +238,50 @@ pub fn run(options: &GenerateOptions) -> Result<()> {
         None => None,
     };
     let device = options.backend.device(options.cuda)?;
-    let model = hf::load_dir(&options.model, &device)?;
-    let model = match options.adapter.first().map(PathBuf::from) {
+    let model = load_model(options, &device)?;
+    let inputs = model_inputs(options, texts.as_deref(), tokenizer.as_ref(), &model)?;
+    let config = generation_config(options, &model)?;
+    let progress = progress_bar(inputs.len(), "inputs");
+    let report = Report {
+        tokenizer: tokenizer.as_ref(),
+        texts: texts.as_deref(),
+        json: options.json,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let batch_size = options.batch_size.max(1);
+    for (chunk_index, chunk) in inputs.chunks(batch_size).enumerate() {
+        let generated = generate_batch(&model, chunk, &config, &device)?;
+        report.print(
+            &mut stdout,
+            &generated,
+            chunk_index * batch_size,
+            config.num_return_sequences,
+        )?;
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// A progress bar over `len` inputs or requests (`what`), on stderr so stdout stays the
+/// generated sequences only.
+fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    ProgressBar::new(len as u64).with_style(
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what} {{elapsed}} (eta {{eta}})"
+        ))
+        .expect("valid template"),
+    )
+}
+
+/// The model at `options.model`, customized by its one `--adapter` if given (without
+/// `--requests` there is at most one).
+fn load_model(options: &GenerateOptions, device: &Device) -> Result<BartForConditionalGeneration> {
+    let model = hf::load_dir(&options.model, device)?;
+    Ok(match options.adapter.first().map(PathBuf::from) {
         Some(adapter) => {
             let (customized, strategy) =
-                crate::strategy::adapter::load_adapter(model, &options.model, &adapter, &device)?;
+                crate::strategy::adapter::load_adapter(model, &options.model, &adapter, device)?;
             eprintln!(
                 "generating with the {} adapter {}",
                 strategy.name(),
@@ -249,8 +290,19 @@ pub fn run(options: &GenerateOptions) -> Result<()> {
             customized
         }
         None => model,
-    };
-    let inputs: Vec<Vec<i64>> = match (&texts, &tokenizer, &options.input_file) {
+    })
+}
+
+/// The token ids of each input: the `texts` normalized and encoded like training inputs, else
+/// the id lines of `--input-file` or `--input-ids`; checked non-empty and inside the model's
+/// vocabulary, so that a bad input fails here rather than inside generation.
+fn model_inputs(
+    options: &GenerateOptions,
+    texts: Option<&[String]>,
+    tokenizer: Option<&CodeTokenizer>,
+    model: &BartForConditionalGeneration,
+) -> Result<Vec<Vec<i64>>> {
+    let inputs: Vec<Vec<i64>> = match (texts, tokenizer, &options.input_file) {
         (Some(texts), Some(tokenizer), _) => {
             // Positions beyond the model's table do not exist: cut like training inputs.
             let max = model.config.max_position_embeddings;
@@ -287,66 +339,88 @@ pub fn run(options: &GenerateOptions) -> Result<()> {
     if let Some(bad) = inputs.iter().flatten().find(|&&t| t < 0 || t >= vocab) {
         bail!("token id {bad} is outside the model's vocabulary (0..{vocab})");
     }
-    let config = generation_config(options, &model)?;
+    Ok(inputs)
+}
+
+/// Generate for one batch of inputs, padded on the right to the longest with the model's pad
+/// token and masked, as the tokenizer pads a training batch.
+fn generate_batch(
+    model: &BartForConditionalGeneration,
+    chunk: &[Vec<i64>],
+    config: &GenerationConfig,
+    device: &Device,
+) -> Result<Generated> {
     let pad = model.config.pad_token_id as i64;
-    let progress = ProgressBar::new(inputs.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} inputs {elapsed} (eta {eta})")
-            .expect("valid template"),
-    );
-    let mut stdout = std::io::stdout().lock();
-    for (chunk_index, chunk) in inputs.chunks(options.batch_size.max(1)).enumerate() {
-        let len = chunk.iter().map(Vec::len).max().unwrap_or(0);
-        let mut ids = Vec::with_capacity(chunk.len() * len);
-        let mut mask = Vec::with_capacity(chunk.len() * len);
-        for input in chunk {
-            for i in 0..len {
-                ids.push(input.get(i).copied().unwrap_or(pad));
-                mask.push(i64::from(i < input.len()));
-            }
+    let len = chunk.iter().map(Vec::len).max().unwrap_or(0);
+    let mut ids = Vec::with_capacity(chunk.len() * len);
+    let mut mask = Vec::with_capacity(chunk.len() * len);
+    for input in chunk {
+        for i in 0..len {
+            ids.push(input.get(i).copied().unwrap_or(pad));
+            mask.push(i64::from(i < input.len()));
         }
-        let shape = [chunk.len(), len];
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &device);
-        let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), &device);
-        let generated = generate(&model, ids, Some(mask), &config)?;
-        let per_input = config.num_return_sequences;
+    }
+    let shape = [chunk.len(), len];
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), device);
+    let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), device);
+    generate(model, ids, Some(mask), config)
+}
+
+/// How `tailor generate` prints sequences without `--requests`: JSON lines of ids for id
+/// inputs; for text inputs the decoded text, as JSON lines (`--json`) or as a plain report that
+/// heads each input's sequences with a preview of the input.
+struct Report<'a> {
+    tokenizer: Option<&'a CodeTokenizer>,
+    texts: Option<&'a [String]>,
+    json: bool,
+}
+
+impl Report<'_> {
+    /// Print one batch's rows (`per_input` per input, best first); its first input is input
+    /// number `first` of the whole run.
+    fn print(
+        &self,
+        out: &mut impl Write,
+        generated: &Generated,
+        first: usize,
+        per_input: usize,
+    ) -> Result<()> {
         for (row, (sequence, score)) in generated
             .sequences
             .iter()
             .zip(&generated.scores)
             .enumerate()
         {
-            let input = chunk_index * options.batch_size.max(1) + row / per_input;
+            let input = first + row / per_input;
             let rank = row % per_input + 1;
-            let Some(tokenizer) = &tokenizer else {
+            let Some(tokenizer) = self.tokenizer else {
                 let line = serde_json::json!({
                     "input": input, "rank": rank, "score": score, "ids": sequence,
                 });
-                writeln!(stdout, "{line}")?;
+                writeln!(out, "{line}")?;
                 continue;
             };
             let text = tokenizer.decode(sequence)?;
-            if options.json {
+            if self.json {
                 let line = serde_json::json!({
                     "input": input, "rank": rank, "score": score, "ids": sequence, "text": text,
                 });
-                writeln!(stdout, "{line}")?;
+                writeln!(out, "{line}")?;
             } else {
                 if rank == 1 {
-                    let text = texts.as_ref().and_then(|t| t.get(input)).map_or("", |t| t);
+                    let text = self.texts.and_then(|t| t.get(input)).map_or("", |t| t);
                     writeln!(
-                        stdout,
+                        out,
                         "input {}: {}",
                         input + 1,
                         preview(&normalize_code(text))
                     )?;
                 }
-                writeln!(stdout, "  #{rank} ({score:.4}) {text}")?;
+                writeln!(out, "  #{rank} ({score:.4}) {text}")?;
             }
         }
-        progress.inc(chunk.len() as u64);
+        Ok(())
     }
-    progress.finish_and_clear();
-    Ok(())
 }
 
 /// One line of a --requests file.
@@ -368,9 +442,6 @@ fn named_adapter(spec: &str) -> (String, PathBuf) {
 
 /// Generate for a file of requests, each for one of the --adapter models of one base.
 fn run_requests(options: &GenerateOptions, path: &std::path::Path) -> Result<()> {
-    use crate::generate::requests::{Models, Request, generate_requests};
-    use crate::strategy::adapter::{load_bank, load_named};
-
     let adapters: Vec<(String, PathBuf)> =
         options.adapter.iter().map(|s| named_adapter(s)).collect();
     ensure!(
@@ -382,56 +453,20 @@ fn run_requests(options: &GenerateOptions, path: &std::path::Path) -> Result<()>
     let device = options.backend.device(options.cuda)?;
     let base = hf::load_dir(&options.model, &device)?;
     let tokenizer = CodeTokenizer::load(&options.model).ok();
-    let max = base.config.max_position_embeddings;
-    let vocab = base.config.vocab_size as u32;
+    let reader = RequestReader {
+        adapters: &adapters,
+        tokenizer: tokenizer.as_ref(),
+        model_dir: &options.model,
+        max: base.config.max_position_embeddings,
+        vocab: base.config.vocab_size as u32,
+    };
     let mut inputs: Vec<(usize, Vec<u32>)> = Vec::new();
     for (n, line) in text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let at = || format!("{} line {}", path.display(), n + 1);
-        let request: RequestLine = serde_json::from_str(line).with_context(at)?;
-        let adapter = match &request.adapter {
-            Some(name) => adapters
-                .iter()
-                .position(|(a, _)| a == name)
-                .with_context(|| {
-                    let known: Vec<&str> = adapters.iter().map(|(a, _)| a.as_str()).collect();
-                    format!(
-                        "{}: adapter {name:?} is not one of --adapter {known:?}",
-                        at()
-                    )
-                })?,
-            None if adapters.len() == 1 => 0,
-            None => bail!("{}: no \"adapter\" (needed with several --adapter)", at()),
-        };
-        let ids = match (request.focal, request.input_ids) {
-            (Some(focal), None) => {
-                let tokenizer = tokenizer.as_ref().with_context(|| {
-                    format!(
-                        "{}: text needs {}/tokenizer.json",
-                        at(),
-                        options.model.display()
-                    )
-                })?;
-                let normalized = normalize_code(&focal);
-                ensure!(!normalized.is_empty(), "{}: empty focal text", at());
-                truncate(tokenizer.encode(&normalized)?, max).0
-            }
-            (None, Some(ids)) => {
-                ensure!(!ids.is_empty(), "{}: empty input_ids", at());
-                if let Some(bad) = ids.iter().find(|&&t| t >= vocab) {
-                    bail!(
-                        "{}: token id {bad} is outside the vocabulary (0..{vocab})",
-                        at()
-                    );
-                }
-                ids
-            }
-            _ => bail!("{}: give exactly one of \"focal\" and \"input_ids\"", at()),
-        };
-        inputs.push((adapter, ids));
+        inputs.push(reader.read(line, &format!("{} line {}", path.display(), n + 1))?);
     }
     ensure!(!inputs.is_empty(), "{} holds no request", path.display());
     let config = generation_config(options, &base)?;
@@ -442,44 +477,125 @@ fn run_requests(options: &GenerateOptions, path: &std::path::Path) -> Result<()>
             input_ids: ids,
         })
         .collect();
-    let progress = ProgressBar::new(requests.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} requests {elapsed} (eta {eta})")
-            .expect("valid template"),
-    );
+    let progress = progress_bar(requests.len(), "requests");
     let started = std::time::Instant::now();
-    let outputs = if options.one_at_a_time || adapters.len() == 1 {
-        let models = load_named(&base, &options.model, &adapters, &device)?;
-        let refs: Vec<&crate::model::BartForConditionalGeneration> = models.iter().collect();
-        let models = Models::Separate(&refs);
-        generate_requests(
-            &models,
-            &requests,
-            &config,
-            options.batch_size,
-            &device,
-            |n| progress.inc(n as u64),
-        )?
-    } else {
-        let bank = load_bank(&base, &options.model, &adapters, &device)?;
-        let models = Models::Mixed {
-            base: &base,
-            bank: &bank,
-        };
-        generate_requests(
-            &models,
-            &requests,
-            &config,
-            options.batch_size,
-            &device,
-            |n| progress.inc(n as u64),
-        )?
-    };
+    let outputs = serve(
+        options, &base, &adapters, &requests, &config, &device, &progress,
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     progress.finish_and_clear();
+    print_outputs(&inputs, &outputs, &adapters, tokenizer.as_ref())?;
+    eprintln!(
+        "{} request(s) for {} adapter(s), {}: {seconds:.2} s, {:.2} requests/s",
+        inputs.len(),
+        adapters.len(),
+        if one_adapter_at_a_time(options, adapters.len()) {
+            "one adapter at a time"
+        } else {
+            "batches mixing adapters"
+        },
+        inputs.len() as f64 / seconds
+    );
+    Ok(())
+}
+
+/// Turns lines of a --requests file into (adapter index, token ids), checked against the
+/// `--adapter` names and the base's vocabulary so that a bad line is reported by its number.
+struct RequestReader<'a> {
+    adapters: &'a [(String, PathBuf)],
+    /// The base's tokenizer, needed only by requests given as text.
+    tokenizer: Option<&'a CodeTokenizer>,
+    model_dir: &'a std::path::Path,
+    /// The base's positions: longer text inputs are cut like training inputs.
+    max: usize,
+    vocab: u32,
+}
+
+impl RequestReader<'_> {
+    /// Read one line; `at` names it (`FILE line N`) in errors.
+    fn read(&self, line: &str, at: &str) -> Result<(usize, Vec<u32>)> {
+        let request: RequestLine = serde_json::from_str(line).with_context(|| at.to_string())?;
+        let adapters = self.adapters;
+        let adapter = match &request.adapter {
+            Some(name) => adapters
+                .iter()
+                .position(|(a, _)| a == name)
+                .with_context(|| {
+                    let known: Vec<&str> = adapters.iter().map(|(a, _)| a.as_str()).collect();
+                    format!("{at}: adapter {name:?} is not one of --adapter {known:?}")
+                })?,
+            None if adapters.len() == 1 => 0,
+            None => bail!("{at}: no \"adapter\" (needed with several --adapter)"),
+        };
+        let ids = match (request.focal, request.input_ids) {
+            (Some(focal), None) => {
+                let tokenizer = self.tokenizer.with_context(|| {
+                    format!(
+                        "{at}: text needs {}/tokenizer.json",
+                        self.model_dir.display()
+                    )
+                })?;
+                let normalized = normalize_code(&focal);
+                ensure!(!normalized.is_empty(), "{at}: empty focal text");
+                truncate(tokenizer.encode(&normalized)?, self.max).0
+            }
+            (None, Some(ids)) => {
+                ensure!(!ids.is_empty(), "{at}: empty input_ids");
+                let vocab = self.vocab;
+                if let Some(bad) = ids.iter().find(|&&t| t >= vocab) {
+                    bail!("{at}: token id {bad} is outside the vocabulary (0..{vocab})");
+                }
+                ids
+            }
+            _ => bail!("{at}: give exactly one of \"focal\" and \"input_ids\""),
+        };
+        Ok((adapter, ids))
+    }
+}
+
+/// Whether requests are served one adapter at a time (asked for, or nothing to mix) rather
+/// than in batches mixing adapters.
+fn one_adapter_at_a_time(options: &GenerateOptions, adapters: usize) -> bool {
+    options.one_at_a_time || adapters == 1
+}
+
+/// Generate for `requests` one adapter at a time (each adapter's customized model, batches of
+/// one adapter) or in batches mixing adapters through a bank over `base`.
+fn serve(
+    options: &GenerateOptions,
+    base: &BartForConditionalGeneration,
+    adapters: &[(String, PathBuf)],
+    requests: &[Request<'_>],
+    config: &GenerationConfig,
+    device: &Device,
+    progress: &ProgressBar,
+) -> Result<Vec<Outputs>> {
+    let (customized, refs, bank);
+    let models = if one_adapter_at_a_time(options, adapters.len()) {
+        customized = load_named(base, &options.model, adapters, device)?;
+        refs = customized.iter().collect::<Vec<_>>();
+        Models::Separate(&refs)
+    } else {
+        bank = load_bank(base, &options.model, adapters, device)?;
+        Models::Mixed { base, bank: &bank }
+    };
+    generate_requests(&models, requests, config, options.batch_size, device, |n| {
+        progress.inc(n as u64)
+    })
+}
+
+/// Print each request's sequences as JSON lines, in request order, with the decoded text when
+/// the base has a tokenizer.
+fn print_outputs(
+    inputs: &[(usize, Vec<u32>)],
+    outputs: &[Outputs],
+    adapters: &[(String, PathBuf)],
+    tokenizer: Option<&CodeTokenizer>,
+) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    for (index, ((adapter, _), outs)) in inputs.iter().zip(&outputs).enumerate() {
+    for (index, ((adapter, _), outs)) in inputs.iter().zip(outputs).enumerate() {
         for (rank, (ids, score)) in outs.iter().enumerate() {
-            let text = match &tokenizer {
+            let text = match tokenizer {
                 Some(t) => Some(t.decode(ids)?),
                 None => None,
             };
@@ -490,16 +606,5 @@ fn run_requests(options: &GenerateOptions, path: &std::path::Path) -> Result<()>
             writeln!(stdout, "{line}")?;
         }
     }
-    eprintln!(
-        "{} request(s) for {} adapter(s), {}: {seconds:.2} s, {:.2} requests/s",
-        inputs.len(),
-        adapters.len(),
-        if options.one_at_a_time || adapters.len() == 1 {
-            "one adapter at a time"
-        } else {
-            "batches mixing adapters"
-        },
-        inputs.len() as f64 / seconds
-    );
     Ok(())
 }
