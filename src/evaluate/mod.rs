@@ -24,7 +24,7 @@
 pub mod idioms;
 pub mod score;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -261,9 +261,74 @@ fn generation_config(
     Ok(config)
 }
 
-/// Evaluate every finished run of the profile that has no predictions yet.
-pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
-    let started = Instant::now();
+/// The three tables evaluation writes, a run at a time.
+struct Tables {
+    predictions: PathBuf,
+    metrics: PathBuf,
+    scores: PathBuf,
+}
+
+impl Tables {
+    fn new(out: &Path) -> Self {
+        Tables {
+            predictions: predictions_file(out),
+            metrics: metrics_file(out),
+            scores: test_scores_file(out),
+        }
+    }
+
+    /// Writes one unit's results, counting them in `summary`; a failed run is reported and
+    /// skipped, so that one broken adapter does not stop the others.
+    fn record(
+        &self,
+        unit: &[&Pending],
+        results: Vec<Result<RunTables>>,
+        summary: &mut EvaluateSummary,
+        progress: &ProgressBar,
+    ) -> Result<()> {
+        for (run, result) in unit.iter().zip(results) {
+            match result {
+                Ok((preds, metrics, scores)) => {
+                    // Metrics and scores first: predictions mark the run done.
+                    metrics_table::upsert(&self.metrics, &metrics)?;
+                    test_scores::upsert(&self.scores, &scores)?;
+                    predictions::append(&self.predictions, &preds)?;
+                    summary.evaluated += 1;
+                    summary.tests += scores.len();
+                }
+                Err(err) => {
+                    let label = label(run);
+                    progress.suspend(|| eprintln!("evaluate: {label} failed: {err:#}"));
+                    summary.failed.push(format!("{label}: {err:#}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per (metric, project, strategy, fold): the test loss, and a reranking run's model's test
+/// loss, each run was last evaluated with.
+type EvaluatedLosses = HashMap<(String, String, String, u32), f64>;
+
+/// The losses recorded in the metrics table; none before the first evaluation.
+fn evaluated_losses(metrics_path: &Path) -> Result<EvaluatedLosses> {
+    if !metrics_path.exists() {
+        return Ok(HashMap::new());
+    }
+    Ok(metrics_table::read_rows(metrics_path)?
+        .into_iter()
+        .filter(|m| m.metric == metric::TEST_LOSS || m.metric == metric::RERANKER_LOSS)
+        .map(|m| ((m.metric, m.project_id, m.strategy, m.fold), m.value))
+        .collect())
+}
+
+/// The finished runs of the profile, split into those evaluated as they are now (skipped) and
+/// those to evaluate.
+fn runs_to_evaluate(
+    options: &EvaluateOptions,
+    tables: &Tables,
+) -> Result<(Vec<Pending>, Vec<Pending>)> {
     let finetune_file = Layout::new(&options.out).table(finetune_table::NAME);
     let rows = finetune_table::read_rows(&finetune_file)
         .with_context(|| format!("run `tailor finetune --profile {}` first", options.profile))?;
@@ -275,39 +340,96 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         options.profile,
         options.runs().finetune_dir().display()
     );
-    let (predictions_path, metrics_path, scores_path) = (
-        predictions_file(&options.out),
-        metrics_file(&options.out),
-        test_scores_file(&options.out),
-    );
-    let done = predictions::evaluated_runs(&predictions_path)?;
-    // A run counts as evaluated only if it was evaluated as it is now: a run trained again
-    // since (its test loss in the finetune table changed) is evaluated again.
-    // (metric, run) → value of the test loss and of a reranking run's model's test loss.
-    let evaluated_loss: HashMap<(String, String, String, u32), f64> = if metrics_path.exists() {
-        metrics_table::read_rows(&metrics_path)?
-            .into_iter()
-            .filter(|m| m.metric == metric::TEST_LOSS || m.metric == metric::RERANKER_LOSS)
-            .map(|m| ((m.metric, m.project_id, m.strategy, m.fold), m.value))
-            .collect()
-    } else {
-        HashMap::new()
-    };
+    let done = predictions::evaluated_runs(&tables.predictions)?;
+    let evaluated_loss = evaluated_losses(&tables.metrics)?;
+    Ok(all
+        .into_iter()
+        .partition(|p| is_current(p, &done, &evaluated_loss)))
+}
+
+/// Whether `run` counts as evaluated: it has predictions and was evaluated as it is now. A run
+/// trained again since (its test loss in the finetune table changed) is evaluated again.
+fn is_current(
+    run: &Pending,
+    done: &BTreeSet<(String, String, u32)>,
+    evaluated_loss: &EvaluatedLosses,
+) -> bool {
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-    let (skipped, pending): (Vec<Pending>, Vec<Pending>) = all.into_iter().partition(|p| {
-        let key = (p.key.project_id.clone(), p.key.strategy.clone(), p.key.fold);
-        let recorded = |name: &str| {
-            evaluated_loss
-                .get(&(name.to_string(), key.0.clone(), key.1.clone(), key.2))
-                .copied()
-        };
-        // `ir` scores no tokens: its loss is NaN, evaluated once; a reranking run is current
-        // while its model's test loss is the one it was evaluated with.
-        done.contains(&key)
-            && recorded(metric::TEST_LOSS).is_some_and(|loss| same(loss, p.test_loss))
-            && p.reranker_loss
-                .is_none_or(|now| recorded(metric::RERANKER_LOSS).is_some_and(|was| same(was, now)))
-    });
+    let key = (
+        run.key.project_id.clone(),
+        run.key.strategy.clone(),
+        run.key.fold,
+    );
+    let recorded = |name: &str| {
+        evaluated_loss
+            .get(&(name.to_string(), key.0.clone(), key.1.clone(), key.2))
+            .copied()
+    };
+    // `ir` scores no tokens: its loss is NaN, evaluated once; a reranking run is current
+    // while its model's test loss is the one it was evaluated with.
+    done.contains(&key)
+        && recorded(metric::TEST_LOSS).is_some_and(|loss| same(loss, run.test_loss))
+        && run
+            .reranker_loss
+            .is_none_or(|now| recorded(metric::RERANKER_LOSS).is_some_and(|was| same(was, now)))
+}
+
+/// The baseline model and what decodes and limits its outputs, loaded once for every run.
+struct Baseline {
+    dir: PathBuf,
+    device: Device,
+    model: BartForConditionalGeneration,
+    tokenizer: CodeTokenizer,
+    config: GenerationConfig,
+}
+
+impl Baseline {
+    fn load(options: &EvaluateOptions) -> Result<Self> {
+        let dir = options.runs().baseline_model();
+        let device = options.backend.device(options.cuda)?;
+        options.backend.set_threads(options.threads);
+        let model = hf::load_dir(&dir, &device)
+            .with_context(|| format!("loading the baseline {}", dir.display()))?;
+        let tokenizer = CodeTokenizer::load(&dir)?;
+        let config = generation_config(&dir, &model)?;
+        Ok(Baseline {
+            dir,
+            device,
+            model,
+            tokenizer,
+            config,
+        })
+    }
+}
+
+/// The progress bar over every pending test.
+fn progress_bar(pending: &[Pending]) -> ProgressBar {
+    let total: usize = pending.iter().map(|p| p.test.len()).sum();
+    ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template(
+            "evaluate {bar:30} {pos}/{len} tests · {msg} · {elapsed_precise} (ETA {eta})",
+        )
+        .expect("valid template"),
+    )
+}
+
+/// The `pairs` table grouped by project: `ir` retrieves within a project only.
+fn by_project(pairs: &[Pair]) -> HashMap<&str, Vec<&Pair>> {
+    let mut grouped: HashMap<&str, Vec<&Pair>> = HashMap::new();
+    for pair in pairs {
+        grouped
+            .entry(pair.project_id.as_str())
+            .or_default()
+            .push(pair);
+    }
+    grouped
+}
+
+/// Evaluate every finished run of the profile that has no predictions yet.
+pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
+    let started = Instant::now();
+    let tables = Tables::new(&options.out);
+    let (skipped, pending) = runs_to_evaluate(options, &tables)?;
     let mut summary = EvaluateSummary {
         runs: skipped.len() + pending.len(),
         skipped: skipped.len(),
@@ -326,18 +448,12 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
         return Ok(summary);
     }
 
-    let base_dir = options.runs().baseline_model();
-    let device = options.backend.device(options.cuda)?;
-    options.backend.set_threads(options.threads);
-    let base = hf::load_dir(&base_dir, &device)
-        .with_context(|| format!("loading the baseline {}", base_dir.display()))?;
-    let tokenizer = CodeTokenizer::load(&base_dir)?;
-    let config = generation_config(&base_dir, &base)?;
+    let baseline = Baseline::load(options)?;
     let examples = read_examples(&options.out)?;
     let abstractor = Abstractor::new(idioms::train_idioms(
         &options.out,
         &examples,
-        &tokenizer,
+        &baseline.tokenizer,
         options.idioms,
     )?);
     let by_id: HashMap<&str, &Example> = examples.iter().map(|e| (e.pair_id.as_str(), e)).collect();
@@ -345,56 +461,28 @@ pub fn run_evaluate(options: &EvaluateOptions) -> Result<EvaluateSummary> {
     // exactly as the sweep trained and tested on them.
     let fold_examples = fold_test_inputs(&pending, &by_id, &FoldInputs::load(&options.out)?)?;
     // What `ir` retrieves from and what exact duplicates are looked for in.
-    let pairs_path = Layout::new(&options.out).table("pairs");
-    let pairs = read_pairs(&pairs_path)?;
-    let mut pairs_by_project: HashMap<&str, Vec<&Pair>> = HashMap::new();
-    for pair in &pairs {
-        pairs_by_project
-            .entry(pair.project_id.as_str())
-            .or_default()
-            .push(pair);
-    }
+    let pairs = read_pairs(&Layout::new(&options.out).table("pairs"))?;
+    let pairs_by_project = by_project(&pairs);
 
-    let total: usize = pending.iter().map(|p| p.test.len()).sum();
-    let progress = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template(
-            "evaluate {bar:30} {pos}/{len} tests · {msg} · {elapsed_precise} (ETA {eta})",
-        )
-        .expect("valid template"),
-    );
+    let progress = progress_bar(&pending);
     let context = Context {
-        base: &base,
-        base_dir: &base_dir,
+        base: &baseline.model,
+        base_dir: &baseline.dir,
         by_id: &by_id,
         fold_examples: &fold_examples,
-        tokenizer: &tokenizer,
-        config: &config,
+        tokenizer: &baseline.tokenizer,
+        config: &baseline.config,
         abstractor: &abstractor,
         pairs: &pairs_by_project,
         options,
-        device: &device,
+        device: &baseline.device,
         progress: &progress,
     };
     for unit in units(&pending, options.mix_adapters) {
         let labels: Vec<String> = unit.iter().map(|run| label(run)).collect();
         progress.set_message(labels.join(", "));
-        for (run, result) in unit.iter().zip(evaluate_unit(&unit, &context)) {
-            match result {
-                Ok((preds, metrics, scores)) => {
-                    // Metrics and scores first: predictions mark the run done.
-                    metrics_table::upsert(&metrics_path, &metrics)?;
-                    test_scores::upsert(&scores_path, &scores)?;
-                    predictions::append(&predictions_path, &preds)?;
-                    summary.evaluated += 1;
-                    summary.tests += scores.len();
-                }
-                Err(err) => {
-                    let label = label(run);
-                    progress.suspend(|| eprintln!("evaluate: {label} failed: {err:#}"));
-                    summary.failed.push(format!("{label}: {err:#}"));
-                }
-            }
-        }
+        let results = evaluate_unit(&unit, &context);
+        tables.record(&unit, results, &mut summary, &progress)?;
     }
     progress.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
