@@ -13,6 +13,7 @@ pub mod figure5;
 pub mod paper;
 pub mod plot;
 pub mod results;
+pub mod samples;
 pub mod table1;
 pub mod table2;
 pub mod table3;

@@ -119,6 +119,7 @@ pub fn write_results(
     write_figure3(&mut md, fig3);
     write_model_size(&mut md, eval);
     write_differences(&mut md, setup, &compared);
+    super::samples::write_samples(&mut md, eval)?;
     write_text(dir, "results.md", &md)
 }
 

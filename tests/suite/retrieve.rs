@@ -530,6 +530,31 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
     let figure4 = std::fs::read_to_string(out.join("reports/figure4a.csv")).unwrap();
     let ir_ks = figure4.lines().filter(|l| l.starts_with("ir,")).count();
     assert_eq!(ir_ks, 5, "{figure4}");
+
+    // results.md shows sample pairs: the developer's test, then every run's first output, taken
+    // from the predictions table as scored.
+    let results = std::fs::read_to_string(out.join("reports/results.md")).unwrap();
+    let samples = results
+        .split("## Samples: generated, retrieved and real tests")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a Samples section: {results}"));
+    let first = samples.split("\n### 2. ").next().expect("a first sample");
+    let pair_id = first
+        .split("(pair ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .expect("the sample names its pair");
+    assert!(first.contains("**Developer's test**"), "{first}");
+    let ir_first = &retrieved[pair_id]
+        .iter()
+        .find(|r| r.0 == 1)
+        .expect("ir's first pick")
+        .1;
+    assert!(first.contains(ir_first.trim_end()), "{first}");
+    assert!(
+        first.contains("**Custom**") && first.contains("**ir+custom**"),
+        "{first}"
+    );
 }
 
 #[test]
