@@ -16,7 +16,7 @@ use anyhow::{Context, Result, ensure};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::{Bm25, FocalNames, ProjectPairs};
+use super::{FocalNames, ProjectPairs, Scorer};
 use crate::data::context::normalize_code;
 use crate::mining::Pair;
 
@@ -57,7 +57,7 @@ pub fn fold_predictions<'a>(
     train: &[String],
     test: &[String],
     k: usize,
-    params: Bm25,
+    scorer: impl Into<Scorer>,
 ) -> Result<Vec<IrPrediction>> {
     let by_id: HashMap<&str, &Pair> = pairs.into_iter().map(|p| (p.pair_id.as_str(), p)).collect();
     let lookup = |id: &String, part: &str| {
@@ -79,7 +79,7 @@ pub fn fold_predictions<'a>(
         overlap == 0,
         "{overlap} test pair(s) are also in the training part: the fold leaks"
     );
-    let index = ProjectPairs::new(train_pairs.iter().copied(), params);
+    let index = ProjectPairs::new(train_pairs.iter().copied(), scorer);
     let train_tests: HashSet<u64> = train_pairs.iter().map(|p| test_key(&p.test_body)).collect();
     test.par_iter()
         .map(|id| {

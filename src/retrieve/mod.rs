@@ -47,15 +47,16 @@ pub struct ProjectPairs<'a> {
 }
 
 impl<'a> ProjectPairs<'a> {
-    /// Indexes the focal methods (`focal_body`) of `pairs`, all of one project.
-    pub fn new(pairs: impl IntoIterator<Item = &'a Pair>, params: Bm25) -> Self {
+    /// Indexes the focal methods (`focal_body`) of `pairs`, all of one project, for `scorer`
+    /// (BM25 by default; tf-idf in `make compare-retrieval`).
+    pub fn new(pairs: impl IntoIterator<Item = &'a Pair>, scorer: impl Into<Scorer>) -> Self {
         let mut pairs: Vec<&Pair> = pairs.into_iter().collect();
         pairs.sort_by(|a, b| a.pair_id.cmp(&b.pair_id));
         let index = ProjectIndex::build(
             pairs
                 .iter()
                 .map(|p| (p.pair_id.as_str(), p.focal_body.as_str())),
-            params,
+            scorer,
         );
         ProjectPairs { pairs, index }
     }
