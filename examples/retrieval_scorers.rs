@@ -27,9 +27,11 @@ use tailor::data::context::model_target;
 use tailor::data::examples::{Example, read_examples, truncate};
 use tailor::data::folds::{FoldBy, split_fold};
 use tailor::data::tokenizer::CodeTokenizer;
+use tailor::evaluate::generation_config;
 use tailor::layout::Layout;
 use tailor::metrics::{TopKRates, corpus_bleu, top_k_exact};
 use tailor::mining::Pair;
+use tailor::model::{Backend, hf};
 use tailor::profile::{FinetuneSettings, Profile};
 use tailor::retrieve::{Allowed, Bm25, ProjectIndex, Scorer, TOP_K, TfIdf, fold_predictions};
 use tailor::tables::metrics as metrics_table;
@@ -131,7 +133,10 @@ fn main() -> Result<()> {
             base_dir.display()
         )
     })?;
-    let max_length = generation_max_length(&base_dir)?;
+    // The length `tailor evaluate` cuts outputs to, from the same function.
+    let device = Backend::Flex.device(false)?;
+    let base = hf::load_dir(&base_dir, &device)?;
+    let max_length = generation_config(&base_dir, &base)?.max_length;
     let targets_by_id: HashMap<&str, &Example> =
         examples.iter().map(|e| (e.pair_id.as_str(), e)).collect();
     let recorded = recorded_ir_rows(&args.out)?;
@@ -283,31 +288,6 @@ fn fold_parts<'a>(
         }
     }
     Ok(parts)
-}
-
-/// The baseline's generation length limit, as `tailor evaluate` derives it: its
-/// `generation_config.json`'s `max_length` (128 without one), at most the model's
-/// `max_position_embeddings`.
-fn generation_max_length(base_dir: &Path) -> Result<usize> {
-    let read = |name: &str| -> Result<Option<serde_json::Value>> {
-        let path = base_dir.join(name);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        Ok(Some(
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
-        ))
-    };
-    let generation = read("generation_config.json")?
-        .and_then(|json| json.get("max_length").and_then(serde_json::Value::as_u64))
-        .unwrap_or(128) as usize;
-    let positions = read("config.json")?
-        .and_then(|json| json.get("max_position_embeddings")?.as_u64())
-        .with_context(|| format!("{} has no max_position_embeddings", base_dir.display()))?
-        as usize;
-    Ok(generation.min(positions))
 }
 
 /// Per test pair of `fold`, its `TOP_K` nearest training tests under `scorer`, adapted: the

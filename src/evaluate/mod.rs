@@ -238,8 +238,9 @@ fn rerank_runs(pending: &[Pending]) -> Vec<Pending> {
         .collect()
 }
 
-/// The baseline folder's generation settings, beam search forced to the paper's 5 × 5.
-fn generation_config(
+/// The baseline folder's generation settings, beam search forced to the paper's 5 × 5 (public so
+/// that measurements scoring outputs as `evaluate` does cut them to the same length).
+pub fn generation_config(
     base_dir: &Path,
     model: &BartForConditionalGeneration,
 ) -> Result<GenerationConfig> {
