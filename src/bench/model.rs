@@ -267,24 +267,11 @@ fn bench_pytorch(
             options.peer_script.display()
         )
     })?;
-    if !output.status.success() {
-        bail!(
-            "the PyTorch peer failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("the PyTorch peer printed no JSON line")?;
-    let value: serde_json::Value = serde_json::from_str(line).context("parsing the peer's JSON")?;
+    let value = super::peer_result(&output)?;
     let number = |key: &str| {
         value[key]
             .as_f64()
-            .with_context(|| format!("the peer's JSON has no number {key:?}: {line}"))
+            .with_context(|| format!("the peer's JSON has no number {key:?}: {value}"))
     };
     Ok(Measurement {
         system: format!(

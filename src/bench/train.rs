@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
@@ -230,20 +230,7 @@ fn pytorch(
         .args(["--device", if cuda { "cuda" } else { "cpu" }])
         .output()
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-    if !output.status.success() {
-        bail!(
-            "the PyTorch peer failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("the PyTorch peer printed no JSON line")?;
-    let value: serde_json::Value = serde_json::from_str(line)?;
+    let value = super::peer_result(&output)?;
     Ok(Row {
         system: format!("pytorch {}", value["torch"].as_str().unwrap_or("?")),
         what: "step (HF transformers)".into(),
