@@ -27,6 +27,10 @@
 //!     (every run folder)           config.resolved.toml, checkpoint/, curve.parquet,
 //!                                  best/ (the best model: the baseline's HF folder, or an
 //!                                  adapter beside the base)
+//!   adapters/<name>/             a developer's own project (`tailor adapt`), see
+//!                                  `crate::adapt::registry`: manifest.json (written last:
+//!                                  the project is registered once it exists), adapter/,
+//!                                  pairs.parquet, split.json, run/, checkout/
 //!   reports/                     Markdown and CSV: table1–4, figure3–5 data, results.md,
 //!                                  bench-mine.md
 //!   figures/                     PNG and SVG: figure1, figure3–5, baseline-<profile>-curve
@@ -108,6 +112,18 @@ impl Layout {
             .join(format!("baseline-{profile}-curve.png"))
     }
 
+    /// `OUT/adapters`: every registered own project (`tailor adapt`).
+    pub fn adapters_dir(&self) -> PathBuf {
+        self.out.join("adapters")
+    }
+
+    /// The folder of the own project `name`: `OUT/adapters/<name>`.
+    pub fn own_project(&self, name: &str) -> OwnProject {
+        OwnProject {
+            dir: self.adapters_dir().join(name),
+        }
+    }
+
     /// The run folders of one training profile.
     pub fn runs(&self, profile: &str) -> Runs {
         Runs {
@@ -174,6 +190,51 @@ impl Runs {
     /// A customization's learning curve: its run folder's `curve.parquet`.
     pub fn curve_file(&self, project: &str, strategy: &str, fold: usize) -> PathBuf {
         self.run_dir(project, strategy, fold).join(CURVE_FILE)
+    }
+}
+
+/// The files of one own project, `OUT/adapters/<name>/` (`tailor adapt` writes them,
+/// `suggest` and `serve` read them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnProject {
+    dir: PathBuf,
+}
+
+impl OwnProject {
+    /// `OUT/adapters/<name>`.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// `manifest.json`: what was adapted, from what, with which result; written last.
+    pub fn manifest(&self) -> PathBuf {
+        self.dir.join("manifest.json")
+    }
+
+    /// `adapter/`: the registered adapter folder (`crate::strategy::adapter`'s layout).
+    pub fn adapter_dir(&self) -> PathBuf {
+        self.dir.join("adapter")
+    }
+
+    /// `pairs.parquet`: every pair mined from the repository (the pairs table's schema): the
+    /// retrieval index of `suggest` and `serve`.
+    pub fn pairs(&self) -> PathBuf {
+        self.dir.join("pairs.parquet")
+    }
+
+    /// `split.json`: the pair ids of the train, validation and test parts.
+    pub fn split(&self) -> PathBuf {
+        self.dir.join("split.json")
+    }
+
+    /// `run/`: the customization's run folder (checkpoints, so an interrupted adapt resumes).
+    pub fn run_dir(&self) -> PathBuf {
+        self.dir.join("run")
+    }
+
+    /// `checkout/`: the clone, when the repository was given as a URL.
+    pub fn checkout_dir(&self) -> PathBuf {
+        self.dir.join("checkout")
     }
 }
 

@@ -5,6 +5,7 @@
 //! tables and model files under `out/` (see `tables`).
 
 pub mod acquire;
+pub mod adapt;
 pub mod bench;
 pub mod cli;
 pub mod data;
@@ -20,7 +21,9 @@ pub mod pipeline;
 pub mod profile;
 pub mod report;
 pub mod retrieve;
+pub mod serve;
 pub mod strategy;
+pub mod suggest;
 pub mod tables;
 pub mod train;
 pub mod vocab;

@@ -46,6 +46,12 @@ enum Command {
     Report(cli::report::Args),
     /// The nearest existing tests of a project for a focal method (BM25), adapted to its name.
     Retrieve(cli::retrieve::Args),
+    /// Your own repository: mine it with the base's tokenizer, customize, register an adapter.
+    Adapt(cli::adapt::Args),
+    /// Candidate tests for one method of a registered project, generated and retrieved, ranked.
+    Suggest(cli::suggest::Args),
+    /// HTTP/JSON service answering suggestions for every registered project of one base.
+    Serve(cli::serve::Args),
     /// Benchmark extraction: MB/s, files/s, share of time in tree-sitter, peak RSS.
     BenchMine(cli::bench_mine::Args),
     /// Benchmark the shared-token matrix on synthetic Zipf corpora.
@@ -56,6 +62,8 @@ enum Command {
     BenchTrain(cli::bench_train::Args),
     /// One base, many projects: requests/s of batches mixing prefix/LoRA adapters vs one project at a time.
     BenchMixed(cli::bench_mixed::Args),
+    /// Load test of `tailor serve` on 127.0.0.1: throughput and p50/p99, mixed vs one project at a time.
+    BenchServe(cli::bench_serve::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,10 +82,14 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(args) => cli::evaluate::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Retrieve(args) => cli::retrieve::run(args),
+        Command::Adapt(args) => cli::adapt::run(args),
+        Command::Suggest(args) => cli::suggest::run(args),
+        Command::Serve(args) => cli::serve::run(args),
         Command::BenchMine(args) => cli::bench_mine::run(args),
         Command::BenchHeatmap(args) => cli::bench_heatmap::run(args),
         Command::BenchModel(args) => cli::bench_model::run(args),
         Command::BenchTrain(args) => cli::bench_train::run(args),
         Command::BenchMixed(args) => cli::bench_mixed::run(args),
+        Command::BenchServe(args) => cli::bench_serve::run(args),
     }
 }

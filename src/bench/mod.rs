@@ -10,12 +10,14 @@
 //! [`model`]: training-step and beam-search throughput per backend, beside PyTorch;
 //! [`train`]: the training loop and each strategy's step on real batches; [`mine`]: extraction;
 //! [`heatmap`]: the shared-token matrix on synthetic corpora; [`mixed`]: one base serving many
-//! projects' adapters in mixed batches vs one project at a time.
+//! projects' adapters in mixed batches vs one project at a time; [`serve`]: `tailor serve` under
+//! concurrent HTTP clients.
 
 pub mod heatmap;
 pub mod mine;
 pub mod mixed;
 pub mod model;
+pub mod serve;
 pub mod train;
 
 /// The result of a PyTorch peer benchmark script: its last stdout line that is a JSON object,

@@ -17,10 +17,12 @@ use crate::model::Backend;
 use crate::profile::Profile;
 
 pub mod acquire;
+pub mod adapt;
 pub mod baseline;
 pub mod bench_heatmap;
 pub mod bench_mine;
 pub mod bench_mixed;
+pub mod bench_serve;
 pub mod bench_model;
 pub mod bench_train;
 pub mod corpus;
@@ -34,6 +36,8 @@ pub mod mine;
 pub mod model;
 pub mod report;
 pub mod retrieve;
+pub mod serve;
+pub mod suggest;
 pub mod table2;
 
 /// The help of `--cuda` where a command documents it.

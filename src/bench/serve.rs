@@ -1,0 +1,1 @@
+//! `make bench-serve` (being written).

@@ -1,0 +1,1 @@
+//! `tailor serve`: the HTTP/JSON service over one base and its registered projects.
