@@ -2,6 +2,7 @@
 //! separate binary linked the whole crate with polars and burn, so one binary builds and links
 //! once. `cargo test --test suite <module>::` runs one area, e.g. `strategies::`.
 
+mod adapt;
 mod common;
 mod data;
 mod finetune_records;
@@ -15,5 +16,7 @@ mod model;
 mod model_activations;
 mod report;
 mod retrieve;
+mod serve;
 mod strategies;
+mod suggest;
 mod train;

@@ -1,5 +1,6 @@
 //! Helpers of the end-to-end tests that drive the `tailor` binary.
 
+pub mod own;
 pub mod perturb;
 
 use std::path::Path;
