@@ -18,7 +18,7 @@ mod apt;
 mod cache;
 mod corpus;
 mod debian;
-mod git;
+pub(crate) mod git;
 mod report;
 pub mod select;
 mod sources_index;

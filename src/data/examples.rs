@@ -591,12 +591,7 @@ fn encode_examples(
                 tokenizer,
                 project,
             )?;
-            let target = model_target(&u.pair.test_body);
-            let target_ids = tokenizer
-                .encode(&target)
-                .with_context(|| format!("pair {}", u.pair.pair_id))?;
-            let target_full_len = target_ids.len() as u32;
-            let (target_ids, _) = truncate(target_ids, settings.max_target);
+            let (target_ids, target_full_len) = encode_target(u.pair, settings, tokenizer)?;
             let (retrieved_pair_id, retrieved_score) = input.retrieved.unzip();
             Ok(ExampleRow {
                 pair_id: u.pair.pair_id.clone(),
@@ -606,7 +601,7 @@ fn encode_examples(
                 input_ids: input.ids,
                 target_ids,
                 input_full_len: input.full_len as u32,
-                target_full_len,
+                target_full_len: target_full_len as u32,
                 retrieved_pair_id,
                 retrieved_score,
             })
@@ -614,6 +609,47 @@ fn encode_examples(
         .collect::<Result<Vec<_>>>()?;
     bar.finish_and_clear();
     Ok(rows)
+}
+
+/// The target ids of `pair` (its test, normalised as [`model_target`] does), cut to
+/// `settings.max_target`, and their length before the cut.
+fn encode_target(
+    pair: &Pair,
+    settings: &ExampleSettings,
+    tokenizer: &CodeTokenizer,
+) -> Result<(Vec<u32>, usize)> {
+    let target_ids = tokenizer
+        .encode(&model_target(&pair.test_body))
+        .with_context(|| format!("pair {}", pair.pair_id))?;
+    let full_len = target_ids.len();
+    let (target_ids, _) = truncate(target_ids, settings.max_target);
+    Ok((target_ids, full_len))
+}
+
+/// One mined pair as an example with plain inputs (no retrieved test), encoded exactly as the
+/// examples table encodes a pair: for a project outside the corpus (`tailor adapt`), whose
+/// pairs get no row in the table. `split` is the part it belongs to. Retrieval-augmented
+/// inputs are added afterwards per part ([`crate::data::augment_fold`]), so that they retrieve
+/// from the training part only.
+pub fn encode_pair(
+    pair: &Pair,
+    split: &str,
+    settings: &ExampleSettings,
+    tokenizer: &CodeTokenizer,
+) -> Result<Example> {
+    let input = encode_input(pair, settings.level, settings.max_input, tokenizer, None)?;
+    let (target_ids, target_full_len) = encode_target(pair, settings, tokenizer)?;
+    Ok(Example {
+        pair_id: pair.pair_id.clone(),
+        project_id: pair.project_id.clone(),
+        split: split.to_string(),
+        input_truncated: input.full_len > input.ids.len(),
+        target_truncated: target_full_len > target_ids.len(),
+        input_ids: input.ids,
+        target_ids,
+        retrieved_pair_id: None,
+        retrieved_score: None,
+    })
 }
 
 fn split_summaries(rows: &[ExampleRow]) -> Vec<SplitSummary> {

@@ -124,11 +124,12 @@ fn test_classes(out: &Path, projects: &[String]) -> Result<HashMap<String, Strin
 }
 
 /// Hooks of a customization run: the strategy decides what trains; the best model is stored as
-/// an adapter (its trainable tensors) beside the base's content hash.
-struct AdapterRun<'a> {
-    strategy: &'a Strategy,
-    config: crate::model::BartConfig,
-    base_dir: &'a Path,
+/// an adapter (its trainable tensors) beside the base's content hash. Shared with `tailor
+/// adapt`, which customizes an own project through the same loop.
+pub(crate) struct AdapterRun<'a> {
+    pub(crate) strategy: &'a Strategy,
+    pub(crate) config: crate::model::BartConfig,
+    pub(crate) base_dir: &'a Path,
 }
 
 impl RunModel for AdapterRun<'_> {
