@@ -117,5 +117,7 @@ pub struct ProjectInfo {
 }
 
 pub mod engine;
+pub mod focal;
+pub mod write;
 
 pub use engine::Engine;
