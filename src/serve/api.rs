@@ -39,12 +39,15 @@ pub struct AppState {
     pub names: BTreeSet<String>,
     pub max_k: usize,
     pub timeout: Duration,
+    /// Larger bodies are refused with 413.
+    pub max_body_bytes: usize,
     /// `mixed` or `one-at-a-time`, as `/health` reports it.
     pub mode: &'static str,
 }
 
 /// The routes, with the body limit applied to every body-reading extractor.
-pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+pub fn router(state: Arc<AppState>) -> Router {
+    let max_body_bytes = state.max_body_bytes;
     Router::new()
         .route("/v1/suggest", post(suggest))
         .route("/v1/projects", get(projects))
@@ -162,11 +165,17 @@ impl From<SuggestError> for ApiError {
     }
 }
 
-impl From<BytesRejection> for ApiError {
-    /// axum's own status (413 for a body over the limit, 400 for one that cannot be read), with
-    /// its reason in our JSON shape.
-    fn from(rejection: BytesRejection) -> Self {
-        ApiError::new(rejection.status(), rejection.body_text())
+impl ApiError {
+    /// axum's own status for a body it could not take (413 over the limit, 400 unreadable),
+    /// with its reason in our JSON shape.
+    fn from_body(rejection: BytesRejection, max_body_bytes: usize) -> Self {
+        let status = rejection.status();
+        let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("request body too large: the limit is {max_body_bytes} bytes")
+        } else {
+            rejection.body_text()
+        };
+        ApiError::new(status, reason)
     }
 }
 
@@ -189,7 +198,7 @@ async fn suggest(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SuggestResponse>, ApiError> {
-    let body = body?;
+    let body = body.map_err(|r| ApiError::from_body(r, state.max_body_bytes))?;
     let body: SuggestBody = serde_json::from_slice(&body).map_err(|error| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -157,13 +157,14 @@ pub fn start<S: Suggester>(suggester: S, config: ServeConfig) -> Result<Server<S
         projects: projects.clone(),
         max_k,
         timeout: config.timeout,
+        max_body_bytes: config.max_body_bytes,
         mode: if config.batch.one_project {
             "one-at-a-time"
         } else {
             "mixed"
         },
     });
-    let app = api::router(state, config.max_body_bytes);
+    let app = api::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let http = runtime.spawn(async move {
         axum::serve(listener, app)
@@ -220,9 +221,11 @@ impl<S: Suggester> Server<S> {
 impl<S> Running<S> {
     fn stop(self) -> Result<S> {
         let _ = self.stop.send(());
+        let (grace, http) = (self.grace, self.http);
+        // The timer is made inside the runtime, which drives it.
         let served = self
             .runtime
-            .block_on(tokio::time::timeout(self.grace, self.http));
+            .block_on(async move { tokio::time::timeout(grace, http).await });
         // Whatever the HTTP side did, the worker must finish what is queued and end.
         self.queue.close();
         let suggester = self
