@@ -155,10 +155,18 @@ pub fn adapt(options: &AdaptOptions) -> Result<AdaptOutcome> {
     }
     match &recorded {
         Some(diff) if !diff.is_empty() => {
+            // With a registration the differences were said with the other changes.
+            if previous.is_none() {
+                eprintln!(
+                    "adapt: {} holds a run of another recipe (recorded → now):\n  {}",
+                    plan.paths.run_dir().display(),
+                    diff.join("\n  ")
+                );
+            }
             eprintln!(
-                "adapt: {} was trained on another recipe; training afresh (recorded → now):\n  {}",
-                plan.paths.run_dir().display(),
-                diff.join("\n  ")
+                "adapt: {}: training afresh in {}",
+                plan.name,
+                plan.paths.run_dir().display()
             );
             let run_dir = plan.paths.run_dir();
             std::fs::remove_dir_all(&run_dir)
