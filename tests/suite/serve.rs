@@ -1,0 +1,215 @@
+//! `tailor serve`'s library server over a real engine ([`crate::common::own`]'s registry: three
+//! projects that mix in batches and one served alone), exercised by a real HTTP client on an
+//! ephemeral port: concurrent requests of several projects answered from shared batches, the
+//! read-only endpoints, bad inputs with their statuses, and a clean shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tailor::model::Backend;
+use tailor::serve::{ServeConfig, Server, start};
+use tailor::suggest::{Engine, EngineOptions};
+
+use crate::common::own;
+
+/// The largest k the server accepts.
+const MAX_K: usize = 5;
+
+fn server(out: &Path, base: &Path, config: ServeConfig) -> Server<Engine> {
+    let engine = Engine::load(&EngineOptions {
+        out: out.to_path_buf(),
+        base: base.to_path_buf(),
+        projects: Vec::new(),
+        backend: Backend::Flex,
+        cuda: false,
+        batch_size: 8,
+        num_beams: None,
+        max_length: None,
+        max_k: MAX_K,
+    })
+    .expect("loading the engine");
+    start(engine, config).expect("starting the server")
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+/// Status and JSON body of a POST to `/v1/suggest`.
+fn post(addr: SocketAddr, body: &str) -> (u16, Value) {
+    let mut response = agent()
+        .post(format!("http://{addr}/v1/suggest"))
+        .header("content-type", "application/json")
+        .send(body)
+        .expect("the server answers");
+    let text = response.body_mut().read_to_string().unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (response.status().as_u16(), json)
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let mut response = agent()
+        .get(format!("http://{addr}{path}"))
+        .call()
+        .expect("the server answers");
+    let json = response.body_mut().read_json().unwrap();
+    (response.status().as_u16(), json)
+}
+
+/// A focal method of the fixture repository, as text.
+const FOCAL: &str = "public int getSize() { return size; }";
+
+#[test]
+fn concurrent_requests_of_several_projects_are_answered_from_mixed_batches() {
+    let out = tempfile::tempdir().unwrap();
+    let base = own::registered_projects(out.path());
+    let mut config = ServeConfig::default();
+    config.batch.wait = Duration::from_millis(300);
+    let server = server(out.path(), &base, config);
+    let addr = server.addr();
+
+    let (status, health) = get(addr, "/health");
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["projects"], own::PROJECTS.len());
+    assert_eq!(health["queue_depth"], 0);
+    let (status, projects) = get(addr, "/v1/projects");
+    assert_eq!(status, 200);
+    let listed = projects["projects"].as_array().unwrap();
+    for name in own::PROJECTS {
+        let project = listed
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {projects}"));
+        assert_eq!(project["mixes"], own::MIXED.contains(&name), "{project}");
+    }
+
+    let clients = 8;
+    let barrier = Arc::new(Barrier::new(clients));
+    let answers: Vec<_> = (0..clients)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                let project = own::PROJECTS[i % own::PROJECTS.len()];
+                let k = 1 + i % MAX_K;
+                barrier.wait();
+                let body = json!({"project": project, "focal": FOCAL, "k": k});
+                (project, k, post(addr, &body.to_string()))
+            })
+        })
+        .collect();
+    let mut largest_batch = 0;
+    for answer in answers {
+        let (project, k, (status, body)) = answer.join().unwrap();
+        assert_eq!(status, 200, "{project}: {body}");
+        assert_eq!(body["project"], project);
+        let candidates = body["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), k, "{project}: {body}");
+        for (rank, candidate) in candidates.iter().enumerate() {
+            assert_eq!(candidate["rank"], rank + 1);
+            assert!(candidate["test"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(candidate["mean_nll"].as_f64().is_some());
+            let kind = candidate["source"]["kind"].as_str().unwrap();
+            assert!(matches!(kind, "generated" | "retrieved"), "{candidate}");
+        }
+        let nll: Vec<f64> = candidates
+            .iter()
+            .map(|c| c["mean_nll"].as_f64().unwrap())
+            .collect();
+        assert!(
+            nll.is_sorted(),
+            "{project}: not ranked by likelihood: {nll:?}"
+        );
+        largest_batch = largest_batch.max(body["batch_size"].as_u64().unwrap());
+    }
+    assert!(largest_batch > 1, "no request shared its batch");
+    assert_eq!(get(addr, "/health").1["answered"], clients);
+
+    server.shutdown().expect("a clean stop");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still accepting after shutdown"
+    );
+}
+
+#[test]
+fn bad_requests_get_4xx_with_a_reason_and_the_server_goes_on() {
+    let out = tempfile::tempdir().unwrap();
+    let base = own::registered_projects(out.path());
+    let config = ServeConfig {
+        max_body_bytes: 16 * 1024,
+        ..ServeConfig::default()
+    };
+    let server = server(out.path(), &base, config);
+    let addr = server.addr();
+    let bell = std::fs::read_to_string(own::fixture_java("Bell")).unwrap();
+    let cases = [
+        (
+            "{\"project\": \"alpha\", ".to_string(),
+            400,
+            "invalid request body",
+        ),
+        (
+            json!({"focal": FOCAL}).to_string(),
+            400,
+            "missing field `project`",
+        ),
+        (
+            json!({"project": "alpha"}).to_string(),
+            400,
+            "missing field",
+        ),
+        (
+            json!({"project": "alpha", "focal": FOCAL, "k": 0}).to_string(),
+            400,
+            "between 1 and 5",
+        ),
+        (
+            json!({"project": "alpha", "focal": FOCAL, "k": MAX_K + 1}).to_string(),
+            400,
+            "between 1 and 5",
+        ),
+        (
+            json!({"project": "omega", "focal": FOCAL}).to_string(),
+            404,
+            "omega",
+        ),
+        (
+            json!({"project": "alpha", "java": bell, "method": "ring"}).to_string(),
+            422,
+            "declares no method `ring`",
+        ),
+        (
+            json!({"project": "alpha", "java": "class {", "method": "getSize"}).to_string(),
+            422,
+            "does not parse as Java",
+        ),
+        (
+            json!({"project": "alpha", "focal": "x".repeat(20 * 1024)}).to_string(),
+            413,
+            "too large",
+        ),
+    ];
+    for (body, expected, says) in cases {
+        let (status, json) = post(addr, &body);
+        let shown = &body[..body.len().min(80)];
+        assert_eq!(status, expected, "{shown}: {json}");
+        let reason = json["error"].as_str().unwrap_or_else(|| panic!("{json}"));
+        assert!(reason.contains(says), "{shown}: {reason}");
+    }
+    let (status, json) = post(
+        addr,
+        &json!({"project": "beta", "java": bell, "method": "getSize", "k": 2}).to_string(),
+    );
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["candidates"].as_array().unwrap().len(), 2);
+    server.shutdown().expect("a clean stop");
+}
