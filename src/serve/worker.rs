@@ -52,6 +52,7 @@ pub struct Reply {
 #[derive(Debug, Default)]
 pub struct Stats {
     pub batches: AtomicU64,
+    /// Requests the engine answered (a client may have left meanwhile).
     pub answered: AtomicU64,
     /// Requests dropped before computing: deadline passed or client gone.
     pub dropped: AtomicU64,
@@ -108,6 +109,11 @@ fn answer<S: Suggester>(suggester: &S, jobs: Vec<Job>, stats: &Stats) {
         }
     };
     let batch_size = jobs.len();
+    // Counted before the replies go out, so a client that reads /health after its answer sees
+    // its request counted.
+    stats
+        .answered
+        .fetch_add(batch_size as u64, Ordering::Relaxed);
     for (job, result) in jobs.into_iter().zip(results) {
         let reply = Reply {
             result,
@@ -116,9 +122,7 @@ fn answer<S: Suggester>(suggester: &S, jobs: Vec<Job>, stats: &Stats) {
             compute_ms,
         };
         // A client that left meanwhile no longer listens: nothing to do.
-        if job.reply.send(reply).is_ok() {
-            stats.answered.fetch_add(1, Ordering::Relaxed);
-        }
+        let _ = job.reply.send(reply);
     }
 }
 

@@ -1,7 +1,8 @@
 //! `tailor serve`'s library server over a real engine ([`crate::common::own`]'s registry: three
 //! projects that mix in batches and one served alone), exercised by a real HTTP client on an
 //! ephemeral port: concurrent requests of several projects answered from shared batches, the
-//! read-only endpoints, bad inputs with their statuses, and a clean shutdown.
+//! read-only endpoints, bad inputs with their statuses, and a clean shutdown; then the
+//! `tailor serve` and `tailor bench-serve` commands themselves.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +15,7 @@ use tailor::model::Backend;
 use tailor::serve::{ServeConfig, Server, start};
 use tailor::suggest::{Engine, EngineOptions};
 
-use crate::common::own;
+use crate::common::{own, run_ok, tailor};
 
 /// The largest k the server accepts.
 const MAX_K: usize = 5;
@@ -212,4 +213,120 @@ fn bad_requests_get_4xx_with_a_reason_and_the_server_goes_on() {
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["candidates"].as_array().unwrap().len(), 2);
     server.shutdown().expect("a clean stop");
+}
+
+#[test]
+fn tailor_serve_prints_its_port_answers_and_exits_0_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let out = tempfile::tempdir().unwrap();
+    let base = own::registered_projects(out.path());
+    let mut child = tailor()
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--max-k",
+            "3",
+            "--project",
+            "alpha",
+            "--out",
+        ])
+        .arg(out.path())
+        .arg("--base")
+        .arg(&base)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tailor serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .parse()
+        .unwrap();
+    assert_ne!(addr.port(), 0);
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.trim_start().starts_with("alpha (lora"), "{line:?}");
+
+    let (status, json) = post(
+        addr,
+        &json!({"project": "alpha", "focal": FOCAL}).to_string(),
+    );
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(
+        json["candidates"].as_array().unwrap().len(),
+        3,
+        "k defaults to --max-k"
+    );
+    let (status, json) = post(
+        addr,
+        &json!({"project": "beta", "focal": FOCAL}).to_string(),
+    );
+    assert_eq!(status, 404, "only --project alpha is served: {json}");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "tailor serve exited with {status}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest:?}");
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+/// Seconds each bench-serve run sends requests here; set `TAILOR_BENCH_SERVE_SECONDS` to
+/// measure (the table is printed with `--nocapture`).
+fn bench_seconds() -> String {
+    std::env::var("TAILOR_BENCH_SERVE_SECONDS").unwrap_or_else(|_| "1".into())
+}
+
+#[test]
+fn bench_serve_answers_every_request_and_writes_its_table() {
+    let out = tempfile::tempdir().unwrap();
+    let base = own::registered_projects(out.path());
+    let stdout = run_ok(
+        tailor()
+            .args([
+                "bench-serve",
+                "--clients",
+                "4",
+                "--seconds",
+                &bench_seconds(),
+            ])
+            .arg("--out")
+            .arg(out.path())
+            .arg("--base")
+            .arg(&base),
+    );
+    println!("{stdout}");
+    let table = std::fs::read_to_string(out.path().join("reports/bench-serve.md")).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| l.starts_with("| mixed") || l.starts_with("| one-at-a-time"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    let modes: Vec<(&str, &str)> = rows.iter().map(|r| (r[1], r[2])).collect();
+    assert_eq!(
+        modes,
+        [
+            ("mixed", "1"),
+            ("mixed", "5"),
+            ("one-at-a-time", "1"),
+            ("one-at-a-time", "5")
+        ]
+    );
+    for row in &rows {
+        let requests: usize = row[3].parse().unwrap();
+        assert!(requests > 0, "{row:?}");
+        assert_eq!(row[4], "0", "every request answered: {row:?}");
+    }
 }
