@@ -230,14 +230,19 @@ impl Engine {
         let p = &self.projects[project];
         let focal = resolve_focal(&request.focal, p)?;
         let names = FocalNames::new(&focal.method, &focal.class);
+        // Tests of similar methods often read the same once adapted (`testGetCount` of
+        // several classes): keep the first k distinct ones, however deep they are.
+        let mut seen = std::collections::HashSet::new();
         let retrieved: Vec<(Hit, String)> = p
             .index
-            .search_text(&focal.query, request.k, Allowed::All)
+            .search_text(&focal.query, p.index.len(), Allowed::All)
             .into_iter()
             .map(|hit| {
                 let test = p.adapted(&hit, names);
                 (hit, test)
             })
+            .filter(|(_, test)| seen.insert(whitespace_free(test)))
+            .take(request.k)
             .collect();
         let input_ids = self
             .input_ids(p, &focal.input, retrieved.first().map(|(_, t)| t.as_str()))

@@ -189,11 +189,15 @@ pub fn find_method(source: &str, origin: &str, spec: &str) -> Result<FoundMethod
             }
         ));
     }
+    // Qualified by class only where the methods are of several classes.
     let listed = |found: &[(&Class, &Method)]| {
+        let several = found
+            .iter()
+            .any(|(c, _)| c.nested_name != found[0].0.nested_name);
         found
             .iter()
             .map(|(c, m)| {
-                if file.classes.len() > 1 {
+                if several {
                     format!("{}.{}", c.nested_name, short_signature(m))
                 } else {
                     short_signature(m)

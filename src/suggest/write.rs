@@ -536,10 +536,9 @@ fn layout_one_line(test: &str) -> Vec<String> {
                 let joins = [")", ";", ",", "else", "catch", "finally", "while"]
                     .iter()
                     .any(|w| next.starts_with(w));
+                // `} else {`, `});`: the rest of the line follows (its space comes with it).
                 if !joins {
                     flush(&mut line, &mut lines, depth);
-                } else {
-                    line.push(' ');
                 }
             }
             ';' if parens == 0 && inline.last() != Some(&true) => {
