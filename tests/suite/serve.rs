@@ -298,7 +298,7 @@ fn bench_serve_answers_every_request_and_writes_its_table() {
             .args([
                 "bench-serve",
                 "--clients",
-                "4",
+                "8",
                 "--seconds",
                 &bench_seconds(),
             ])
