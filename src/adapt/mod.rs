@@ -274,16 +274,17 @@ fn plan(options: &AdaptOptions) -> Result<Plan> {
     let strategy = finetune.strategy(choice.kind);
     let settings = finetune.train_for(choice.kind);
     let split = Split::draw(&mined.pairs, finetune.fold_seed);
-    let recipe = train::recipe(
-        &name,
-        &profile.name,
-        &base_hash,
-        &data::pairs_hash(&mined.pairs),
-        &split,
-        &profile.data,
-        &strategy,
-        &settings,
-    )?;
+    let recipe = train::Recipe {
+        project: &name,
+        profile: &profile.name,
+        base_hash: &base_hash,
+        pairs_hash: &data::pairs_hash(&mined.pairs),
+        split: &split,
+        data: &profile.data,
+        strategy: &strategy,
+        train: &settings,
+    }
+    .render()?;
     Ok(Plan {
         name,
         repo: options.repo.clone(),

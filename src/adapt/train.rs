@@ -188,7 +188,24 @@ pub fn measured_table(measured: &[Measured]) -> String {
     text
 }
 
-/// The split as a recipe records it: how it was drawn and its membership.
+/// What decides an own project's customization (its run folder's `config.resolved.toml`): the
+/// base, the pairs, their split, the inputs, the strategy and the optimisation. A re-run with
+/// the same recipe resumes or finds the run finished; any other recipe trains afresh.
+#[derive(Debug, Clone)]
+pub struct Recipe<'a> {
+    pub project: &'a str,
+    pub profile: &'a str,
+    pub base_hash: &'a str,
+    /// [`super::data::pairs_hash`] of the mined pairs.
+    pub pairs_hash: &'a str,
+    pub split: &'a Split,
+    pub data: &'a ExampleSettings,
+    pub strategy: &'a Strategy,
+    pub train: &'a TrainSettings,
+}
+
+/// The split as a recipe records it: how it was drawn, its sizes and its membership hash
+/// (the ids themselves are in `split.json`).
 #[derive(Debug, Clone, Serialize)]
 struct SplitRecord {
     by: FoldBy,
@@ -199,57 +216,49 @@ struct SplitRecord {
     membership: String,
 }
 
-/// What decides an own project's customization (its run folder's `config.resolved.toml`): the
-/// base, the pairs, their split, the inputs, the strategy and the optimisation. A re-run with
-/// the same recipe resumes or finds the run finished; any other recipe trains afresh.
+/// [`Recipe`] as written.
 #[derive(Debug, Clone, Serialize)]
-struct Recipe<'a> {
+struct RecipeRecord<'a> {
     project: &'a str,
     profile: &'a str,
     base_hash: &'a str,
-    /// [`super::data::pairs_hash`] of the mined pairs.
     pairs_hash: &'a str,
     split: SplitRecord,
     data: &'a ExampleSettings,
     strategy: &'a Strategy,
-    /// Named `train` so that its threads and wall-time guard may change between resumes.
+    /// Named `train` so that its threads and wall-time guard may change between resumes
+    /// (`crate::profile::differences` ignores them).
     train: &'a TrainSettings,
 }
 
-/// The recipe text of a customization (see [`Recipe`]).
-#[allow(clippy::too_many_arguments)]
-pub fn recipe(
-    project: &str,
-    profile: &str,
-    base_hash: &str,
-    pairs_hash: &str,
-    split: &Split,
-    data: &ExampleSettings,
-    strategy: &Strategy,
-    train: &TrainSettings,
-) -> Result<String> {
-    let record = Recipe {
-        project,
-        profile,
-        base_hash,
-        pairs_hash,
-        split: SplitRecord {
-            by: split.by,
-            seed: split.seed,
-            train: split.train.len(),
-            valid: split.valid.len(),
-            test: split.test.len(),
-            membership: split.membership_hash(),
-        },
-        data,
-        strategy,
-        train,
-    };
-    Ok(format!(
-        "# tailor adapt: {project} / {}\n{}",
-        strategy.name(),
-        toml::to_string_pretty(&record).context("rendering the adapt recipe")?
-    ))
+impl Recipe<'_> {
+    /// The recipe as TOML, under a comment naming the project and strategy.
+    pub fn render(&self) -> Result<String> {
+        let split = self.split;
+        let record = RecipeRecord {
+            project: self.project,
+            profile: self.profile,
+            base_hash: self.base_hash,
+            pairs_hash: self.pairs_hash,
+            split: SplitRecord {
+                by: split.by,
+                seed: split.seed,
+                train: split.train.len(),
+                valid: split.valid.len(),
+                test: split.test.len(),
+                membership: split.membership_hash(),
+            },
+            data: self.data,
+            strategy: self.strategy,
+            train: self.train,
+        };
+        Ok(format!(
+            "# tailor adapt: {} / {}\n{}",
+            self.project,
+            self.strategy.name(),
+            toml::to_string_pretty(&record).context("rendering the adapt recipe")?
+        ))
+    }
 }
 
 /// The differences between the recipe recorded in `run_dir` and `recipe` (`key: old → new`),
@@ -275,7 +284,7 @@ pub struct Customization<'a> {
     pub settings: &'a TrainSettings,
     pub parts: &'a Parts,
     pub base_dir: &'a Path,
-    /// [`recipe`], claimed in `run_dir`.
+    /// [`Recipe::render`], claimed in `run_dir`.
     pub recipe: &'a str,
     pub backend: Backend,
     pub cuda: bool,
