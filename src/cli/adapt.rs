@@ -29,6 +29,7 @@ use crate::adapt::{AdaptOptions, DEFAULT_MAX_TEST, adapt};
         "Override a profile field, `section.key=value` (repeatable): \
          `--set finetune.train.max_minutes=0`"
     )),
+    mut_arg("cuda", |a| a.help(super::CUDA_HELP)),
 )]
 pub struct Args {
     #[command(flatten)]
