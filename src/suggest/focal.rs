@@ -227,7 +227,7 @@ pub fn find_method(source: &str, origin: &str, spec: &str) -> Result<FoundMethod
             wanted.name,
             listed(&named)
         )),
-        [(class, method)] if !method.has_body => Err(format!(
+        [(_, method)] if !method.has_body => Err(format!(
             "`{}` in {origin} has no body (abstract, interface or native): there is no code to \
              test",
             short_signature(method)
