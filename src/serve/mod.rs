@@ -209,12 +209,14 @@ impl<S: Suggester> Server<S> {
     /// Serves until SIGINT or SIGTERM, then stops as [`Server::shutdown`] does.
     pub fn run_until_signal(mut self) -> Result<S> {
         let running = self.running.take().expect("a server is stopped only once");
-        running
-            .runtime
-            .block_on(shutdown_signal())
-            .context("waiting for SIGINT or SIGTERM")?;
-        eprintln!("serve: stopping: answering the requests in flight");
-        running.stop()
+        let signalled = running.runtime.block_on(shutdown_signal());
+        if signalled.is_ok() {
+            eprintln!("serve: stopping: answering the requests in flight");
+        }
+        // Stopped cleanly even when the signals could not be listened for.
+        let engine = running.stop();
+        signalled.context("waiting for SIGINT or SIGTERM")?;
+        engine
     }
 }
 
