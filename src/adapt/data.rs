@@ -31,6 +31,10 @@ pub const VALID_SHARE: f64 = 0.1;
 /// Grouping by test class is kept only while the training part keeps at least this share of
 /// the pairs (one class holding most of the tests would otherwise leave little to train on).
 const MIN_TRAIN_SHARE: f64 = 0.5;
+/// ... and while the validation and test parts each hold at least this fraction of their
+/// share: with few large test classes, hashing classes can leave 2 validation pairs of 234
+/// (measured on opencsv), too few for early stopping to mean anything.
+const MIN_HELD_OUT_OF_SHARE: f64 = 0.4;
 
 /// The pairs of a repository, sorted by pair id, and the mining counters.
 #[derive(Debug, Clone)]
@@ -128,15 +132,19 @@ pub struct Split {
 }
 
 impl Split {
-    /// Splits `pairs` by test class when that leaves at least half of them to train on, else
-    /// by pair (see the module docs). Every part is non-empty for 3 or more pairs; ids are
+    /// Splits `pairs` by test class when that leaves at least half of them to train on and
+    /// validation and test parts of at least 40% of their 10% share, else by pair (see the module docs). Every part is non-empty for 3 or more pairs; ids are
     /// sorted within each part.
     pub fn draw(pairs: &[Pair], seed: u64) -> Self {
         let by_class = draw_groups(pairs, FoldBy::TestClass, seed);
+        let n = pairs.len() as f64;
+        let enough = |part: &[String], share: f64| {
+            !part.is_empty() && part.len() as f64 >= MIN_HELD_OUT_OF_SHARE * share * n
+        };
         let usable = |split: &Split| {
-            !split.test.is_empty()
-                && !split.valid.is_empty()
-                && split.train.len() as f64 >= MIN_TRAIN_SHARE * pairs.len() as f64
+            enough(&split.test, TEST_SHARE)
+                && enough(&split.valid, VALID_SHARE)
+                && split.train.len() as f64 >= MIN_TRAIN_SHARE * n
         };
         if usable(&by_class) {
             by_class
@@ -361,6 +369,27 @@ mod tests {
                 "seed {seed}: {split:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_class_split_with_a_token_validation_part_falls_back_to_pairs() {
+        // Ten classes of 20 tests and five of one: hashing classes often leaves validation or
+        // test with a single one-test class.
+        let pairs: Vec<Pair> = (0..10)
+            .flat_map(|class| (0..20).map(move |i| pair(class * 100 + i, class)))
+            .chain((10..15).map(|class| pair(class * 100, class)))
+            .collect();
+        let n = pairs.len() as f64;
+        let mut by = Vec::new();
+        for seed in 0..60 {
+            let split = Split::draw(&pairs, seed);
+            if split.by == FoldBy::TestClass {
+                assert!(split.valid.len() as f64 >= MIN_HELD_OUT_OF_SHARE * VALID_SHARE * n);
+                assert!(split.test.len() as f64 >= MIN_HELD_OUT_OF_SHARE * TEST_SHARE * n);
+            }
+            by.push(split.by);
+        }
+        assert!(by.contains(&FoldBy::TestClass) && by.contains(&FoldBy::Pair), "{by:?}");
     }
 
     #[test]

@@ -111,9 +111,19 @@ pub fn resolve(spec: &RepoSpec, paths: &OwnProject) -> Result<Checkout> {
     }
 }
 
-/// The HEAD commit of the git repository `dir` is in, if it is in one with a commit.
+/// The HEAD commit of the git repository `dir` is in, if it is in one with a commit and `dir`
+/// is part of it: a folder the enclosing repository ignores (a checkout under tailor's own
+/// `out/`, say) is not versioned by it, so its HEAD says nothing about the folder.
 pub fn head_commit(dir: &Path) -> Option<String> {
     let repo = git2::Repository::discover(dir).ok()?;
+    if let (Some(workdir), Ok(dir)) = (repo.workdir(), dir.canonicalize())
+        && let Ok(workdir) = workdir.canonicalize()
+        && let Ok(relative) = dir.strip_prefix(&workdir)
+        && !relative.as_os_str().is_empty()
+        && repo.is_path_ignored(relative).unwrap_or(false)
+    {
+        return None;
+    }
     let commit = repo.head().ok()?.peel_to_commit().ok()?;
     Some(commit.id().to_string())
 }
@@ -164,6 +174,30 @@ pub fn short(commit: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_the_enclosing_repository_ignores_has_no_commit() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(root.path()).unwrap();
+        std::fs::write(root.path().join(".gitignore"), "out/\n").unwrap();
+        for dir in ["src/app", "out/cache/project"] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        std::fs::write(root.path().join("src/app/A.java"), "class A {}\n").unwrap();
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["."], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let who = git2::Signature::now("t", "t@example.org").unwrap();
+        let id = repo
+            .commit(Some("HEAD"), &who, &who, "one", &tree, &[])
+            .unwrap();
+        let expected = Some(id.to_string());
+        assert_eq!(head_commit(root.path()), expected);
+        assert_eq!(head_commit(&root.path().join("src/app")), expected);
+        assert_eq!(head_commit(&root.path().join("out/cache/project")), None);
+    }
 
     #[test]
     fn repositories_are_named_after_their_folder_or_url() {
