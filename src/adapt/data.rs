@@ -389,7 +389,10 @@ mod tests {
             }
             by.push(split.by);
         }
-        assert!(by.contains(&FoldBy::TestClass) && by.contains(&FoldBy::Pair), "{by:?}");
+        assert!(
+            by.contains(&FoldBy::TestClass) && by.contains(&FoldBy::Pair),
+            "{by:?}"
+        );
     }
 
     #[test]

@@ -122,10 +122,7 @@ pub fn read(out: &Path, name: &str) -> Result<Registered> {
     check_name(name)?;
     let paths = Layout::new(out).own_project(name);
     if !paths.manifest().exists() {
-        let known: Vec<String> = list(out)?
-            .into_iter()
-            .map(|r| r.manifest.name)
-            .collect();
+        let known: Vec<String> = list(out)?.into_iter().map(|r| r.manifest.name).collect();
         bail!(
             "no project {name:?} is registered in {} ({}); run `tailor adapt --repo … --name \
              {name}` first",
