@@ -89,6 +89,30 @@ impl GenerationConfig {
         }
     }
 
+    /// What tailor generates with for the model folder `dir` before any flag: 5 beams and 128
+    /// tokens, overridden by the folder's `generation_config.json` when it has one (HF's
+    /// precedence; `generate`, `suggest` and `serve` start from the same config).
+    pub fn for_model_dir(
+        dir: &std::path::Path,
+        model: &BartForConditionalGeneration,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let mut config = Self {
+            max_length: 128,
+            num_beams: 5,
+            ..Self::for_model(model)
+        };
+        let path = dir.join("generation_config.json");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            config.apply_hf_generation_config(&json);
+        }
+        Ok(config)
+    }
+
     /// Applies a HF `generation_config.json` (the fields tailor uses; absent ones stay).
     pub fn apply_hf_generation_config(&mut self, json: &serde_json::Value) {
         let int = |key: &str| json.get(key).and_then(serde_json::Value::as_u64);

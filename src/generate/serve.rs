@@ -176,19 +176,7 @@ fn generation_config(
     options: &GenerateOptions,
     model: &BartForConditionalGeneration,
 ) -> Result<GenerationConfig> {
-    let mut config = GenerationConfig {
-        max_length: 128,
-        num_beams: 5,
-        ..GenerationConfig::for_model(model)
-    };
-    let path = options.model.join("generation_config.json");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let json: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        config.apply_hf_generation_config(&json);
-    }
+    let mut config = GenerationConfig::for_model_dir(&options.model, model)?;
     if let Some(v) = options.generation.num_beams {
         config.num_beams = v;
     }

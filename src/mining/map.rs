@@ -276,15 +276,16 @@ pub fn pair_id(
     format!("{:016x}", xxh3_64(key.as_bytes()))
 }
 
-/// The focal-class context shared by all pairs of one focal class.
-struct FocalContext {
-    constructors: Vec<String>,
+/// The focal-class context shared by all pairs of one focal class (and what `suggest` builds
+/// for a method with no test yet, so its input is the one the miner would have recorded).
+pub(crate) struct FocalContext {
+    pub(crate) constructors: Vec<String>,
     /// Public methods: declared `public`, or not `private` in an interface.
-    method_signatures: Vec<String>,
+    pub(crate) method_signatures: Vec<String>,
 }
 
 impl FocalContext {
-    fn of(class: &Class) -> Self {
+    pub(crate) fn of(class: &Class) -> Self {
         let interface = class.kind == ClassKind::Interface;
         Self {
             constructors: class

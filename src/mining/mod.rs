@@ -77,7 +77,7 @@
 //! 3,476 pairs, we 8,968; the 37 of its pairs that are not ours are all of the kinds above
 //! (mostly duplicates, then abstract focal methods, name-before-call and case).
 
-mod map;
+pub(crate) mod map;
 mod names;
 mod pair;
 mod project;

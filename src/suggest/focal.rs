@@ -9,7 +9,7 @@
 //! and a suggestion for the wrong text is worse than a clear error.
 
 use crate::data::context::{ContextLevel, PairContext, model_input};
-use crate::java::{Class, ClassKind, JavaFile, JavaParser, Method, erase_type_arguments};
+use crate::java::{Class, JavaFile, JavaParser, Method, erase_type_arguments};
 
 /// The focal method found, with its class's context.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,23 +286,14 @@ fn first_error_line(tree: &tree_sitter::Tree) -> Option<usize> {
 /// The focal context the miner would record for `method` of `class` (`src/mining/map.rs`):
 /// public methods' signatures (for an interface, every non-private one), constructors, fields.
 fn found(file: &JavaFile, class: &Class, method: &Method) -> FoundMethod {
-    let interface = class.kind == ClassKind::Interface;
+    let context = crate::mining::map::FocalContext::of(class);
     FoundMethod {
         class: class.nested_name.clone(),
         class_signature: class.signature.clone(),
         package: file.package.clone(),
         method: method.clone(),
-        constructors: class
-            .constructors
-            .iter()
-            .map(|c| c.signature.clone())
-            .collect(),
-        method_signatures: class
-            .methods
-            .iter()
-            .filter(|m| m.has_modifier("public") || (interface && !m.has_modifier("private")))
-            .map(|m| m.signature.clone())
-            .collect(),
+        constructors: context.constructors,
+        method_signatures: context.method_signatures,
         fields: class.fields.clone(),
     }
 }
