@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<()> {
         _ => "the given method".to_string(),
     };
     println!(
-        "{} candidate(s) for {what} in project {}, best (lowest mean NLL) first:",
+        "{} candidate(s) for {what} in project {}, well-formed methods first, each by mean NLL (lowest first):",
         candidates.len(),
         args.project
     );
@@ -171,5 +171,10 @@ pub fn describe(candidate: &Candidate) -> String {
             format!("retrieved from pair {pair_id}, BM25 {bm25:.2}")
         }
     };
-    format!("[{source}] mean NLL {:.4}", candidate.mean_nll)
+    let form = if candidate.well_formed {
+        ""
+    } else {
+        ", not a well-formed method"
+    };
+    format!("[{source}{form}] mean NLL {:.4}", candidate.mean_nll)
 }

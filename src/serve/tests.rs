@@ -113,6 +113,7 @@ impl Suggester for Fake {
                         source: Source::Generated { beam_rank: i + 1 },
                         test: format!("{}:{focal}:{i}", request.project),
                         mean_nll: i as f64,
+                        well_formed: true,
                     })
                     .collect())
             })

@@ -385,13 +385,19 @@ impl Engine {
             .into_iter()
             .zip(losses)
             .map(|((source, test), mean_nll)| Candidate {
+                well_formed: super::write::parses_as_method(&test),
                 source,
                 test,
                 mean_nll,
             })
             .collect();
-        // Stable: equal losses keep generated before retrieved, each in its own order.
-        scored.sort_by(|a, b| a.mean_nll.total_cmp(&b.mean_nll));
+        // Well-formed first, then by loss. Stable: equal keys keep generated before retrieved,
+        // each in its own order.
+        scored.sort_by(|a, b| {
+            b.well_formed
+                .cmp(&a.well_formed)
+                .then(a.mean_nll.total_cmp(&b.mean_nll))
+        });
         let mut seen = std::collections::HashSet::new();
         scored.retain(|c| seen.insert(whitespace_free(&c.test)));
         scored.truncate(prepared.k);

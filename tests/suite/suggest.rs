@@ -101,12 +101,20 @@ public class Gate {
 "#;
 
 fn assert_ranked(candidates: &[Candidate]) {
+    // Well-formed methods first, each group by mean NLL.
     assert!(
         candidates
             .windows(2)
-            .all(|w| w[0].mean_nll <= w[1].mean_nll),
-        "not sorted by mean NLL: {candidates:#?}"
+            .all(|w| (!w[0].well_formed, w[0].mean_nll) <= (!w[1].well_formed, w[1].mean_nll)),
+        "not ranked well-formed first, then by mean NLL: {candidates:#?}"
     );
+    for c in candidates {
+        assert_eq!(
+            c.well_formed,
+            tailor::suggest::write::parses_as_method(&c.test),
+            "{c:?}"
+        );
+    }
     assert!(
         candidates
             .iter()
