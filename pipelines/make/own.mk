@@ -6,6 +6,8 @@
 # l-eo|auto] [BASE=<model folder>; default: the PROFILE's baseline]. Registers OUT/adapters/NAME.
 # suggest: PROJECT=<name> JAVA=<file> METHOD=<name or name(Type,…)> [K=5] [WRITE=1].
 # serve: BASE= (default the PROFILE's baseline) [PORT=8080].
+# All four run on BACKEND=auto's choice (libtorch after `make setup-libtorch`, as `make finetune`
+# does), so switching between them never rebuilds tailor.
 # bench-serve: SERVE_CLIENTS= concurrent clients for SERVE_SECONDS= seconds over every registered
 # project of BASE, mixed batching vs one project at a time.
 REPO           ?=
@@ -24,14 +26,15 @@ adapt: train-build ## Mine REPO=<path|git URL>, customize the PROFILE's baseline
 	  $(if $(NAME),--name $(NAME)) $(if $(ADAPT_STRATEGY),--strategy $(ADAPT_STRATEGY)) \
 	  $(if $(BASE),--base $(BASE)) --backend $(TRAIN_BACKEND)
 
-suggest: build ## Top-K tests for JAVA=<file> METHOD=<name> of registered PROJECT, generated and retrieved, ranked (WRITE=1 writes the best)
+suggest: train-build ## Top-K tests for JAVA=<file> METHOD=<name> of registered PROJECT, generated and retrieved, ranked (WRITE=1 writes the best)
 	@test -n "$(PROJECT)" -a -n "$(JAVA)" -a -n "$(METHOD)" || { echo "usage: make suggest PROJECT=<name> JAVA=<file> METHOD=<name> [K=5] [WRITE=1]"; exit 2; }
-	$(TAILOR) suggest --out $(OUT) --project $(PROJECT) --java '$(JAVA)' --method '$(METHOD)' \
-	  -k $(K) $(if $(WRITE),--write)
+	$(TRAIN_ENV) $(TAILOR) suggest --out $(OUT) --project $(PROJECT) --java '$(JAVA)' --method '$(METHOD)' \
+	  -k $(K) $(if $(WRITE),--write) --backend $(TRAIN_BACKEND)
 
-serve: build ## HTTP/JSON suggestions for every project registered on BASE (default: PROFILE's baseline) on PORT=8080
-	$(TAILOR) serve --out $(OUT) --profile $(PROFILE) $(if $(BASE),--base $(BASE)) --port $(PORT)
+serve: train-build ## HTTP/JSON suggestions for every project registered on BASE (default: PROFILE's baseline) on PORT=8080
+	$(TRAIN_ENV) $(TAILOR) serve --out $(OUT) --profile $(PROFILE) $(if $(BASE),--base $(BASE)) --port $(PORT) \
+	  --backend $(TRAIN_BACKEND)
 
-bench-serve: build ## Load test of serve on 127.0.0.1: req/s, p50/p99 for k=1 and 5, mixed vs one project at a time
-	$(TAILOR) bench-serve --out $(OUT) --profile $(PROFILE) $(if $(BASE),--base $(BASE)) \
-	  --clients $(SERVE_CLIENTS) --seconds $(SERVE_SECONDS)
+bench-serve: train-build ## Load test of serve on 127.0.0.1: req/s, p50/p99 for k=1 and 5, mixed vs one project at a time
+	$(TRAIN_ENV) $(TAILOR) bench-serve --out $(OUT) --profile $(PROFILE) $(if $(BASE),--base $(BASE)) \
+	  --clients $(SERVE_CLIENTS) --seconds $(SERVE_SECONDS) --backend $(TRAIN_BACKEND)
