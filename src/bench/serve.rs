@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::adapt::registry;
 use crate::data::context::{PairContext, model_input};
 use crate::serve::ServeConfig;
+use crate::serve::client::{agent, post_suggest};
 use crate::suggest::{Engine, EngineOptions, ProjectInfo};
 use crate::tables::{self, pairs};
 
@@ -287,14 +288,6 @@ fn run_client(
     result
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
-}
-
 /// One suggestion request; the answer's batch size, or why it failed.
 fn send(
     agent: &ureq::Agent,
@@ -303,16 +296,9 @@ fn send(
     focal: &str,
     k: usize,
 ) -> Result<usize, String> {
-    let body = json!({"project": project, "focal": focal, "k": k});
-    let mut response = agent
-        .post(format!("http://{addr}/v1/suggest"))
-        .send_json(&body)
-        .map_err(|e| format!("{project}: {e}"))?;
-    let status = response.status().as_u16();
-    let answer: Value = response
-        .body_mut()
-        .read_json()
-        .map_err(|e| format!("{project}: HTTP {status}, unreadable body: {e}"))?;
+    let body = json!({"project": project, "focal": focal, "k": k}).to_string();
+    let reply = post_suggest(agent, addr, &body).map_err(|e| format!("{project}: {e:#}"))?;
+    let (status, answer) = (reply.status, reply.json);
     if status != 200 {
         return Err(format!("{project}: HTTP {status}: {}", answer["error"]));
     }

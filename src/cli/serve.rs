@@ -109,7 +109,7 @@ pub struct Args {
     pub port: u16,
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// Batches hold one project's requests only (for comparison; mixed is faster).
+    /// Batches hold one project's requests only (to compare with mixed batches).
     #[arg(long)]
     pub one_at_a_time: bool,
 }

@@ -13,6 +13,7 @@
 //! through the [`Suggester`] trait so the HTTP layer is tested without a model.
 
 pub mod api;
+pub mod client;
 pub mod queue;
 pub mod worker;
 

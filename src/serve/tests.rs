@@ -128,37 +128,14 @@ fn config() -> ServeConfig {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// Status, JSON body and `Retry-After` of a POST to `/v1/suggest`.
 fn post(addr: SocketAddr, body: &str) -> (u16, Value, Option<String>) {
-    let mut response = agent()
-        .post(format!("http://{addr}/v1/suggest"))
-        .header("content-type", "application/json")
-        .send(body)
-        .expect("the server answers");
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = response.body_mut().read_to_string().unwrap();
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    (response.status().as_u16(), json, retry)
+    let reply = client::post_suggest(&client::agent(), addr, body).expect("the server answers");
+    (reply.status, reply.json, reply.retry_after)
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let mut response = agent()
-        .get(format!("http://{addr}{path}"))
-        .call()
-        .expect("the server answers");
-    let json = response.body_mut().read_json().unwrap();
-    (response.status().as_u16(), json)
+    let reply = client::get(&client::agent(), addr, path).expect("the server answers");
+    (reply.status, reply.json)
 }
 
 fn suggest(project: &str, focal: &str, k: usize) -> String {

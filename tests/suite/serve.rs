@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tailor::model::Backend;
-use tailor::serve::{ServeConfig, Server, start};
+use tailor::serve::{ServeConfig, Server, client, start};
 use tailor::suggest::{Engine, EngineOptions};
 
 use crate::common::{own, run_ok, tailor};
@@ -36,33 +36,15 @@ fn server(out: &Path, base: &Path, config: ServeConfig) -> Server<Engine> {
     start(engine, config).expect("starting the server")
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
-}
-
 /// Status and JSON body of a POST to `/v1/suggest`.
 fn post(addr: SocketAddr, body: &str) -> (u16, Value) {
-    let mut response = agent()
-        .post(format!("http://{addr}/v1/suggest"))
-        .header("content-type", "application/json")
-        .send(body)
-        .expect("the server answers");
-    let text = response.body_mut().read_to_string().unwrap();
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    (response.status().as_u16(), json)
+    let reply = client::post_suggest(&client::agent(), addr, body).expect("the server answers");
+    (reply.status, reply.json)
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let mut response = agent()
-        .get(format!("http://{addr}{path}"))
-        .call()
-        .expect("the server answers");
-    let json = response.body_mut().read_json().unwrap();
-    (response.status().as_u16(), json)
+    let reply = client::get(&client::agent(), addr, path).expect("the server answers");
+    (reply.status, reply.json)
 }
 
 /// A focal method of the fixture repository, as text.
