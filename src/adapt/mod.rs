@@ -385,16 +385,9 @@ fn goes_on(run_dir: &Path, settings: &TrainSettings) -> bool {
     let Some(checkpoint) = existing_dir(&run_dir.join(crate::layout::CHECKPOINT_DIR)) else {
         return true;
     };
-    match read_state(&checkpoint) {
-        Ok(state) => match state.stopped.as_deref() {
-            None => true,
-            Some(crate::train::trainer::STOPPED_BY_GUARD) => {
-                settings.max_minutes <= 0.0 || state.wall_seconds < settings.max_minutes * 60.0
-            }
-            Some(_) => false,
-        },
-        Err(_) => true,
-    }
+    read_state(&checkpoint).map_or(true, |state| {
+        crate::train::trainer::would_go_on(&state, settings)
+    })
 }
 
 /// Encodes, customizes, evaluates and registers: the expensive part of [`adapt`].

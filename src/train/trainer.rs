@@ -195,15 +195,27 @@ fn report_mfu<E: SeqPair>(run: &Run<'_, E>, state: &TrainState) {
     }
 }
 
-/// Whether a run goes on. A run the wall-time guard stopped goes on when the guard now allows
-/// more time (a guard is a budget, not part of the recipe); every other stop is final.
+/// Whether a run in `state` trains on under `settings`: an unfinished run does; a run the
+/// wall-time guard stopped does when the guard now allows more time (a guard is a budget, not
+/// part of the recipe); every other stop is final. `adapt` asks it of a checkpoint before
+/// deciding to train.
+pub fn would_go_on(state: &TrainState, settings: &TrainSettings) -> bool {
+    match state.stopped.as_deref() {
+        None => true,
+        Some(STOPPED_BY_GUARD) => {
+            settings.max_minutes <= 0.0 || state.wall_seconds < settings.max_minutes * 60.0
+        }
+        Some(_) => false,
+    }
+}
+
+/// [`would_go_on`], clearing a guard stop that no longer holds so the loop resumes.
 fn goes_on(state: &mut TrainState, settings: &TrainSettings) -> bool {
-    if state.stopped.as_deref() == Some(STOPPED_BY_GUARD)
-        && (settings.max_minutes <= 0.0 || state.wall_seconds < settings.max_minutes * 60.0)
-    {
+    let on = would_go_on(state, settings);
+    if on {
         state.stopped = None;
     }
-    state.stopped.is_none()
+    on
 }
 
 /// The training steps of a run, one after another: dropout re-seeded from (seed, step) (so a
