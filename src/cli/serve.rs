@@ -32,6 +32,10 @@ pub struct EngineArgs {
     /// Longest generated test in tokens [default: the base's generation_config.json].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// End a generated candidate once it repeats one block of tokens this many times (a
+    /// degenerate loop that would run to --max-length); 0 keeps HF's beam search exactly.
+    #[arg(long, default_value_t = crate::suggest::DEFAULT_STOP_LOOPS)]
+    pub stop_loops: usize,
     /// The largest k a request may ask for.
     #[arg(long, default_value_t = 10)]
     pub max_k: usize,
@@ -54,6 +58,7 @@ impl EngineArgs {
             batch_size: self.batch_size,
             num_beams: self.num_beams,
             max_length: self.max_length,
+            stop_loops: self.stop_loops,
             max_k: self.max_k,
         }
     }

@@ -58,6 +58,10 @@ pub struct Args {
     /// Longest generated test in tokens [default: the base's generation_config.json, else 128].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// End a generated candidate once it repeats one block of tokens this many times (a
+    /// degenerate loop that would run to --max-length); 0 keeps HF's beam search exactly.
+    #[arg(long, default_value_t = crate::suggest::DEFAULT_STOP_LOOPS)]
+    pub stop_loops: usize,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -92,6 +96,7 @@ pub fn run(args: Args) -> Result<()> {
         batch_size: 1,
         num_beams: args.num_beams,
         max_length: args.max_length,
+        stop_loops: args.stop_loops,
         max_k: MAX_K,
     })?;
     let request = SuggestRequest {

@@ -202,13 +202,15 @@ impl<'a> BeamSearch<'a> {
         // (27% of a beam step in perf), a bounded insertion is linear and exact.
         let flat = host_f32((log_probs + running).reshape([self.states.len(), beams * vocab]));
         flat.chunks_exact(beams * vocab)
-            .map(|row| {
+            .enumerate()
+            .map(|(input, row)| {
                 top_k(row, keep)
                     .into_iter()
                     .map(|(index, score)| {
                         let (beam, token) = (index / vocab, (index % vocab) as u32);
-                        let stops =
-                            token == config.eos_token_id || cur_len + 1 >= config.max_length;
+                        let stops = token == config.eos_token_id
+                            || cur_len + 1 >= config.max_length
+                            || closes_loop(history[input * beams + beam], token, config);
                         Candidate {
                             beam,
                             token,
@@ -278,6 +280,17 @@ impl<'a> BeamSearch<'a> {
         }
         Generated { sequences, scores }
     }
+}
+
+/// Whether `tokens` followed by `token` ends in a degenerate loop (`config.stop_loops`).
+fn closes_loop(tokens: &[u32], token: u32, config: &GenerationConfig) -> bool {
+    if config.stop_loops == 0 {
+        return false;
+    }
+    let mut continued = Vec::with_capacity(tokens.len() + 1);
+    continued.extend_from_slice(tokens);
+    continued.push(token);
+    super::processors::ends_in_loop(&continued, config.stop_loops)
 }
 
 /// The `k` largest values of `row` with their indices, largest first; among equal values the

@@ -66,6 +66,10 @@ pub struct GenerationConfig {
     /// Scores of tokens already in the hypothesis: negative ones × penalty, others ÷ penalty;
     /// 1.0 disables (HF `RepetitionPenaltyLogitsProcessor`).
     pub repetition_penalty: f32,
+    /// Not in HF: end a hypothesis once it closes the same block of at most
+    /// [`processors::MAX_LOOP_PERIOD`] tokens `stop_loops` times in a row (a degenerate loop that
+    /// would otherwise run to `max_length`); 0 disables, as evaluation does for HF parity.
+    pub stop_loops: usize,
 }
 
 impl GenerationConfig {
@@ -86,6 +90,7 @@ impl GenerationConfig {
             forced_eos_token_id: config.forced_eos_token_id,
             no_repeat_ngram_size: config.no_repeat_ngram_size.unwrap_or(0),
             repetition_penalty: 1.0,
+            stop_loops: 0,
         }
     }
 
@@ -327,7 +332,9 @@ fn greedy(
             };
             sequences[row].push(token);
             next[row] = token;
-            if token == config.eos_token_id {
+            if token == config.eos_token_id
+                || processors::ends_in_loop(&sequences[row], config.stop_loops)
+            {
                 unfinished[row] = false;
             }
         }

@@ -46,9 +46,61 @@ pub fn no_repeat_ngram(scores: &mut [f32], tokens: &[u32], n: usize) {
     }
 }
 
+/// The longest block [`ends_in_loop`] looks for.
+pub const MAX_LOOP_PERIOD: usize = 16;
+
+/// The fewest tokens a loop covers: a short block must repeat more often (`}` four times is
+/// nested code, eight times a loop).
+pub const MIN_LOOP_SPAN: usize = 8;
+
+/// Whether `tokens` ends with one block of 1..=[`MAX_LOOP_PERIOD`] tokens repeated `repeats`
+/// times in a row, and more often if that covers under [`MIN_LOOP_SPAN`] tokens (`repeats` 0 or
+/// 1: never). A small model's beams fall into such loops
+/// (`String[] { String[] { …`) and would run to the length limit; stopping them there is what
+/// makes an interactive request's time the length of its real candidates.
+pub fn ends_in_loop(tokens: &[u32], repeats: usize) -> bool {
+    if repeats < 2 {
+        return false;
+    }
+    (1..=MAX_LOOP_PERIOD).any(|period| {
+        let span = period * repeats.max(MIN_LOOP_SPAN.div_ceil(period));
+        span <= tokens.len() && {
+            let tail = &tokens[tokens.len() - span..];
+            let block = &tail[span - period..];
+            tail.chunks_exact(period).all(|chunk| chunk == block)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loops_are_a_block_repeated_at_the_end() {
+        // `a b c` three times at the end, after other tokens (9 ≥ MIN_LOOP_SPAN).
+        let looped = [9, 8, 1, 2, 3, 1, 2, 3, 1, 2, 3];
+        assert!(ends_in_loop(&looped, 3));
+        assert!(!ends_in_loop(&looped, 4));
+        // `a b` three times is 6 tokens: it must repeat 4 times.
+        assert!(!ends_in_loop(&[1, 2, 1, 2, 1, 2], 3));
+        assert!(ends_in_loop(&[1, 2, 1, 2, 1, 2, 1, 2], 3));
+        // The repeats must be at the very end and adjacent.
+        assert!(!ends_in_loop(&[1, 2, 3, 1, 2, 3, 1, 2, 3, 4], 3));
+        assert!(!ends_in_loop(&[1, 2, 3, 1, 2, 3, 0, 1, 2, 3], 3));
+        // A period-1 run counts once it covers MIN_LOOP_SPAN tokens.
+        assert!(!ends_in_loop(&[5, 7, 7, 7, 7], 4));
+        assert!(ends_in_loop(&[5, 7, 7, 7, 7, 7, 7, 7, 7], 4));
+        // A period of MAX_LOOP_PERIOD counts; longer periods do not.
+        let block: Vec<u32> = (0..MAX_LOOP_PERIOD as u32).collect();
+        assert!(ends_in_loop(&block.repeat(2), 2));
+        let long: Vec<u32> = (0..MAX_LOOP_PERIOD as u32 + 1).collect();
+        assert!(!ends_in_loop(&long.repeat(2), 2));
+        // Off, or too short to hold the repeats.
+        assert!(!ends_in_loop(&looped, 0));
+        assert!(!ends_in_loop(&looped, 1));
+        assert!(!ends_in_loop(&[7, 7], 3));
+    }
 
     #[test]
     fn ngrams_ban_the_continuations_of_the_last_n_minus_1_tokens() {

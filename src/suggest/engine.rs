@@ -574,5 +574,6 @@ fn generation_config(
     );
     config.max_length = config.max_length.min(base.config.max_position_embeddings);
     config.num_return_sequences = config.num_beams;
+    config.stop_loops = options.stop_loops;
     Ok(config)
 }

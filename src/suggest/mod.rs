@@ -104,6 +104,10 @@ pub struct EngineOptions {
     pub num_beams: Option<usize>,
     /// Longest generated test in tokens (generation_config.json when `None`).
     pub max_length: Option<usize>,
+    /// End a generated candidate once it repeats one block this many times
+    /// ([`GenerationConfig::stop_loops`](crate::generate::GenerationConfig::stop_loops); 0: HF's
+    /// search exactly).
+    pub stop_loops: usize,
     /// The largest `k` a request may ask for.
     pub max_k: usize,
 }
@@ -120,6 +124,9 @@ pub struct ProjectInfo {
     /// The manifest's held-out metrics.
     pub metrics: crate::adapt::registry::AdaptMetrics,
 }
+
+/// `--stop-loops`' default: four repeats of a block is a loop, not a test.
+pub const DEFAULT_STOP_LOOPS: usize = 4;
 
 pub mod engine;
 pub mod focal;

@@ -557,3 +557,78 @@ fn the_fixture_generation_config_json_is_applied() {
     // Absent from the file: kept.
     assert_eq!(config.forced_eos_token_id, Some(2));
 }
+
+/// The tokens of a generated row up to its EOS, else without its trailing padding.
+fn up_to_eos(row: &[u32], eos: u32, pad: u32) -> &[u32] {
+    match row.iter().skip(1).position(|&t| t == eos) {
+        Some(at) => &row[..at + 2],
+        None => &row[..row.iter().rposition(|&t| t != pad).map_or(0, |at| at + 1)],
+    }
+}
+
+#[test]
+fn stop_loops_ends_each_hypothesis_at_its_first_loop_and_nowhere_else() {
+    use tailor::generate::processors::ends_in_loop;
+    let device = device();
+    let model = load_dir(&fixture(), &device).unwrap();
+    let expected = Expected::load();
+    let max_length = model.config.max_position_embeddings.min(64);
+    let (eos, pad) = (model.config.eos_token_id, model.config.pad_token_id);
+    let repeats = 3;
+    for num_beams in [1, 4] {
+        // EOS forbidden: the fixture's short outputs run on to the limit.
+        let plain = GenerationConfig {
+            max_length,
+            min_length: max_length,
+            num_beams,
+            num_return_sequences: num_beams,
+            ..GenerationConfig::for_model(&model)
+        };
+        let stopping = GenerationConfig {
+            stop_loops: repeats,
+            ..plain.clone()
+        };
+        let run = |config: &GenerationConfig| {
+            generate(
+                &model,
+                expected.ids("input_ids", &device),
+                Some(expected.ids("attention_mask", &device)),
+                config,
+            )
+            .unwrap()
+        };
+        let (free, stopped) = (run(&plain), run(&stopping));
+        let first_loop = |row: &[u32]| (2..=row.len()).find(|&n| ends_in_loop(&row[..n], repeats));
+        // The random fixture model loops: otherwise this test would show nothing.
+        assert!(
+            free.sequences
+                .iter()
+                .any(|row| first_loop(up_to_eos(row, eos, pad)).is_some()),
+            "beams {num_beams}: no free-running output loops"
+        );
+        let mut ended_in_loop = 0;
+        for row in &stopped.sequences {
+            let row = up_to_eos(row, eos, pad);
+            // A hypothesis ends at its first loop, EOS, or the length limit; never runs past.
+            match first_loop(row) {
+                Some(n) => {
+                    assert_eq!(n, row.len(), "beams {num_beams}: ran past a loop: {row:?}");
+                    ended_in_loop += 1;
+                }
+                None => assert!(row.last() == Some(&eos) || row.len() == max_length),
+            }
+        }
+        assert!(
+            ended_in_loop > 0,
+            "beams {num_beams}: no output was stopped"
+        );
+        if num_beams == 1 {
+            // Greedy: each row is the free run cut at its first loop.
+            for (free_row, row) in free.sequences.iter().zip(&stopped.sequences) {
+                let free_row = up_to_eos(free_row, eos, pad);
+                let cut = first_loop(free_row).unwrap_or(free_row.len());
+                assert_eq!(up_to_eos(row, eos, pad), &free_row[..cut]);
+            }
+        }
+    }
+}

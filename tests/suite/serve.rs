@@ -30,6 +30,7 @@ fn server(out: &Path, base: &Path, config: ServeConfig) -> Server<Engine> {
         batch_size: 8,
         num_beams: None,
         max_length: None,
+        stop_loops: tailor::suggest::DEFAULT_STOP_LOOPS,
         max_k: MAX_K,
     })
     .expect("loading the engine");

@@ -58,6 +58,7 @@ fn load_engine(out: &Path, base: &Path, projects: &[&str]) -> Engine {
         batch_size: 8,
         num_beams: None,
         max_length: None,
+        stop_loops: tailor::suggest::DEFAULT_STOP_LOOPS,
         max_k: MAX_K,
     })
     .expect("loading the engine")
@@ -253,6 +254,7 @@ fn bad_requests_fail_alone_with_the_reason() {
         batch_size: 8,
         num_beams: None,
         max_length: None,
+        stop_loops: tailor::suggest::DEFAULT_STOP_LOOPS,
         max_k: MAX_K,
     })
     .err()
