@@ -37,7 +37,9 @@ impl SeqPair for Candidate<'_> {
 }
 
 /// Mean token NLL of each `candidates[i]` (target ids, `<s> … </s>`) given `input_ids`, in one
-/// batch: the model reads the input once per candidate row, as training does.
+/// batch. The input is encoded once and shared by every candidate row (the encoder was half of
+/// the work when each row re-read it). A model with per-row adapters must be bound to one row:
+/// its adapters follow the shared input into the rows, as in beam search.
 pub fn candidate_losses(
     model: &BartForConditionalGeneration,
     input_ids: &[u32],
@@ -60,11 +62,19 @@ pub fn candidate_losses(
         .collect();
     let refs: Vec<&Candidate<'_>> = rows.iter().collect();
     let batch = collate(&refs, model.config.decoder_start_token_id, device);
-    let logits = model.forward(
-        batch.input_ids,
-        Some(batch.attention_mask),
-        batch.decoder_input_ids,
-    ); // [rows, tgt_len, vocab]
+    // Every row's input is the same: encode the first and share it.
+    let input = collate(&refs[..1], model.config.decoder_start_token_id, device);
+    let encoded = model
+        .encode(input.input_ids, Some(input.attention_mask))
+        .repeat_interleave(rows.len());
+    let expanded;
+    let decoder = if model.has_row_adapters() {
+        expanded = model.clone().repeat_row_adapters(rows.len());
+        &expanded
+    } else {
+        model
+    };
+    let logits = decoder.decode(&encoded, batch.decoder_input_ids, None); // [rows, tgt_len, vocab]
     let picked: Tensor<3> = log_softmax(logits, 2).gather(2, batch.labels.unsqueeze_dim::<3>(2));
     let [n, len, _] = picked.dims();
     let per_row: Tensor<1> = (picked.reshape([n, len]) * batch.label_mask)

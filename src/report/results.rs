@@ -118,7 +118,7 @@ pub fn write_results(
     write_rq3(&mut md, eval, &compared);
     write_figure3(&mut md, fig3);
     write_model_size(&mut md, eval);
-    write_differences(&mut md, setup, &compared);
+    write_differences(&mut md, setup, eval, &compared);
     super::samples::write_samples(&mut md, eval)?;
     write_text(dir, "results.md", &md)
 }
@@ -392,7 +392,8 @@ fn write_rq1(md: &mut String, eval: &Evaluation, c: &Compared) {
             fmt(mbb, 1),
             fmt(mb, 1),
             match (mb, mbb) {
-                (Some(a), Some(b)) if b > 0.0 => format!("{:+.1} points, ×{:.2}", a - b, a / b),
+                // A ratio to a baseline under one point says nothing (×5000 of 0.01).
+                (Some(a), Some(b)) if b >= 1.0 => format!("{:+.1} points, ×{:.2}", a - b, a / b),
                 (Some(a), Some(b)) => format!("{:+.1} points", a - b),
                 _ => "—".into(),
             },
@@ -544,10 +545,10 @@ fn write_rq3(md: &mut String, eval: &Evaluation, c: &Compared) {
         let _ = writeln!(
             md,
             "\n{} spent the least compute per run and {} the most (the paper finds Custom the \
-             most efficient and Prefix the least). Runs stop at the profile's step limit or \
-             their best validation loss, so compute per run also reflects the profile's budget.",
+             most efficient and Prefix the least). {}",
             label(first.0),
-            label(last.0)
+            label(last.0),
+            how_runs_ended(eval).unwrap_or_default()
         );
     }
 }
@@ -623,7 +624,7 @@ fn write_model_size(md: &mut String, eval: &Evaluation) {
 }
 
 /// Why our numbers differ from the paper's: model, corpus, statistical power, compute.
-fn write_differences(md: &mut String, setup: &Setup, c: &Compared) {
+fn write_differences(md: &mut String, setup: &Setup, eval: &Evaluation, c: &Compared) {
     let _ = writeln!(md, "\n### Why our numbers differ from the paper's\n");
     let _ = writeln!(
         md,
@@ -655,11 +656,37 @@ fn write_differences(md: &mut String, setup: &Setup, c: &Compared) {
     );
     let _ = writeln!(
         md,
-        "- **Compute.** Each customization trains until the profile's early stopping ends it \
-         (the runs table above gives the steps to the best validation loss); runs a guard stopped \
-         are not reported. The baseline's own training budget bounds what customization starts \
-         from."
+        "- **Compute.** {} Runs the wall-time guard stopped are not reported. The baseline's own \
+         training budget bounds what customization starts from.",
+        how_runs_ended(eval).unwrap_or_default()
     );
+}
+
+/// How the reported customization runs ended, from the finetune table: by patience, at the
+/// profile's epoch or step cap, and how many were still improving (best validation loss at
+/// their last step), which a longer schedule could lower further.
+fn how_runs_ended(eval: &Evaluation) -> Option<String> {
+    let runs: Vec<&FinetuneRow> = eval.finetune.iter().filter(|r| r.steps > 0).collect();
+    if runs.is_empty() {
+        return None;
+    }
+    let count = |reason: &str| runs.iter().filter(|r| r.stopped == reason).count();
+    let improving = runs.iter().filter(|r| r.best_step == r.steps).count();
+    let capped = count("max_epochs") + count("max_steps");
+    let mut text = format!(
+        "Of the {} reported customization runs, {} ended by early stopping and {capped} at the \
+         profile's epoch or step cap; {improving} had their best validation loss at their last \
+         step.",
+        runs.len(),
+        count("early_stopping"),
+    );
+    if improving > 0 {
+        text.push_str(
+            " Those were still improving when their schedule ended: a longer schedule could \
+             lower their loss, so they measure the profile's budget as much as the strategy.",
+        );
+    }
+    Some(text)
 }
 
 /// The mean share of a strategy's trainable parameters over its reported runs.

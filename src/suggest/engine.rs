@@ -371,7 +371,8 @@ impl Engine {
         let losses = match project.slot {
             Slot::Mixed(row) => {
                 let bank = self.bank.as_ref().expect("a mixed project has a bank");
-                let model = bank.bind(&self.base, &vec![row; targets.len()]);
+                // One row: the scorer shares the input's encoding and adapters across candidates.
+                let model = bank.bind(&self.base, &[row]);
                 candidate_losses(&model, &prepared.input_ids, &targets, &self.device)?
             }
             Slot::Separate(index) => candidate_losses(

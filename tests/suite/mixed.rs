@@ -175,6 +175,36 @@ fn a_mixed_batch_generates_what_each_project_generates_alone() {
 }
 
 #[test]
+fn candidates_scored_through_a_bank_row_score_as_the_project_alone() {
+    use tailor::generate::rerank::candidate_losses;
+    let device = device();
+    let f = fixture(&device);
+    let input: Vec<u32> = INPUTS[0].iter().map(|&t| t as u32).collect();
+    let candidates = vec![
+        vec![0, 20, 21, 2],
+        vec![0, 30, 2],
+        vec![0, 20, 21, 22, 23, 2],
+    ];
+    for (adapter, alone_model) in f.adapted.iter().enumerate() {
+        let bound = f.bank.bind(&f.base, &[adapter]);
+        let mixed = candidate_losses(&bound, &input, &candidates, &device).unwrap();
+        let alone = candidate_losses(alone_model, &input, &candidates, &device).unwrap();
+        let plain = candidate_losses(&f.base, &input, &candidates, &device).unwrap();
+        for (i, (m, a)) in mixed.iter().zip(&alone).enumerate() {
+            assert!(
+                (m - a).abs() < 1e-5,
+                "adapter {adapter}, candidate {i}: {m} vs {a}"
+            );
+        }
+        let effect = mixed.iter().zip(&plain).map(|(m, p)| (m - p).abs());
+        assert!(
+            effect.fold(0.0, f64::max) > 1e-5,
+            "adapter {adapter}: scores {mixed:?} equal the base's {plain:?}"
+        );
+    }
+}
+
+#[test]
 fn loading_a_bank_refuses_adapters_that_change_base_weights() {
     let device = device();
     let tmp = tempfile::tempdir().unwrap();
