@@ -30,6 +30,9 @@ pub struct Setup {
     pub train_examples: Option<u64>,
     pub baseline_pf_seconds: Option<f64>,
     pub baseline_steps: Option<u64>,
+    /// The baseline's loss on the validation split, with matched and with swapped inputs.
+    pub baseline_val_loss: Option<f64>,
+    pub baseline_swapped_val_loss: Option<f64>,
 }
 
 impl Setup {
@@ -49,6 +52,8 @@ impl Setup {
             train_examples: field("train_examples").and_then(|v| v.as_u64()),
             baseline_pf_seconds: field("pf_seconds").and_then(|v| v.as_f64()),
             baseline_steps: field("steps").and_then(|v| v.as_u64()),
+            baseline_val_loss: field("full_val_loss").and_then(|v| v.as_f64()),
+            baseline_swapped_val_loss: field("swapped_input_val_loss").and_then(|v| v.as_f64()),
         }
     }
 }
@@ -180,11 +185,20 @@ fn write_setup(md: &mut String, eval: &Evaluation, setup: &Setup, c: &Compared) 
         let _ = writeln!(
             md,
             "- Baseline: trained from scratch here on {n} training pairs for {} steps ({} PF-s), \
-             no pretraining.",
+             no pretraining.{}",
             setup.baseline_steps.map_or("?".into(), |s| s.to_string()),
             setup
                 .baseline_pf_seconds
-                .map_or("?".into(), |pf| format!("{pf:.3e}"))
+                .map_or("?".into(), |pf| format!("{pf:.3e}")),
+            match (setup.baseline_val_loss, setup.baseline_swapped_val_loss) {
+                (Some(matched), Some(swapped)) => format!(
+                    " Validation loss {matched:.4}; {swapped:.4} with every input swapped for \
+                     another pair's ({:+.4} nats): {}.",
+                    swapped - matched,
+                    crate::train::baseline::reads_input(matched, swapped)
+                ),
+                _ => String::new(),
+            }
         );
     }
 }

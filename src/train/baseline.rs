@@ -99,7 +99,36 @@ pub struct BaselineSummary {
     /// Entropy (nats) of the validation targets' unigram distribution: the loss of a model that
     /// knows token frequencies but not the input. A learning model must be far below it.
     pub unigram_entropy: f64,
+    /// Loss of the best model on every validation example with each input swapped for the next
+    /// example's (targets kept): about `full_val_loss` when the model does not read its input,
+    /// far above it when it does. `None` in summaries written before it was measured.
+    #[serde(default)]
+    pub swapped_input_val_loss: Option<f64>,
     pub stopped: String,
+}
+
+/// Below this gain (nats per token) from the right input, a model is said not to read it.
+pub const READS_INPUT_NATS: f64 = 0.05;
+
+/// Whether the loss with swapped inputs shows that the model reads its input, in words.
+pub fn reads_input(matched: f64, swapped: f64) -> &'static str {
+    if swapped - matched >= READS_INPUT_NATS {
+        "the model reads its input"
+    } else {
+        "the model does not read its input: it writes the same tests whatever the focal method"
+    }
+}
+
+/// The validation examples with every input moved to the next example (the last to the first),
+/// targets in place: each target is paired with another pair's input.
+pub fn swapped_inputs(valid: &[Example]) -> Vec<Example> {
+    let n = valid.len();
+    (0..n)
+        .map(|i| Example {
+            input_ids: valid[(i + 1) % n].input_ids.clone(),
+            ..valid[i].clone()
+        })
+        .collect()
 }
 
 /// Entropy in nats of the unigram distribution of `sequences`' tokens.
@@ -254,6 +283,15 @@ pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Tr
         profile.train.batch_tokens,
         &inference_device,
     )?;
+    // Does the model read its input? The same targets given other pairs' inputs.
+    let swapped = swapped_inputs(&valid);
+    let swapped_refs: Vec<&Example> = swapped.iter().collect();
+    let (swapped_input_val_loss, _) = trainer::evaluate(
+        &best,
+        &swapped_refs,
+        profile.train.batch_tokens,
+        &inference_device,
+    )?;
     let summary = summarize(
         profile,
         options,
@@ -261,7 +299,7 @@ pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Tr
         best_dir,
         train.len(),
         &valid,
-        full_val_loss,
+        (full_val_loss, swapped_input_val_loss),
     );
     super::checkpoint::write_atomic(
         &crate::layout::Layout::new(&options.out)
@@ -327,7 +365,7 @@ fn summarize(
     model_dir: PathBuf,
     train_examples: usize,
     valid: &[Example],
-    full_val_loss: f64,
+    (full_val_loss, swapped_input_val_loss): (f64, f64),
 ) -> BaselineSummary {
     let state = &outcome.state;
     let best_val_loss = state.best_val_loss.unwrap_or(f64::NAN);
@@ -352,6 +390,7 @@ fn summarize(
         best_val_perplexity: best_val_loss.exp(),
         full_val_loss,
         unigram_entropy: unigram_entropy(valid.iter().map(|e| e.target_ids.as_slice())),
+        swapped_input_val_loss: Some(swapped_input_val_loss),
         stopped: state.stopped.clone().unwrap_or_default(),
     }
 }
@@ -380,6 +419,13 @@ fn print_summary(summary: &BaselineSummary, figure: &Path, already_done: bool, s
         summary.full_val_loss.exp(),
         summary.unigram_entropy
     );
+    if let Some(swapped) = summary.swapped_input_val_loss {
+        println!(
+            "inputs swapped:     loss {swapped:.4} with every input another pair's ({:+.4} nats: {})",
+            swapped - summary.full_val_loss,
+            reads_input(summary.full_val_loss, swapped)
+        );
+    }
     println!(
         "compute:            {} tokens, {:.3e} PF-s, {:.2} epochs, {:.0} s training on {} \
          ({:.0} s this call)",
@@ -450,5 +496,30 @@ mod tests {
         assert!((unigram_entropy([a.as_slice()]) - 4f64.ln()).abs() < 1e-12);
         let b: Vec<u32> = vec![7, 7, 7];
         assert_eq!(unigram_entropy([b.as_slice()]), 0.0);
+    }
+
+    #[test]
+    fn swapped_inputs_pair_every_target_with_another_examples_input() {
+        let example = |i: u32| Example {
+            pair_id: format!("p{i}"),
+            project_id: "x".into(),
+            split: "valid".into(),
+            input_ids: vec![0, 10 + i, 2],
+            target_ids: vec![0, 20 + i, 2],
+            input_truncated: false,
+            target_truncated: false,
+            retrieved_pair_id: None,
+            retrieved_score: None,
+        };
+        let valid: Vec<Example> = (0..3).map(example).collect();
+        let swapped = swapped_inputs(&valid);
+        let pairs: Vec<(u32, u32)> = swapped
+            .iter()
+            .map(|e| (e.input_ids[1], e.target_ids[1]))
+            .collect();
+        assert_eq!(pairs, vec![(11, 20), (12, 21), (10, 22)]);
+        assert_eq!(swapped[0].pair_id, "p0");
+        assert!(reads_input(5.0, 5.0 + 2.0 * READS_INPUT_NATS).starts_with("the model reads"));
+        assert!(reads_input(5.0, 5.01).contains("does not read"));
     }
 }

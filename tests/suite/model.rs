@@ -632,3 +632,49 @@ fn stop_loops_ends_each_hypothesis_at_its_first_loop_and_nowhere_else() {
         }
     }
 }
+
+#[test]
+fn every_weight_of_a_full_model_gets_a_gradient_the_encoder_included() {
+    let device = device().autodiff();
+    device.seed(5);
+    let config = BartConfig {
+        dropout: 0.0,
+        ..BartConfig::preset(Preset::Tiny)
+    };
+    // As the baseline and Custom train it: every parameter selected by the strategy.
+    let model = tailor::strategy::Strategy::Custom
+        .freeze(BartForConditionalGeneration::new(&config, &device));
+    let ids = Tensor::<2, Int>::from_data([[0, 5, 6, 7, 8, 2], [0, 9, 10, 2, 1, 1]], &device);
+    let mask = ids.clone().not_equal_elem(1).int();
+    let labels = Tensor::<2, Int>::from_data([[0, 8, 7, 2], [0, 10, 9, 2]], &device);
+    let dec = shift_tokens_right(labels.clone(), 1, 2);
+    let logits = model.forward(ids, Some(mask), dec);
+    let loss = burn::nn::loss::CrossEntropyLoss::new(None, &device)
+        .forward(logits.reshape([8, config.vocab_size]), labels.reshape([8]));
+    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+    let norm = |g: Option<Tensor<2>>| g.map(|g| g.square().sum().into_scalar::<f32>().sqrt());
+    let encoder = &model.model.encoder.layers[0];
+    let decoder = &model.model.decoder.layers[0];
+    for (name, id) in [
+        (
+            "encoder.layers.0.self_attn.v_proj",
+            encoder.self_attn.v_proj.weight.id,
+        ),
+        ("encoder.layers.0.fc1", encoder.fc1.weight.id),
+        (
+            "decoder.layers.0.encoder_attn.v_proj",
+            decoder.encoder_attn.v_proj.weight.id,
+        ),
+        (
+            "decoder.layers.0.encoder_attn.k_proj",
+            decoder.encoder_attn.k_proj.weight.id,
+        ),
+        (
+            "decoder.layers.0.self_attn.v_proj",
+            decoder.self_attn.v_proj.weight.id,
+        ),
+    ] {
+        let g = norm(grads.get::<2>(id));
+        assert!(g.is_some_and(|g| g > 1e-6), "{name}: gradient {g:?}");
+    }
+}
