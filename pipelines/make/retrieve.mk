@@ -34,3 +34,23 @@ compare-retrieval: ## BM25 (k1, b grid) vs tf-idf cosine: BLEU-4, top-1/5 exact 
 
 fixtures-retrieve: $(VENV_HF)/.installed ## Regenerate fixtures/retrieve/tfidf_sklearn.json with scikit-learn (needs PyPI)
 	$(VENV_HF)/bin/python pipelines/python/retrieve_tfidf_reference.py fixtures/retrieve/tfidf_sklearn.json
+
+# Retrieval-augmented customization (issue 17): the same sweep, evaluation and report as
+# `make finetune`/`evaluate`/`report`, with every model input carrying the project's nearest
+# existing test (data.retrieved=1; from each fold's training part only), customized from OUT's
+# plain baseline, in AUG_OUT (OUT's mined tables, tokenizer and baseline are copied there, never
+# modified). AUG_OUT/reports/results.md sits beside OUT/reports/results.md.
+AUG_OUT ?= $(OUT)/augmented
+.PHONY: finetune-augmented
+finetune-augmented: train-build ## Customize with retrieval-augmented inputs (data.retrieved=1) from OUT's baseline in AUG_OUT, then evaluate and report there (STRATEGY=, PROFILE=)
+	@test -f $(OUT)/runs/baseline/$(PROFILE)/best/model.safetensors || { echo "no baseline in $(OUT)/runs/baseline/$(PROFILE): run make baseline (or make finetune) first"; exit 2; }
+	mkdir -p $(AUG_OUT)/tables $(AUG_OUT)/runs/baseline/$(PROFILE)
+	cp $(OUT)/tables/pairs.parquet $(OUT)/tables/projects.parquet $(AUG_OUT)/tables/
+	rm -rf $(AUG_OUT)/tokenizer && cp -r $(OUT)/tokenizer $(AUG_OUT)/tokenizer
+	test -f $(AUG_OUT)/runs/baseline/$(PROFILE)/best/model.safetensors || \
+	  cp -r $(OUT)/runs/baseline/$(PROFILE)/best $(OUT)/runs/baseline/$(PROFILE)/summary.json $(AUG_OUT)/runs/baseline/$(PROFILE)/
+	$(TRAIN_ENV) $(BENCH_ENV) $(TAILOR) finetune $(subst --out $(OUT),--out $(AUG_OUT),$(TRAIN_ARGS)) \
+	  --set data.retrieved=1 --strategy $(STRATEGY) $(if $(PROJECTS),--projects $(PROJECTS)) $(if $(FOLDS),--folds $(FOLDS))
+	$(TRAIN_ENV) $(TAILOR) evaluate --out $(AUG_OUT) --profile $(PROFILE) --backend $(TRAIN_BACKEND) \
+	  $(if $(CUDA),--cuda) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS) --strategy $(STRATEGY),baseline
+	$(TRAIN_ENV) $(TAILOR) report --out $(AUG_OUT) --profile $(PROFILE)

@@ -1,10 +1,14 @@
 //! The `finetune` stage: the baseline first when it is missing (as the `baseline` stage trains
-//! and reports it, without sample tests), then the customization sweep
-//! ([`crate::train::finetune`]).
+//! and reports it, without sample tests), the examples brought up to the profile's `[data]`
+//! settings when it exists (so `--set data.retrieved=1` customizes on retrieval-augmented
+//! inputs from the plain baseline), then the customization sweep ([`crate::train::finetune`]).
+
+use std::io::IsTerminal;
 
 use anyhow::Result;
 
 use super::baseline::run_baseline;
+use crate::data::examples::ensure_examples;
 use crate::model::hf;
 use crate::profile::{FinetuneSettings, Profile};
 use crate::train::baseline::{BaselineOptions, model_dir};
@@ -34,6 +38,10 @@ pub fn run_finetune(
                 samples: 0,
             },
         )?;
+    } else {
+        // The baseline trains on its own examples; the sweep reads the examples table, which
+        // must hold the profile's settings (rebuilt, saying why, only when it does not).
+        ensure_examples(&options.out, &profile.data, std::io::stderr().is_terminal())?;
     }
     run_sweep(profile, settings, options)
 }

@@ -264,3 +264,43 @@ fn a_report_leaves_out_rows_measured_on_another_base() {
     }
     assert!(!said.contains("leaving out music-31 ir "), "{said}");
 }
+
+#[test]
+fn a_sweep_with_retrieved_inputs_from_a_plain_baseline_rebuilds_the_examples_first() {
+    let out = tempfile::tempdir().unwrap();
+    mine_training_fixtures(out.path());
+    let steps = ["--set", "finetune.train.max_steps=4"];
+    run_ok(&mut smoke_finetune(out.path(), "custom", &steps));
+    let stamp = || std::fs::read_to_string(out.path().join("tables/examples.stamp.json")).unwrap();
+    assert!(!stamp().contains("\"retrieved\": 1"), "{}", stamp());
+    let plain_base = rows(out.path())
+        .into_iter()
+        .find(|r| r.strategy == "baseline")
+        .unwrap()
+        .base_hash;
+
+    // The baseline exists: the sweep brings the examples to the profile's settings itself.
+    let augmented = [steps[0], steps[1], "--set", "data.retrieved=1"];
+    run_ok(&mut smoke_finetune(out.path(), "custom", &augmented));
+    assert!(stamp().contains("\"retrieved\": 1"), "{}", stamp());
+    // The plain run is not mixed in: it is stale, saying why, until its folder is removed.
+    let stale = row(&rows(out.path()), "custom");
+    assert_eq!(stale.status, "stale", "{stale:?}");
+    assert!(
+        stale.error.as_deref().unwrap().contains("data.retrieved"),
+        "{stale:?}"
+    );
+    std::fs::remove_dir_all(&stale.run_dir).unwrap();
+    run_ok(&mut smoke_finetune(out.path(), "custom", &augmented));
+    let custom = row(&rows(out.path()), "custom");
+    assert_eq!(custom.status, "done", "{custom:?}");
+    assert_eq!(
+        custom.base_hash, plain_base,
+        "customized from the plain baseline"
+    );
+    let recipe =
+        std::fs::read_to_string(Path::new(&custom.run_dir).join("config.resolved.toml")).unwrap();
+    assert!(recipe.contains("retrieved = 1"), "{recipe}");
+    let examples = tailor::data::examples::read_examples(out.path()).unwrap();
+    assert!(examples.iter().any(|e| e.retrieved_pair_id.is_some()));
+}
