@@ -276,22 +276,15 @@ pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Tr
     let inference_device = options.backend.device(options.cuda)?;
     let best = hf::load_dir(&best_dir, &inference_device)
         .with_context(|| format!("loading the best model from {}", best_dir.display()))?;
-    let valid_refs: Vec<&Example> = valid.iter().collect();
-    let (full_val_loss, _) = trainer::evaluate(
-        &best,
-        &valid_refs,
-        profile.train.batch_tokens,
-        &inference_device,
-    )?;
+    let loss_on = |examples: &[Example]| -> Result<f64> {
+        let refs: Vec<&Example> = examples.iter().collect();
+        let (loss, _) =
+            trainer::evaluate(&best, &refs, profile.train.batch_tokens, &inference_device)?;
+        Ok(loss)
+    };
+    let full_val_loss = loss_on(&valid)?;
     // Does the model read its input? The same targets given other pairs' inputs.
-    let swapped = swapped_inputs(&valid);
-    let swapped_refs: Vec<&Example> = swapped.iter().collect();
-    let (swapped_input_val_loss, _) = trainer::evaluate(
-        &best,
-        &swapped_refs,
-        profile.train.batch_tokens,
-        &inference_device,
-    )?;
+    let swapped_input_val_loss = loss_on(&swapped_inputs(&valid))?;
     let summary = summarize(
         profile,
         options,
