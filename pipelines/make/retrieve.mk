@@ -48,7 +48,7 @@ finetune-augmented: train-build ## Customize with retrieval-augmented inputs (da
 	cp $(OUT)/tables/pairs.parquet $(OUT)/tables/projects.parquet $(AUG_OUT)/tables/
 	rm -rf $(AUG_OUT)/tokenizer && cp -r $(OUT)/tokenizer $(AUG_OUT)/tokenizer
 	test -f $(AUG_OUT)/runs/baseline/$(PROFILE)/best/model.safetensors || \
-	  cp -r $(OUT)/runs/baseline/$(PROFILE)/best $(OUT)/runs/baseline/$(PROFILE)/summary.json $(AUG_OUT)/runs/baseline/$(PROFILE)/
+	  cp -r $(OUT)/runs/baseline/$(PROFILE)/. $(AUG_OUT)/runs/baseline/$(PROFILE)/
 	$(TRAIN_ENV) $(BENCH_ENV) $(TAILOR) finetune $(subst --out $(OUT),--out $(AUG_OUT),$(TRAIN_ARGS)) \
 	  --set data.retrieved=1 --strategy $(STRATEGY) $(if $(PROJECTS),--projects $(PROJECTS)) $(if $(FOLDS),--folds $(FOLDS))
 	$(TRAIN_ENV) $(TAILOR) evaluate --out $(AUG_OUT) --profile $(PROFILE) --backend $(TRAIN_BACKEND) \

@@ -30,9 +30,8 @@ pub struct Setup {
     pub train_examples: Option<u64>,
     pub baseline_pf_seconds: Option<f64>,
     pub baseline_steps: Option<u64>,
-    /// The baseline's loss on the validation split, with matched and with swapped inputs.
-    pub baseline_val_loss: Option<f64>,
-    pub baseline_swapped_val_loss: Option<f64>,
+    /// The baseline's loss on validation targets with matched and with swapped inputs.
+    pub baseline_input_check: Option<crate::train::baseline::InputCheck>,
 }
 
 impl Setup {
@@ -52,8 +51,7 @@ impl Setup {
             train_examples: field("train_examples").and_then(|v| v.as_u64()),
             baseline_pf_seconds: field("pf_seconds").and_then(|v| v.as_f64()),
             baseline_steps: field("steps").and_then(|v| v.as_u64()),
-            baseline_val_loss: field("full_val_loss").and_then(|v| v.as_f64()),
-            baseline_swapped_val_loss: field("swapped_input_val_loss").and_then(|v| v.as_f64()),
+            baseline_input_check: field("input_check").and_then(|v| serde_json::from_value(v).ok()),
         }
     }
 }
@@ -190,14 +188,17 @@ fn write_setup(md: &mut String, eval: &Evaluation, setup: &Setup, c: &Compared) 
             setup
                 .baseline_pf_seconds
                 .map_or("?".into(), |pf| format!("{pf:.3e}")),
-            match (setup.baseline_val_loss, setup.baseline_swapped_val_loss) {
-                (Some(matched), Some(swapped)) => format!(
-                    " Validation loss {matched:.4}; {swapped:.4} with every input swapped for \
-                     another pair's ({:+.4} nats): {}.",
-                    swapped - matched,
-                    crate::train::baseline::reads_input(matched, swapped)
+            match setup.baseline_input_check {
+                Some(check) => format!(
+                    " On its first {} validation examples, loss {:.4}; {:.4} with every input \
+                     swapped for another pair's ({:+.4} nats): {}.",
+                    check.examples,
+                    check.matched_loss,
+                    check.swapped_loss,
+                    check.swapped_loss - check.matched_loss,
+                    crate::train::baseline::reads_input(check.matched_loss, check.swapped_loss)
                 ),
-                _ => String::new(),
+                None => String::new(),
             }
         );
     }

@@ -99,12 +99,50 @@ pub struct BaselineSummary {
     /// Entropy (nats) of the validation targets' unigram distribution: the loss of a model that
     /// knows token frequencies but not the input. A learning model must be far below it.
     pub unigram_entropy: f64,
-    /// Loss of the best model on every validation example with each input swapped for the next
-    /// example's (targets kept): about `full_val_loss` when the model does not read its input,
-    /// far above it when it does. `None` in summaries written before it was measured.
+    /// Whether the best model reads its input: its loss on the first validation examples with
+    /// their own inputs and with each input swapped for the next example's. `None` in summaries
+    /// written before it was measured.
     #[serde(default)]
-    pub swapped_input_val_loss: Option<f64>,
+    pub input_check: Option<InputCheck>,
     pub stopped: String,
+}
+
+/// The loss on the same validation targets with matched and with swapped inputs: about equal
+/// when the model does not read its input, far apart when it does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputCheck {
+    pub examples: usize,
+    pub matched_loss: f64,
+    pub swapped_loss: f64,
+}
+
+/// Validation examples the input check reads (the first ones, in table order): enough for a
+/// difference of hundredths of a nat, a few minutes on a CPU.
+pub const INPUT_CHECK_EXAMPLES: usize = 512;
+
+/// What an earlier call measured of the same best model (same best step and step count).
+#[derive(Debug, Default, PartialEq)]
+struct Earlier {
+    full_val_loss: Option<f64>,
+    input_check: Option<InputCheck>,
+}
+
+/// The measurements in `summary_file` when it describes `outcome`'s best model; none otherwise
+/// (no file, another run, or a run that trained on since).
+fn earlier_measurements(summary_file: &Path, outcome: &Outcome) -> Earlier {
+    let Some(summary) = std::fs::read_to_string(summary_file)
+        .ok()
+        .and_then(|text| serde_json::from_str::<BaselineSummary>(&text).ok())
+    else {
+        return Earlier::default();
+    };
+    if summary.best_step != outcome.state.best_step || summary.steps != outcome.state.step {
+        return Earlier::default();
+    }
+    Earlier {
+        full_val_loss: Some(summary.full_val_loss).filter(|l| l.is_finite()),
+        input_check: summary.input_check,
+    }
 }
 
 /// Below this gain (nats per token) from the right input, a model is said not to read it.
@@ -246,6 +284,16 @@ pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Tr
         finetune: None,
         ..profile.clone()
     };
+    // A model without the checkpoint it came from (a copied `best/`) cannot be resumed or
+    // re-measured; training would overwrite it with a new model.
+    let best_weights = model_dir(&options.out, &profile.name).join(hf::WEIGHTS_FILE);
+    ensure!(
+        !best_weights.exists() || dir.join(crate::layout::CHECKPOINT_DIR).is_dir(),
+        "{} holds a baseline model but {} has no checkpoint to resume it from: training would \
+         replace that model; copy the whole run folder, or move it away to train a new baseline",
+        best_weights.display(),
+        dir.display()
+    );
     super::settings::claim_run_dir(&dir, &recipe.to_toml()?)?;
     println!(
         "baseline: {} preset, {} parameters, {} train / {} valid examples → {}",
@@ -282,9 +330,28 @@ pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Tr
             trainer::evaluate(&best, &refs, profile.train.batch_tokens, &inference_device)?;
         Ok(loss)
     };
-    let full_val_loss = loss_on(&valid)?;
+    // A finished run measured before keeps its measurements: the whole valid split is minutes
+    // of work on a CPU for every re-run otherwise.
+    let summary_file = crate::layout::Layout::new(&options.out)
+        .runs(&profile.name)
+        .baseline_summary();
+    let earlier = earlier_measurements(&summary_file, &outcome);
+    let full_val_loss = match earlier.full_val_loss {
+        Some(loss) => loss,
+        None => loss_on(&valid)?,
+    };
     // Does the model read its input? The same targets given other pairs' inputs.
-    let swapped_input_val_loss = loss_on(&swapped_inputs(&valid))?;
+    let input_check = match earlier.input_check {
+        Some(check) => check,
+        None => {
+            let sample = &valid[..valid.len().min(INPUT_CHECK_EXAMPLES)];
+            InputCheck {
+                examples: sample.len(),
+                matched_loss: loss_on(sample)?,
+                swapped_loss: loss_on(&swapped_inputs(sample))?,
+            }
+        }
+    };
     let summary = summarize(
         profile,
         options,
@@ -292,12 +359,10 @@ pub fn train_baseline(profile: &Profile, options: &BaselineOptions) -> Result<Tr
         best_dir,
         train.len(),
         &valid,
-        (full_val_loss, swapped_input_val_loss),
+        (full_val_loss, input_check),
     );
     super::checkpoint::write_atomic(
-        &crate::layout::Layout::new(&options.out)
-            .runs(&profile.name)
-            .baseline_summary(),
+        &summary_file,
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
     Ok(TrainedBaseline {
@@ -358,7 +423,7 @@ fn summarize(
     model_dir: PathBuf,
     train_examples: usize,
     valid: &[Example],
-    (full_val_loss, swapped_input_val_loss): (f64, f64),
+    (full_val_loss, input_check): (f64, InputCheck),
 ) -> BaselineSummary {
     let state = &outcome.state;
     let best_val_loss = state.best_val_loss.unwrap_or(f64::NAN);
@@ -383,7 +448,7 @@ fn summarize(
         best_val_perplexity: best_val_loss.exp(),
         full_val_loss,
         unigram_entropy: unigram_entropy(valid.iter().map(|e| e.target_ids.as_slice())),
-        swapped_input_val_loss: Some(swapped_input_val_loss),
+        input_check: Some(input_check),
         stopped: state.stopped.clone().unwrap_or_default(),
     }
 }
@@ -412,11 +477,15 @@ fn print_summary(summary: &BaselineSummary, figure: &Path, already_done: bool, s
         summary.full_val_loss.exp(),
         summary.unigram_entropy
     );
-    if let Some(swapped) = summary.swapped_input_val_loss {
+    if let Some(check) = summary.input_check {
         println!(
-            "inputs swapped:     loss {swapped:.4} with every input another pair's ({:+.4} nats: {})",
-            swapped - summary.full_val_loss,
-            reads_input(summary.full_val_loss, swapped)
+            "inputs swapped:     first {} validation examples: loss {:.4}, {:.4} with every input \
+             another pair's ({:+.4} nats: {})",
+            check.examples,
+            check.matched_loss,
+            check.swapped_loss,
+            check.swapped_loss - check.matched_loss,
+            reads_input(check.matched_loss, check.swapped_loss)
         );
     }
     println!(

@@ -182,6 +182,39 @@ fn the_baseline_learns_and_a_killed_run_resumes_to_the_same_result() {
         stderr.contains("different configuration") && stderr.contains("train.lr"),
         "{stderr}"
     );
+
+    // The input check is measured once and kept by re-runs. (This 150-step baseline does not
+    // read its input either: its loss is the same with swapped inputs to 1e-4.)
+    let summary = |out: &Path| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(baseline_dir(out).join("summary.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let check = summary(whole.path())["input_check"].clone();
+    let (matched, swapped) = (
+        check["matched_loss"].as_f64().unwrap(),
+        check["swapped_loss"].as_f64().unwrap(),
+    );
+    assert!(matched.is_finite() && swapped.is_finite(), "{check}");
+    assert_eq!(
+        check["examples"].as_u64(),
+        summary(whole.path())["valid_examples"]
+            .as_u64()
+            .map(|n| n.min(512))
+    );
+    assert!(again.contains("inputs swapped:"), "{again}");
+    assert_eq!(summary(whole.path())["input_check"], check);
+
+    // A model folder without its checkpoint (a copied best/) is never trained over.
+    std::fs::remove_dir_all(baseline_dir(killed.path()).join("checkpoint")).unwrap();
+    let before = std::fs::read(baseline_dir(killed.path()).join("best/model.safetensors")).unwrap();
+    let output = baseline(killed.path(), &steps).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no checkpoint"), "{stderr}");
+    let after = std::fs::read(baseline_dir(killed.path()).join("best/model.safetensors")).unwrap();
+    assert!(before == after, "the copied model was replaced");
 }
 
 #[test]
