@@ -37,6 +37,10 @@ pub struct ModelSettings {
     pub dropout: f64,
     pub attention_dropout: f64,
     pub activation_dropout: f64,
+    /// `hf` (every projection N(0, 0.02)) or `xavier` (fairseq's attention start); only a model
+    /// trained from scratch is drawn from it ([`crate::model::AttentionInit`]).
+    #[serde(default, skip_serializing_if = "crate::model::AttentionInit::is_hf")]
+    pub attention_init: crate::model::AttentionInit,
 }
 
 impl ModelSettings {
@@ -54,6 +58,7 @@ impl ModelSettings {
         config.dropout = self.dropout;
         config.attention_dropout = self.attention_dropout;
         config.activation_dropout = self.activation_dropout;
+        config.attention_init = self.attention_init;
         config.validate()?;
         Ok(config)
     }

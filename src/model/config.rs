@@ -66,9 +66,38 @@ pub struct BartConfig {
     /// Generation: n-gram size that may not repeat (bart-large: 3), if the config sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_repeat_ngram_size: Option<usize>,
+    /// How attention projections are drawn when a model is trained from scratch (tailor's key;
+    /// written only when not HF's, and ignored when weights are loaded).
+    #[serde(
+        default,
+        rename = "tailor_attention_init",
+        skip_serializing_if = "AttentionInit::is_hf"
+    )]
+    pub attention_init: AttentionInit,
     /// Everything else in `config.json`, kept so that saving writes back what was read.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The initial scale of the attention projections of a model trained from scratch.
+///
+/// HF's `_init_weights` draws every projection from N(0, `init_std` = 0.02): made for
+/// fine-tuning pretrained weights, it leaves a from-scratch model's cross-attention uniform over
+/// the input (queries and keys too small), so the decoder first learns to ignore the input.
+/// BART was pretrained from fairseq's start: Xavier-uniform q/k/v (gain 1/√2) and out
+/// projections (gain 1), here drawn normal with Xavier's variance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionInit {
+    #[default]
+    Hf,
+    Xavier,
+}
+
+impl AttentionInit {
+    pub fn is_hf(&self) -> bool {
+        *self == AttentionInit::Hf
+    }
 }
 
 mod defaults {
@@ -191,6 +220,15 @@ impl BartConfig {
                 decoder_ffn_dim: 64,
                 ..base
             },
+        }
+    }
+
+    /// Initial standard deviations of the attention's (q/k/v, out) projections.
+    pub fn attention_init_stds(&self) -> (f64, f64) {
+        let d = self.d_model as f64;
+        match self.attention_init {
+            AttentionInit::Hf => (self.init_std, self.init_std),
+            AttentionInit::Xavier => ((0.5 / d).sqrt(), (1.0 / d).sqrt()),
         }
     }
 

@@ -84,10 +84,12 @@ impl BartDecoderLayer {
         let d = config.d_model;
         let std = config.init_std;
         let heads = config.decoder_attention_heads;
+        let (attention_dropout, attention_stds) =
+            (config.attention_dropout, config.attention_init_stds());
         Self {
-            self_attn: BartAttention::new(d, heads, config.attention_dropout, std, device),
+            self_attn: BartAttention::new(d, heads, attention_dropout, attention_stds, device),
             self_attn_layer_norm: layer_norm(d, device),
-            encoder_attn: BartAttention::new(d, heads, config.attention_dropout, std, device),
+            encoder_attn: BartAttention::new(d, heads, attention_dropout, attention_stds, device),
             encoder_attn_layer_norm: layer_norm(d, device),
             fc1: linear(d, config.decoder_ffn_dim, std, device),
             fc2: linear(config.decoder_ffn_dim, d, std, device),

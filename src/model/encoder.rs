@@ -40,7 +40,7 @@ impl BartEncoderLayer {
                 d,
                 config.encoder_attention_heads,
                 config.attention_dropout,
-                std,
+                config.attention_init_stds(),
                 device,
             ),
             self_attn_layer_norm: layer_norm(d, device),

@@ -28,7 +28,7 @@ pub mod prefix_mlp;
 pub use activation::Activation;
 pub use attention::{AttentionPrefix, BartAttention, KeyValue};
 pub use bart::{BartForConditionalGeneration, BartModel, Encoded, shift_tokens_right};
-pub use config::{BartConfig, Preset};
+pub use config::{AttentionInit, BartConfig, Preset};
 pub use decoder::DecoderCache;
 pub use lora::{AttentionLora, Lora};
 pub use mixed::AdapterBank;

@@ -678,3 +678,53 @@ fn every_weight_of_a_full_model_gets_a_gradient_the_encoder_included() {
         assert!(g.is_some_and(|g| g > 1e-6), "{name}: gradient {g:?}");
     }
 }
+
+#[test]
+fn xavier_attention_init_draws_fairseqs_scale_and_is_saved_only_when_chosen() {
+    use tailor::model::AttentionInit;
+    let device = device();
+    device.seed(7);
+    let std = |t: Tensor<2>| {
+        let n = t.dims().iter().product::<usize>() as f32;
+        let mean = t.clone().mean().into_scalar::<f32>();
+        ((t - mean).square().sum().into_scalar::<f32>() / n).sqrt()
+    };
+    let small = BartConfig::preset(Preset::Small);
+    for (init, qkv, out) in [
+        (AttentionInit::Hf, 0.02f32, 0.02f32),
+        (
+            AttentionInit::Xavier,
+            (0.5f32 / 256.0).sqrt(),
+            (1.0f32 / 256.0).sqrt(),
+        ),
+    ] {
+        let config = BartConfig {
+            attention_init: init,
+            ..small.clone()
+        };
+        let model = BartForConditionalGeneration::new(&config, &device);
+        let cross = &model.model.decoder.layers[0].encoder_attn;
+        for (name, got, want) in [
+            ("q_proj", std(cross.q_proj.weight.val()), qkv),
+            ("out_proj", std(cross.out_proj.weight.val()), out),
+            (
+                "fc1",
+                std(model.model.decoder.layers[0].fc1.weight.val()),
+                0.02,
+            ),
+        ] {
+            assert!(
+                (got / want - 1.0).abs() < 0.05,
+                "{init:?} {name}: std {got}, want {want}"
+            );
+        }
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            json.get("tailor_attention_init").is_some(),
+            init == AttentionInit::Xavier,
+            "{json}"
+        );
+        let back: BartConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.attention_init, init);
+    }
+}
