@@ -50,7 +50,7 @@ finetune-augmented: train-build ## Customize with retrieval-augmented inputs (da
 	test -f $(AUG_OUT)/runs/baseline/$(PROFILE)/best/model.safetensors || \
 	  cp -r $(OUT)/runs/baseline/$(PROFILE)/. $(AUG_OUT)/runs/baseline/$(PROFILE)/
 	$(TRAIN_ENV) $(BENCH_ENV) $(TAILOR) finetune $(subst --out $(OUT),--out $(AUG_OUT),$(TRAIN_ARGS)) \
-	  --set data.retrieved=1 --strategy $(STRATEGY) $(if $(PROJECTS),--projects $(PROJECTS)) $(if $(FOLDS),--folds $(FOLDS))
+	  --set data.retrieved=1 --strategy $(STRATEGY),ir $(if $(PROJECTS),--projects $(PROJECTS)) $(if $(FOLDS),--folds $(FOLDS))
 	$(TRAIN_ENV) $(TAILOR) evaluate --out $(AUG_OUT) --profile $(PROFILE) --backend $(TRAIN_BACKEND) \
-	  $(if $(CUDA),--cuda) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS) --strategy $(STRATEGY),baseline
+	  $(if $(CUDA),--cuda) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS) --strategy $(STRATEGY),ir,baseline
 	$(TRAIN_ENV) $(TAILOR) report --out $(AUG_OUT) --profile $(PROFILE)

@@ -77,7 +77,14 @@ pub fn parse_strategies(names: &[String]) -> Result<Option<StrategyChoice>> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Some(StrategyChoice { kinds, ir }))
+    // A name given twice runs once, in the order first given.
+    let mut seen = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        if !seen.contains(&kind) {
+            seen.push(kind);
+        }
+    }
+    Ok(Some(StrategyChoice { kinds: seen, ir }))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -111,4 +118,28 @@ pub fn run(args: Args) -> Result<()> {
             peak_tflops: args.peak_tflops,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &str) -> Vec<String> {
+        list.split(',').map(String::from).collect()
+    }
+
+    #[test]
+    fn strategy_lists_keep_order_drop_repeats_and_know_ir_and_all() {
+        let choice = parse_strategies(&names("lora,ir, custom,lora"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(choice.kinds, vec![StrategyKind::Lora, StrategyKind::Custom]);
+        assert!(choice.ir);
+        let all = parse_strategies(&names("all,ir")).unwrap().unwrap();
+        assert_eq!(all.kinds, StrategyKind::ALL.to_vec());
+        assert!(all.ir);
+        assert!(parse_strategies(&[]).unwrap().is_none());
+        let err = parse_strategies(&names("custom,lorra")).unwrap_err();
+        assert!(err.to_string().contains("lorra"), "{err}");
+    }
 }
