@@ -244,18 +244,7 @@ pub fn generation_config(
     base_dir: &Path,
     model: &BartForConditionalGeneration,
 ) -> Result<GenerationConfig> {
-    let mut config = GenerationConfig {
-        max_length: 128,
-        ..GenerationConfig::for_model(model)
-    };
-    let path = base_dir.join("generation_config.json");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let json: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        config.apply_hf_generation_config(&json);
-    }
+    let mut config = GenerationConfig::for_model_dir(base_dir, model)?;
     config.num_beams = NUM_BEAMS;
     config.num_return_sequences = NUM_BEAMS;
     config.max_length = config.max_length.min(model.config.max_position_embeddings);
