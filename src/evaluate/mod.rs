@@ -12,7 +12,8 @@
 //!
 //! The `ir` strategy (retrieval, `crate::retrieve`) takes the same path with no model: its five
 //! outputs per test are the tests retrieved from the fold's training part, adapted to the test's
-//! focal method, so every metric and report covers it. Every run also gets the share of its
+//! focal method, so every metric and report covers it; each such output (and each `ir+<model>`
+//! one) names the training pair it was retrieved from. Every run also gets the share of its
 //! tests whose developer test occurs verbatim in the fold's training part (exact duplicates
 //! across parts) and its BLEU and exact match without them (`metric::UNIQUE`).
 //!
@@ -535,8 +536,21 @@ struct Context<'a> {
     progress: &'a ProgressBar,
 }
 
-/// One run's decoded outputs: per test, per rank, (text, score).
-type RunOutputs = Vec<Vec<(String, f64)>>;
+/// One ranked output for one test.
+#[derive(Debug, Clone)]
+struct Output {
+    /// The decoded (or retrieved and adapted) test.
+    text: String,
+    /// What the run ranks by: beam search's score, BM25 for `ir`, the reranking model's
+    /// negative mean NLL for `ir+<model>`.
+    score: f64,
+    /// For retrieval's outputs: the training pair retrieved and its BM25 score, which the
+    /// predictions table records so an output can be traced (`None` for a model's outputs).
+    source: Option<(String, f64)>,
+}
+
+/// One run's outputs: per test, best first.
+type RunOutputs = Vec<Vec<Output>>;
 
 type RunTables = (
     Vec<predictions::PredictionRow>,
@@ -715,12 +729,18 @@ fn generate_unit(
     let mut per_run = Vec::with_capacity(ready.len());
     for &i in ready {
         let count = tests[i].as_ref().expect("ready runs have tests").len();
-        let run: Vec<Vec<(String, f64)>> = outputs
+        let run: RunOutputs = outputs
             .by_ref()
             .take(count)
             .map(|outs| {
                 outs.into_iter()
-                    .map(|(ids, score)| Ok((cx.tokenizer.decode(&ids)?, f64::from(score))))
+                    .map(|(ids, score)| {
+                        Ok(Output {
+                            text: cx.tokenizer.decode(&ids)?,
+                            score: f64::from(score),
+                            source: None,
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<_>>()?;
@@ -745,9 +765,9 @@ fn customized(
 
 /// The `ir` strategy's outputs for a run's test part: the 5 tests retrieved from the fold's
 /// training part (BM25 over focal methods, `crate::retrieve`), adapted to each test's focal
-/// method, best first, each scored by BM25. A retrieved test is normalised and cut to the
-/// generation length limit exactly as a generated test would be (encoded, truncated, decoded),
-/// so it meets the reference on the same terms.
+/// method, best first, each scored by BM25 and naming its pair. A retrieved test is normalised
+/// and cut to the generation length limit exactly as a generated test would be (encoded,
+/// truncated, decoded), so it meets the reference on the same terms.
 fn ir_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, RunOutputs)> {
     let tests = run_tests(run, cx)?;
     let project = cx
@@ -769,7 +789,11 @@ fn ir_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, 
                 .map(|r| {
                     let ids = cx.tokenizer.encode(&model_target(&r.test))?;
                     let (ids, _) = truncate(ids, cx.config.max_length);
-                    Ok((cx.tokenizer.decode(&ids)?, r.score))
+                    Ok(Output {
+                        text: cx.tokenizer.decode(&ids)?,
+                        score: r.score,
+                        source: Some((r.pair_id.clone(), r.score)),
+                    })
                 })
                 .collect::<Result<Vec<_>>>()
         })
@@ -779,7 +803,7 @@ fn ir_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, 
 
 /// An `ir+<model>` run's outputs: retrieval's 5 candidates for each test (as [`ir_outputs`]
 /// gives them), ordered by the model's mean token NLL of each given the test's input, lowest
-/// first; the score is that NLL's negative.
+/// first; the score is that NLL's negative, and each keeps the pair it was retrieved from.
 fn reranked_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Example>, RunOutputs)> {
     let (tests, candidates) = ir_outputs(run, cx)?;
     let customized = customized(run.adapter.as_deref(), cx)?;
@@ -788,13 +812,16 @@ fn reranked_outputs<'a>(run: &Pending, cx: &Context<'a>) -> Result<(Vec<&'a Exam
     for (test, retrieved) in tests.iter().zip(candidates) {
         let ids = retrieved
             .iter()
-            .map(|(text, _)| cx.tokenizer.encode(text))
+            .map(|candidate| cx.tokenizer.encode(&candidate.text))
             .collect::<Result<Vec<Vec<u32>>>>()?;
         let ranked = rerank(model, &test.input_ids, &ids, cx.device)?;
         outputs.push(
             ranked
                 .iter()
-                .map(|r| (retrieved[r.index].0.clone(), -r.mean_nll))
+                .map(|r| Output {
+                    score: -r.mean_nll,
+                    ..retrieved[r.index].clone()
+                })
                 .collect(),
         );
         cx.progress.inc(1);
@@ -831,7 +858,7 @@ fn duplicates(run: &Pending, tests: &[&Example], cx: &Context<'_>) -> Vec<bool> 
 fn score_outputs(
     run: &Pending,
     tests: &[&Example],
-    outputs: Vec<Vec<(String, f64)>>,
+    outputs: RunOutputs,
     cx: &Context<'_>,
 ) -> Result<RunTables> {
     let references = tests
@@ -845,7 +872,7 @@ fn score_outputs(
         .map(|((e, reference), outs)| Scored {
             pair_id: &e.pair_id,
             reference,
-            outputs: outs.iter().map(|(t, _)| t.as_str()).collect(),
+            outputs: outs.iter().map(|o| o.text.as_str()).collect(),
         })
         .collect();
     let (mut metrics, scores) = score_run(&run.key, &scored, cx.abstractor, run.test_loss)?;
@@ -859,17 +886,20 @@ fn score_outputs(
         .iter()
         .zip(&outputs)
         .flat_map(|(e, outs)| {
-            outs.iter()
-                .enumerate()
-                .map(|(rank, (text, score))| predictions::PredictionRow {
+            outs.iter().enumerate().map(|(rank, output)| {
+                let (source_pair_id, source_score) = output.source.clone().unzip();
+                predictions::PredictionRow {
                     pair_id: e.pair_id.clone(),
                     project_id: run.key.project_id.clone(),
                     strategy: run.key.strategy.clone(),
                     fold: run.key.fold,
                     rank: rank as u32 + 1,
-                    text: text.clone(),
-                    score: *score,
-                })
+                    text: output.text.clone(),
+                    score: output.score,
+                    source_pair_id,
+                    source_score,
+                }
+            })
         })
         .collect();
     Ok((preds, metrics, scores))

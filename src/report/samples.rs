@@ -37,13 +37,14 @@ pub fn write_samples(md: &mut String, eval: &Evaluation) -> Result<()> {
         .map(|m| (m.project_id.clone(), m.strategy.clone(), m.fold))
         .collect();
     let runs = eval.strategies();
-    let mut first: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    // Per test pair, per run: the first output and, for retrieval, the pair it came from.
+    let mut first: BTreeMap<String, BTreeMap<String, (String, Option<String>)>> = BTreeMap::new();
     for p in predictions::read_rows(&predictions_table)? {
         if p.rank == 1 && reported.contains(&(p.project_id.clone(), p.strategy.clone(), p.fold)) {
             first
                 .entry(p.pair_id)
                 .or_default()
-                .insert(p.strategy, p.text);
+                .insert(p.strategy, (p.text, p.source_pair_id));
         }
     }
     first.retain(|_, by_run| runs.iter().all(|r| by_run.contains_key(&r.to_string())));
@@ -76,8 +77,8 @@ pub fn write_samples(md: &mut String, eval: &Evaluation) -> Result<()> {
         );
         code_block(md, "Developer's test", &pair.test_body);
         for run in &runs {
-            let text = &first[&pair.pair_id][&run.to_string()];
-            code_block(md, &title(run), text);
+            let (text, source) = &first[&pair.pair_id][&run.to_string()];
+            code_block(md, &title(run, source.as_deref()), text);
         }
     }
     Ok(())
@@ -107,9 +108,16 @@ fn round_robin<'a, T>(items: impl IntoIterator<Item = (&'a str, T)>) -> Vec<T> {
     chosen
 }
 
-fn title(run: &RunLabel) -> String {
-    match run {
-        RunLabel::Retrieval => "IR (the most similar training pair's test, names adapted)".into(),
+/// A run's heading; retrieval's names the training pair it retrieved, when the table knows it
+/// (predictions written before version 2 do not).
+fn title(run: &RunLabel, source: Option<&str>) -> String {
+    match (run, source) {
+        (RunLabel::Retrieval, Some(pair)) => {
+            format!("IR (retrieved from training pair `{pair}`, names adapted)")
+        }
+        (RunLabel::Retrieval, None) => {
+            "IR (the most similar training pair's test, names adapted)".into()
+        }
         _ => plot::label(run),
     }
 }

@@ -30,6 +30,7 @@ impl TableSchema {
             name,
             version,
             columns,
+            upgrades: Vec::new(),
         }
     }
 }

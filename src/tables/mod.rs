@@ -7,7 +7,9 @@
 //! an interrupted run never leaves a half-written table behind, and carries two key-value
 //! metadata entries, `tailor.table` and `tailor.schema_version`. Reading checks both and the
 //! column types, so a table from an older tailor or another tool is a clear error naming the
-//! file, not a panic deep inside a stage.
+//! file, not a panic deep inside a stage. The one exception is a table whose schema says how to
+//! upgrade an older version ([`TableSchema::upgrading`]): `predictions` is costly to rebuild, so
+//! its version-1 files read with the columns added since as nulls.
 
 pub mod curves;
 pub(crate) mod declare;
@@ -40,9 +42,23 @@ pub struct TableSchema {
     pub name: &'static str,
     pub version: u32,
     pub columns: Vec<(&'static str, DataType)>,
+    /// The older versions a reader still accepts, each with how its frame becomes this
+    /// version's ([`TableSchema::upgrading`]); any other version is refused.
+    pub upgrades: Vec<(u32, Upgrade)>,
 }
 
+/// Brings the frame of a table written at an older schema version to the current columns
+/// (typically by adding the new ones as nulls), so that a table which is expensive to rebuild
+/// (generation's predictions) survives an added column.
+pub type Upgrade = fn(DataFrame) -> PolarsResult<DataFrame>;
+
 impl TableSchema {
+    /// This schema, also reading tables written at `version` through `upgrade`.
+    pub fn upgrading(mut self, version: u32, upgrade: Upgrade) -> Self {
+        self.upgrades.push((version, upgrade));
+        self
+    }
+
     /// The polars schema of the declared columns, in order.
     pub fn polars_schema(&self) -> Schema {
         self.columns
@@ -140,7 +156,8 @@ pub(crate) fn merge_runs<T: RunRow>(
     Ok(all)
 }
 
-/// Reads a table written by [`write_table`], checking its name, version and columns.
+/// Reads a table written by [`write_table`], checking its name, version and columns; a table
+/// of an older version the schema still accepts ([`TableSchema::upgrades`]) is upgraded first.
 pub fn read_table(path: &Path, schema: &TableSchema) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| {
         format!(
@@ -164,6 +181,7 @@ pub fn read_table(path: &Path, schema: &TableSchema) -> Result<DataFrame> {
             .find(|(k, _)| k == key)
             .and_then(|(_, v)| v.clone())
     };
+    let mut upgrade = None;
     match (lookup(TABLE_KEY), lookup(VERSION_KEY)) {
         (Some(name), Some(version)) => {
             if name != schema.name {
@@ -174,13 +192,20 @@ pub fn read_table(path: &Path, schema: &TableSchema) -> Result<DataFrame> {
                 );
             }
             if version != schema.version.to_string() {
-                bail!(
-                    "{} has schema version {version} of table `{}`; this tailor reads version {}: \
-                     re-run the stage that writes it",
-                    path.display(),
-                    schema.name,
-                    schema.version
-                );
+                upgrade = schema
+                    .upgrades
+                    .iter()
+                    .find(|(older, _)| older.to_string() == version)
+                    .map(|&(_, upgrade)| upgrade);
+                if upgrade.is_none() {
+                    bail!(
+                        "{} has schema version {version} of table `{}`; this tailor reads \
+                         version {}: re-run the stage that writes it",
+                        path.display(),
+                        schema.name,
+                        schema.version
+                    );
+                }
             }
         }
         _ => bail!(
@@ -191,9 +216,19 @@ pub fn read_table(path: &Path, schema: &TableSchema) -> Result<DataFrame> {
             schema.version
         ),
     }
-    let df = reader
+    let mut df = reader
         .finish()
         .with_context(|| format!("reading {}", path.display()))?;
+    if let Some(upgrade) = upgrade {
+        df = upgrade(df).with_context(|| {
+            format!(
+                "upgrading {} to version {} of table `{}`",
+                path.display(),
+                schema.version,
+                schema.name
+            )
+        })?;
+    }
     check_columns(df.schema(), schema).with_context(|| format!("in {}", path.display()))?;
     Ok(df)
 }

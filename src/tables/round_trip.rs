@@ -111,11 +111,14 @@ fn predictions() -> Vec<PredictionRow> {
         .map(|i| PredictionRow {
             pair_id: format!("{i:016x}"),
             project_id: "demo".into(),
-            strategy: "lora".into(),
+            // A generated output, then reranked retrieved ones that name their source.
+            strategy: if i == 0 { "lora" } else { "ir+lora" }.into(),
             fold: 1,
             rank: i as u32 + 1,
             text: long(i),
             score: -0.25 * i as f64,
+            source_pair_id: (i > 0).then(|| format!("{:016x}", i + 10)),
+            source_score: (i > 0).then_some(2.5 * i as f64),
         })
         .collect()
 }

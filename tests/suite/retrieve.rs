@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use common::{mine_training_fixtures, run_ok, smoke_finetune, tailor};
@@ -14,6 +14,7 @@ use tailor::retrieve::{
     fold_predictions, nearest_within_projects, retrieve,
 };
 use tailor::tables::pairs::{read_pairs, write_pairs};
+use tailor::tables::predictions::PredictionRow;
 use tailor::tables::table_path;
 
 fn pair(id: &str, project: &str, class: &str, method: &str, body: &str, test: &str) -> Pair {
@@ -405,6 +406,39 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
             .flat_map(|p| &p.retrieved)
             .all(|r| parts.train.contains(&r.pair_id))
     );
+    // And every `ir` row says which pair it was retrieved from: a pair of the same project in
+    // its fold's training part, never of the test part (no leakage) and never the test itself.
+    let project_of: HashMap<&str, &str> = pairs
+        .iter()
+        .map(|p| (p.pair_id.as_str(), p.project_id.as_str()))
+        .collect();
+    let mut folds: BTreeMap<(String, u32), tailor::train::finetune::FoldParts> = BTreeMap::new();
+    for p in predictions.iter().filter(|p| p.strategy == IR_STRATEGY) {
+        let parts = folds
+            .entry((p.project_id.clone(), p.fold))
+            .or_insert_with(|| {
+                let file = tailor::train::finetune::fold_file(
+                    out,
+                    "smoke",
+                    &p.project_id,
+                    p.fold as usize,
+                );
+                serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+            });
+        let source = p
+            .source_pair_id
+            .as_deref()
+            .unwrap_or_else(|| panic!("an ir row without its source pair: {p:?}"));
+        assert_eq!(
+            project_of.get(source),
+            Some(&p.project_id.as_str()),
+            "{p:?}"
+        );
+        assert!(parts.train.iter().any(|id| id == source), "{p:?}");
+        assert!(!parts.test.iter().any(|id| id == source), "{p:?}");
+        assert_ne!(source, p.pair_id, "{p:?}");
+        assert_eq!(p.source_score, Some(p.score), "{p:?}");
+    }
 
     // Every metric, perplexity undefined (ir scores no tokens), the duplicates' share.
     let metrics = tailor::tables::metrics::read_rows(&table_path(out, "metrics")).unwrap();
@@ -442,12 +476,9 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
     let predictions =
         tailor::tables::predictions::read_rows(&table_path(out, "predictions")).unwrap();
     let outputs = |strategy: &str| {
-        let mut by_test: BTreeMap<String, Vec<(u32, String, f64)>> = BTreeMap::new();
+        let mut by_test: BTreeMap<&str, Vec<&PredictionRow>> = BTreeMap::new();
         for p in predictions.iter().filter(|p| p.strategy == strategy) {
-            by_test
-                .entry(p.pair_id.clone())
-                .or_default()
-                .push((p.rank, p.text.clone(), p.score));
+            by_test.entry(p.pair_id.as_str()).or_default().push(p);
         }
         by_test
     };
@@ -460,17 +491,27 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
             "{model}"
         );
         for (pair, mut ranked) in reranked {
-            ranked.sort_by_key(|r| r.0);
+            ranked.sort_by_key(|r| r.rank);
             assert!(
-                ranked.windows(2).all(|w| w[0].2 >= w[1].2),
+                ranked.windows(2).all(|w| w[0].score >= w[1].score),
                 "{model} {ranked:?}"
             );
-            let mut texts: Vec<&String> = ranked.iter().map(|r| &r.1).collect();
-            let mut expected: Vec<&String> = retrieved[&pair].iter().map(|r| &r.1).collect();
-            texts.sort();
-            expected.sort();
+            // The same candidates, each still naming the pair it was retrieved from.
+            assert!(
+                ranked.iter().all(|r| r.source_pair_id.is_some()),
+                "{model} {ranked:?}"
+            );
+            let candidates = |rows: &[&PredictionRow]| {
+                let mut found: Vec<(String, Option<String>)> = rows
+                    .iter()
+                    .map(|r| (r.text.clone(), r.source_pair_id.clone()))
+                    .collect();
+                found.sort();
+                found
+            };
             assert_eq!(
-                texts, expected,
+                candidates(&ranked),
+                candidates(&retrieved[pair]),
                 "{model} reranks other candidates than ir's"
             );
         }
@@ -545,12 +586,19 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
         .and_then(|s| s.split(')').next())
         .expect("the sample names its pair");
     assert!(first.contains("**Developer's test**"), "{first}");
-    let ir_first = &retrieved[pair_id]
+    let ir_first = retrieved[pair_id]
         .iter()
-        .find(|r| r.0 == 1)
-        .expect("ir's first pick")
-        .1;
-    assert!(first.contains(ir_first.trim_end()), "{first}");
+        .find(|r| r.rank == 1)
+        .expect("ir's first pick");
+    assert!(first.contains(ir_first.text.trim_end()), "{first}");
+    let source = ir_first
+        .source_pair_id
+        .as_deref()
+        .expect("ir's first pick names its source");
+    assert!(
+        first.contains(&format!("retrieved from training pair `{source}`")),
+        "{first}"
+    );
     assert!(
         first.contains("**Custom**") && first.contains("**ir+custom**"),
         "{first}"
