@@ -399,23 +399,37 @@ fn write_rq1(md: &mut String, eval: &Evaluation, c: &Compared) {
             ),
             _ => "Not in the paper.".to_string(),
         };
+        // Scores under one point get two decimals, so that "higher on 3/3" never sits beside
+        // "+0.0".
+        let digits = if [mb, mbb].iter().flatten().all(|v| *v < 1.0) {
+            2
+        } else {
+            1
+        };
+        let perplexity = if p.is_empty() {
+            "no perplexity (it scores retrieved tests, it does not generate)".to_string()
+        } else {
+            format!(
+                "perplexity {} → {} (lower on {ppl_wins}/{} projects)",
+                fmt(mpb, 3),
+                fmt(mp, 3),
+                p.len()
+            )
+        };
         let _ = writeln!(
             md,
-            "- **{}**: BLEU-4 {} → {} ({}; higher on {bleu_wins}/{} projects), perplexity {} → {} \
-             (lower on {ppl_wins}/{} projects). {paper_text}",
+            "- **{}**: BLEU-4 {} → {} ({}; higher on {bleu_wins}/{} projects), {perplexity}. \
+             {paper_text}",
             label(s),
-            fmt(mbb, 1),
-            fmt(mb, 1),
+            fmt(mbb, digits),
+            fmt(mb, digits),
             match (mb, mbb) {
                 // A ratio to a baseline under one point says nothing (×5000 of 0.01).
                 (Some(a), Some(b)) if b >= 1.0 => format!("{:+.1} points, ×{:.2}", a - b, a / b),
-                (Some(a), Some(b)) => format!("{:+.1} points", a - b),
+                (Some(a), Some(b)) => format!("{:+.digits$} points", a - b),
                 _ => "—".into(),
             },
             b.len(),
-            fmt(mpb, 3),
-            fmt(mp, 3),
-            p.len(),
         );
     }
 }
@@ -556,15 +570,21 @@ fn write_rq3(md: &mut String, eval: &Evaluation, c: &Compared) {
             loss
         );
     }
-    if let (Some(first), Some(last)) = (costs.first(), costs.last()) {
-        let _ = writeln!(
-            md,
-            "\n{} spent the least compute per run and {} the most (the paper finds Custom the \
-             most efficient and Prefix the least). {}",
-            label(first.0),
-            label(last.0),
-            how_runs_ended(eval).unwrap_or_default()
-        );
+    let ended = how_runs_ended(eval).unwrap_or_default();
+    match (costs.first(), costs.last()) {
+        (Some(first), Some(last)) if costs.len() > 1 => {
+            let _ = writeln!(
+                md,
+                "\n{} spent the least compute per run and {} the most (the paper finds Custom \
+                 the most efficient and Prefix the least). {ended}",
+                label(first.0),
+                label(last.0),
+            );
+        }
+        _ if !ended.is_empty() => {
+            let _ = writeln!(md, "\n{ended}");
+        }
+        _ => {}
     }
 }
 

@@ -575,6 +575,15 @@ fn ir_predictions_and_metrics_reach_evaluate_and_report_on_the_smoke_profile() {
     // results.md shows sample pairs: the developer's test, then every run's first output, taken
     // from the predictions table as scored.
     let results = std::fs::read_to_string(out.join("reports/results.md")).unwrap();
+    // RQ1 reads `ir` by BLEU alone: it has no perplexity to compare.
+    let ir_rq1 = results
+        .lines()
+        .find(|l| l.starts_with("- **IR**: BLEU-4"))
+        .unwrap_or_else(|| panic!("an RQ1 line for IR: {results}"));
+    assert!(
+        ir_rq1.contains("no perplexity") && !ir_rq1.contains("0/0 projects"),
+        "{ir_rq1}"
+    );
     let samples = results
         .split("## Samples: generated, retrieved and real tests")
         .nth(1)
