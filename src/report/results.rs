@@ -571,20 +571,17 @@ fn write_rq3(md: &mut String, eval: &Evaluation, c: &Compared) {
         );
     }
     let ended = how_runs_ended(eval).unwrap_or_default();
-    match (costs.first(), costs.last()) {
-        (Some(first), Some(last)) if costs.len() > 1 => {
-            let _ = writeln!(
-                md,
-                "\n{} spent the least compute per run and {} the most (the paper finds Custom \
-                 the most efficient and Prefix the least). {ended}",
-                label(first.0),
-                label(last.0),
-            );
-        }
-        _ if !ended.is_empty() => {
-            let _ = writeln!(md, "\n{ended}");
-        }
-        _ => {}
+    // A cheapest and a dearest need two strategies; with one, only how the runs ended is said.
+    if let [first, .., last] = costs.as_slice() {
+        let _ = writeln!(
+            md,
+            "\n{} spent the least compute per run and {} the most (the paper finds Custom the \
+             most efficient and Prefix the least). {ended}",
+            label(first.0),
+            label(last.0),
+        );
+    } else if !ended.is_empty() {
+        let _ = writeln!(md, "\n{ended}");
     }
 }
 
