@@ -730,3 +730,146 @@ fn trained_share(eval: &Evaluation, strategy: &RunLabel) -> Option<f64> {
             .map(|r| r.trainable_params as f64 / r.total_params as f64),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tables::metrics::MetricRow;
+
+    fn metric_row(project: &str, strategy: &str, metric: &str, value: f64) -> MetricRow {
+        MetricRow {
+            project_id: project.into(),
+            strategy: strategy.into(),
+            fold: 0,
+            metric: metric.into(),
+            value,
+        }
+    }
+
+    fn finetune_row(project: &str, strategy: &str, pf_seconds: f64) -> FinetuneRow {
+        FinetuneRow {
+            project_id: project.into(),
+            strategy: strategy.into(),
+            fold: 0,
+            status: table::DONE.into(),
+            error: None,
+            trainable_params: 10,
+            total_params: 100,
+            adapter_bytes: 40,
+            steps: 30,
+            epochs: 3.0,
+            tokens: 3000,
+            pf_seconds,
+            wall_seconds: 1.0,
+            best_val_loss: 2.5,
+            test_loss: 2.5,
+            test_perplexity: 2.5f64.exp(),
+            test_tokens: 100,
+            train_examples: 8,
+            valid_examples: 2,
+            test_examples: 2,
+            run_dir: String::new(),
+            stopped: "early_stopping".into(),
+            best_step: 20,
+            step0_val_loss: 5.0,
+            fold_hash: String::new(),
+            base_hash: String::new(),
+        }
+    }
+
+    /// BLEU-4 per project for each strategy, over the projects `alpha` and `beta`.
+    fn evaluation(bleu: &[(&str, [f64; 2])], finetune: Vec<FinetuneRow>) -> Evaluation {
+        let metrics = bleu
+            .iter()
+            .flat_map(|(strategy, values)| {
+                ["alpha", "beta"]
+                    .into_iter()
+                    .zip(values)
+                    .map(|(p, v)| metric_row(p, strategy, metric::BLEU_CORPUS, *v))
+            })
+            .collect();
+        Evaluation {
+            out: PathBuf::new(),
+            profile: "test".into(),
+            finetune,
+            metrics,
+            scores: Vec::new(),
+        }
+    }
+
+    fn rq1(eval: &Evaluation) -> String {
+        let mut md = String::new();
+        write_rq1(&mut md, eval, &Compared::new(eval));
+        md
+    }
+
+    fn rq3(eval: &Evaluation) -> String {
+        let mut md = String::new();
+        write_rq3(&mut md, eval, &Compared::new(eval));
+        md
+    }
+
+    #[test]
+    fn rq1_gives_bleu_under_one_point_two_decimals_and_no_ratio() {
+        let eval = evaluation(
+            &[("baseline", [0.02, 0.04]), ("lora", [0.05, 0.07])],
+            vec![],
+        );
+        let md = rq1(&eval);
+        assert!(
+            md.contains("BLEU-4 0.03 → 0.06 (+0.03 points; higher on 2/2 projects)"),
+            "{md}"
+        );
+        assert!(
+            !md.contains('×'),
+            "no ratio to a baseline under one point: {md}"
+        );
+    }
+
+    #[test]
+    fn rq1_gives_bleu_from_one_point_one_decimal_and_a_ratio() {
+        let eval = evaluation(&[("baseline", [1.0, 3.0]), ("custom", [8.0, 10.0])], vec![]);
+        let md = rq1(&eval);
+        assert!(
+            md.contains("BLEU-4 2.0 → 9.0 (+7.0 points, ×4.50; higher on 2/2 projects)"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn rq3_with_one_strategy_says_only_how_the_runs_ended() {
+        let eval = evaluation(
+            &[("baseline", [0.0, 0.0]), ("custom", [5.0, 6.0])],
+            vec![
+                finetune_row("alpha", "custom", 0.03),
+                finetune_row("beta", "custom", 0.05),
+            ],
+        );
+        let md = rq3(&eval);
+        assert!(!md.contains("spent the least compute"), "{md}");
+        assert!(
+            md.contains("Of the 2 reported customization runs, 2 ended by early stopping"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn rq3_with_two_strategies_names_the_cheapest_and_the_dearest() {
+        let eval = evaluation(
+            &[
+                ("baseline", [0.0, 0.0]),
+                ("custom", [5.0, 6.0]),
+                ("lora", [1.0, 2.0]),
+            ],
+            vec![
+                finetune_row("alpha", "custom", 0.05),
+                finetune_row("alpha", "lora", 0.01),
+            ],
+        );
+        let md = rq3(&eval);
+        assert!(
+            md.contains("LoRA spent the least compute per run and Custom the most"),
+            "{md}"
+        );
+    }
+}
