@@ -16,8 +16,8 @@ evaluate: train-build ## Beam search over every finished run's test part and its
 	  $(if $(CUDA),--cuda) $(if $(MAX_TEST),--max-test $(MAX_TEST)) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS) \
 	  $(if $(MIX),--mix-adapters $(MIX)) --strategy $(if $(STRATEGY),$(STRATEGY),all),baseline
 
-report: train-build ## Tables 1, 3, 4, Figures 3, 4, 5 and results.md under OUT/reports and OUT/figures (PROFILE=)
-	$(TRAIN_ENV) $(TAILOR) report --out $(OUT) --profile $(PROFILE)
+report: train-build ## Tables 1, 3, 4, Figures 3, 4, 5 and results.md under OUT/reports and OUT/figures (PROFILE=; BESIDE=<another OUT> adds its runs side by side)
+	$(TRAIN_ENV) $(TAILOR) report --out $(OUT) --profile $(PROFILE) $(if $(BESIDE),--beside $(BESIDE))
 
 # The notebooks run against a smoke run of the training fixtures in NB_OUT, made first when it is
 # missing (a few minutes on 2 cores), in the local venv `.venv-nb`.

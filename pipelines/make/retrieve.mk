@@ -53,4 +53,4 @@ finetune-augmented: train-build ## Customize with retrieval-augmented inputs (da
 	  --set data.retrieved=1 --strategy $(STRATEGY),ir $(if $(PROJECTS),--projects $(PROJECTS)) $(if $(FOLDS),--folds $(FOLDS))
 	$(TRAIN_ENV) $(TAILOR) evaluate --out $(AUG_OUT) --profile $(PROFILE) --backend $(TRAIN_BACKEND) \
 	  $(if $(CUDA),--cuda) --batch-size $(EVAL_BATCH) --idioms $(IDIOMS) --strategy $(STRATEGY),ir,baseline
-	$(TRAIN_ENV) $(TAILOR) report --out $(AUG_OUT) --profile $(PROFILE)
+	$(TRAIN_ENV) $(TAILOR) report --out $(AUG_OUT) --profile $(PROFILE) $(if $(wildcard $(OUT)/tables/metrics.parquet),--beside $(OUT))

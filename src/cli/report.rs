@@ -15,10 +15,14 @@ use crate::report::run_report;
 pub struct Args {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Another output folder with runs of the same profile (e.g. `out` beside `out/augmented`):
+    /// results.md ends with both folders' runs side by side, also written as inputs.csv
+    #[arg(long, value_name = "OUT")]
+    pub beside: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let files = run_report(&args.run.out, &args.run.profile)?;
+    let files = run_report(&args.run.out, &args.run.profile, args.beside.as_deref())?;
     for file in &files {
         println!("{}", file.display());
     }

@@ -10,6 +10,7 @@ pub mod figure1;
 pub mod figure3;
 pub mod figure4;
 pub mod figure5;
+pub mod inputs;
 pub mod paper;
 pub mod plot;
 pub mod results;
@@ -21,7 +22,7 @@ pub mod table4;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::layout::Layout;
 use crate::profile::Profile;
@@ -34,8 +35,23 @@ pub fn report_dirs(out: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Every evaluation table and figure of `profile`'s runs in `out`; returns the files written.
-pub fn run_report(out: &Path, profile: &str) -> Result<Vec<PathBuf>> {
+///
+/// With `beside` (another output folder with runs of the same profile, e.g. the plain sweep
+/// beside the retrieval-augmented one), `results.md` ends with both folders' runs side by side
+/// and `inputs.csv` holds that table ([`inputs`]).
+pub fn run_report(out: &Path, profile: &str, beside: Option<&Path>) -> Result<Vec<PathBuf>> {
     let eval = evaluation::Evaluation::load(out, profile)?;
+    let other = beside
+        .map(|dir| {
+            anyhow::ensure!(
+                dir.join("tables").is_dir(),
+                "--beside {}: no tables folder there (an output folder of `tailor evaluate`)",
+                dir.display()
+            );
+            evaluation::Evaluation::load(dir, profile)
+                .with_context(|| format!("reading the runs of --beside {}", dir.display()))
+        })
+        .transpose()?;
     let (reports, figures) = report_dirs(out);
     // LoRA's count for the `large` preset uses the profile's LoRA settings when it has them.
     let lora = Profile::load(profile, &[])
@@ -51,6 +67,27 @@ pub fn run_report(out: &Path, profile: &str) -> Result<Vec<PathBuf>> {
     files.extend(figure4::write_figure4(&eval, &figures, &reports)?);
     files.extend(figure5::write_figure5(&eval, &figures, &reports)?);
     let setup = results::Setup::load(out, profile);
-    files.push(results::write_results(&eval, &setup, &fig3, &reports)?);
+    let results_md = results::write_results(&eval, &setup, &fig3, &reports)?;
+    if let (Some(other), Some(dir)) = (&other, beside) {
+        let this = inputs::Side {
+            name: out.display().to_string(),
+            eval: &eval,
+        };
+        let other = inputs::Side {
+            name: dir.display().to_string(),
+            eval: other,
+        };
+        let rows = inputs::compare(&this, &other);
+        let mut md = String::new();
+        inputs::write_section(&mut md, &this, &other, &rows);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&results_md)
+            .with_context(|| format!("appending to {}", results_md.display()))?;
+        std::io::Write::write_all(&mut file, md.as_bytes())
+            .with_context(|| format!("appending to {}", results_md.display()))?;
+        files.push(inputs::write_csv(&rows, &reports)?);
+    }
+    files.push(results_md);
     Ok(files)
 }

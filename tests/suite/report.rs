@@ -4,6 +4,8 @@
 //!   depth, hand-made metrics and curves): `tailor report` writes every table and figure, Table 3
 //!   averages over folds, Table 4 holds the exact p-values, sides and A12 worked out by hand for
 //!   the synthetic values, Figure 3 sees the changes where they were put.
+//! - `tailor report --beside OTHER`: both folders' runs side by side in `inputs.csv` and
+//!   `results.md`, with each run's recorded `data.retrieved`; a missing folder is named.
 //! - Table 4 on in-memory metrics with an `ir` run: every strategy against the baseline and
 //!   `ir`, the paper's 3-project case (χ² 0.0495, exact 0.1) not called significant.
 //! - End to end on the training fixtures (`smoke` profile): finetune with every strategy,
@@ -490,6 +492,64 @@ fn the_report_writes_every_table_and_figure_from_the_evaluation_tables() {
     let table1 = std::fs::read_to_string(out.join("reports/table1.md")).unwrap();
     assert!(table1.contains("| L-LDB |"), "{table1}");
     assert!(table1.contains("406.3M"), "{table1}");
+}
+
+#[test]
+fn report_beside_another_folder_puts_both_folders_runs_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let (augmented, plain) = (dir.path().join("augmented"), dir.path().join("plain"));
+    synthetic(&augmented, "synthetic");
+    synthetic(&plain, "synthetic");
+    // The augmented folder's runs record `data.retrieved = 1`, the plain ones nothing (0).
+    let runs = Layout::new(&augmented).runs("synthetic");
+    for project in ["alpha", "beta"] {
+        for fold in 0..2 {
+            let run = runs.run_dir(project, "custom", fold);
+            std::fs::write(
+                run.join("config.resolved.toml"),
+                "profile = \"synthetic\"\n\n[data]\nretrieved = 1\n",
+            )
+            .unwrap();
+        }
+    }
+    run_ok(
+        tailor()
+            .args(["report", "--profile", "synthetic", "--out"])
+            .arg(&augmented)
+            .arg("--beside")
+            .arg(&plain),
+    );
+    let rows = csv_rows(&augmented.join("reports/inputs.csv"));
+    // Six labels (baseline and five strategies), each once per folder.
+    assert_eq!(rows.len(), 12, "{rows:?}");
+    let custom: Vec<_> = rows.iter().filter(|r| r["run"] == "Custom").collect();
+    assert_eq!(custom.len(), 2);
+    assert_eq!(custom[0]["retrieved"], "1");
+    assert_eq!(
+        custom[1]["retrieved"], "?",
+        "no recipe in the synthetic plain runs"
+    );
+    assert_eq!(custom[0]["bleu4_corpus"], custom[1]["bleu4_corpus"]);
+    let results = std::fs::read_to_string(augmented.join("reports/results.md")).unwrap();
+    assert!(
+        results.contains(&format!("## Beside `{}`", plain.display())),
+        "{results}"
+    );
+
+    let missing = dir.path().join("nowhere");
+    let output = tailor()
+        .args(["report", "--profile", "synthetic", "--out"])
+        .arg(&augmented)
+        .arg("--beside")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--beside") && stderr.contains("nowhere"),
+        "{stderr}"
+    );
 }
 
 #[test]
