@@ -11,7 +11,9 @@ use super::{DeviceArgs, RunArgs};
 use crate::adapt::registry;
 use crate::layout::Layout;
 use crate::suggest::focal::find_method;
-use crate::suggest::write::{TestConventions, format_method, parses_as_method, write_test};
+use crate::suggest::write::{
+    TestConventions, body_is_empty, format_method, parses_as_method, write_test,
+};
 use crate::suggest::{Candidate, Engine, EngineOptions, FocalSpec, Source, SuggestRequest};
 use crate::tables::pairs::read_pairs;
 
@@ -126,15 +128,16 @@ pub fn run(args: Args) -> Result<()> {
         let (Some(path), Some(method), Some(source)) = (&args.java, &args.method, &source) else {
             bail!("--write needs --java FILE --method NAME");
         };
-        // A generated candidate may be cut short or malformed: the best well-formed one.
+        // A generated candidate may be cut short, malformed or empty: the best well-formed one
+        // with a body.
         let Some((rank, best)) = candidates
             .iter()
             .enumerate()
-            .find(|(_, c)| parses_as_method(&c.test))
+            .find(|(_, c)| parses_as_method(&c.test) && !body_is_empty(&c.test))
         else {
             bail!(
-                "none of the {} candidate(s) is a well-formed Java method; nothing was written \
-                 (ask for more with -k)",
+                "none of the {} candidate(s) is a well-formed Java method with a statement in its \
+                 body; nothing was written (ask for more with -k)",
                 candidates.len()
             );
         };
@@ -176,10 +179,12 @@ pub fn describe(candidate: &Candidate) -> String {
             format!("retrieved from pair {pair_id}, BM25 {bm25:.2}")
         }
     };
-    let form = if candidate.well_formed {
-        ""
-    } else {
+    let form = if !candidate.well_formed {
         ", not a well-formed method"
+    } else if candidate.empty {
+        ", empty body"
+    } else {
+        ""
     };
     format!("[{source}{form}] mean NLL {:.4}", candidate.mean_nll)
 }

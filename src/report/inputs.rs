@@ -4,7 +4,7 @@
 //! `inputs.csv`, so "which inputs are better, and per CPU hour" is read from the data, never
 //! copied from one report into another.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -14,11 +14,50 @@ use super::evaluation::{Evaluation, fmt, mean};
 use super::plot::label;
 use crate::evaluate::metric;
 use crate::label::RunLabel;
+use crate::tables::predictions::PredictionRow;
 
-/// One side of the comparison: an output folder's evaluation and how it names itself.
+/// One side of the comparison: an output folder's evaluation, how it names itself, and its
+/// [`copies_of_ir`] (empty without a predictions table).
 pub struct Side<'a> {
     pub name: String,
     pub eval: &'a Evaluation,
+    pub copies: Copies,
+}
+
+/// Per (strategy, project): top-1 outputs equal to `ir`'s top-1 for the same test pair, and
+/// test pairs compared.
+pub type Copies = BTreeMap<(String, String), (usize, usize)>;
+
+/// How often each run's top-1 output is `ir`'s top-1 (whitespace ignored, as exact match
+/// compares): a model whose input carries the retrieved test and that only copies it scores
+/// 100%; one that ignores it scores about what chance gives.
+pub fn copies_of_ir(predictions: &[PredictionRow]) -> Copies {
+    let squeeze = |text: &str| -> String { text.split_whitespace().collect() };
+    let ir: HashMap<(&str, &str, u32), String> = predictions
+        .iter()
+        .filter(|r| r.rank == 1 && r.strategy == "ir")
+        .map(|r| {
+            (
+                (r.project_id.as_str(), r.pair_id.as_str(), r.fold),
+                squeeze(&r.text),
+            )
+        })
+        .collect();
+    let mut copies = Copies::new();
+    for r in predictions
+        .iter()
+        .filter(|r| r.rank == 1 && r.strategy != "ir")
+    {
+        let Some(retrieved) = ir.get(&(r.project_id.as_str(), r.pair_id.as_str(), r.fold)) else {
+            continue;
+        };
+        let entry = copies
+            .entry((r.strategy.clone(), r.project_id.clone()))
+            .or_default();
+        entry.0 += usize::from(squeeze(&r.text) == *retrieved);
+        entry.1 += 1;
+    }
+    copies
 }
 
 /// One table row: a run label on one side, over the projects both sides have for it.
@@ -37,6 +76,8 @@ pub struct InputsRow {
     pub abstracted_top1: Option<f64>,
     pub style: Option<f64>,
     pub parses: Option<f64>,
+    /// Mean over projects of the share of top-1 outputs equal to `ir`'s ([`copies_of_ir`]).
+    pub copies_ir: Option<f64>,
     pub pf_seconds: Option<f64>,
 }
 
@@ -107,6 +148,12 @@ fn row(side: &Side<'_>, run: &RunLabel, projects: &BTreeSet<String>) -> InputsRo
         abstracted_top1: over(&metric::abstracted(1)),
         style: over(metric::STYLE_MEAN),
         parses: over(metric::VALID),
+        copies_ir: mean(
+            side.copies
+                .iter()
+                .filter(|((s, p), (_, n))| *run == *s && projects.contains(p) && *n > 0)
+                .map(|(_, (copied, n))| *copied as f64 / *n as f64),
+        ),
         pf_seconds: mean(trained.iter().map(|r| r.pf_seconds)),
     }
 }
@@ -142,17 +189,19 @@ pub fn write_section(md: &mut String, this: &Side<'_>, other: &Side<'_>, rows: &
         "The same run labels in this folder (`{}`) and in `{}`, each averaged over the projects \
          both evaluated (per project first, as in Table 3). `retrieved` is `data.retrieved` of \
          the runs' recorded recipes: 1 when every input carries the project's nearest existing \
-         test. Also in `inputs.csv`.\n",
+         test. `top-1 is ir's`: the share of top-1 outputs that are `ir`'s top-1 for the same \
+         test pair (the retrieved test an augmented input carries), whitespace ignored: 100% is \
+         a model that only copies it. Also in `inputs.csv`.\n",
         this.name, other.name
     );
     let _ = writeln!(
         md,
         "| run | folder | retrieved | projects | test loss | BLEU-4 | top-1 exact | top-5 exact | \
-         top-1 abstracted | identifier similarity | parses | PF-s per run |"
+         top-1 abstracted | identifier similarity | parses | top-1 is ir's | PF-s per run |"
     );
     let _ = writeln!(
         md,
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in rows {
         let bleu_digits = if r.bleu.is_some_and(|b| b < 1.0) {
@@ -162,7 +211,7 @@ pub fn write_section(md: &mut String, this: &Side<'_>, other: &Side<'_>, rows: &
         };
         let _ = writeln!(
             md,
-            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.run,
             r.side,
             r.retrieved,
@@ -174,6 +223,7 @@ pub fn write_section(md: &mut String, this: &Side<'_>, other: &Side<'_>, rows: &
             pct(r.abstracted_top1),
             fmt(r.style, 3),
             pct(r.parses),
+            pct(r.copies_ir),
             r.pf_seconds.map_or("—".into(), |v| format!("{v:.4}")),
         );
     }
@@ -234,6 +284,7 @@ pub fn write_csv(rows: &[InputsRow], dir: &Path) -> Result<PathBuf> {
         "abstract_top1",
         "style_similarity_mean",
         "syntax_valid",
+        "top1_is_ir_top1",
         "pf_seconds_per_run",
     ])?;
     let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
@@ -250,6 +301,7 @@ pub fn write_csv(rows: &[InputsRow], dir: &Path) -> Result<PathBuf> {
             cell(r.abstracted_top1),
             cell(r.style),
             cell(r.parses),
+            cell(r.copies_ir),
             cell(r.pf_seconds),
         ])?;
     }
@@ -359,10 +411,12 @@ mod tests {
         let this = Side {
             name: "out/augmented".into(),
             eval: &augmented,
+            copies: Copies::from([(("custom".into(), "alpha".into()), (1, 4))]),
         };
         let other = Side {
             name: "out".into(),
             eval: &plain,
+            copies: Copies::new(),
         };
         let rows = compare(&this, &other);
         let custom: Vec<_> = rows.iter().filter(|r| r.run == "Custom").collect();
@@ -380,6 +434,8 @@ mod tests {
         assert_eq!(custom[1].bleu, Some(9.0));
         assert_eq!(custom[0].test_loss, Some(2.5));
         assert_eq!(custom[0].pf_seconds, Some(0.04));
+        assert_eq!(custom[0].copies_ir, Some(0.25));
+        assert_eq!(custom[1].copies_ir, None);
         let ir: Vec<_> = rows.iter().filter(|r| r.run == "IR").collect();
         assert_eq!(ir.len(), 2);
         assert_eq!(ir[0].retrieved, "—", "ir trains nothing");
@@ -401,6 +457,39 @@ mod tests {
         let csv = std::fs::read_to_string(write_csv(&rows, dir.path()).unwrap()).unwrap();
         assert_eq!(csv.lines().count(), 1 + rows.len());
         assert!(csv.contains("Custom,out,0,2,3,9,"), "{csv}");
+    }
+
+    #[test]
+    fn copies_count_top1_outputs_equal_to_irs_for_the_same_pair_and_fold() {
+        let row = |strategy: &str, pair: &str, fold: u32, rank: u32, text: &str| PredictionRow {
+            pair_id: pair.into(),
+            project_id: "alpha".into(),
+            strategy: strategy.into(),
+            fold,
+            rank,
+            text: text.into(),
+            score: 0.0,
+            source_pair_id: None,
+            source_score: None,
+        };
+        let copies = copies_of_ir(&[
+            row("ir", "a", 0, 1, "@Test void t() { f(); }"),
+            row("ir", "b", 0, 1, "@Test void u() { g(); }"),
+            row("ir", "a", 1, 1, "@Test void v() { h(); }"),
+            // Whitespace aside, the same as ir's: a copy.
+            row("custom", "a", 0, 1, "@Test  void t() {\n f(); }"),
+            // ir's text for another pair, or ir's for this pair in another fold: not a copy.
+            row("custom", "b", 0, 1, "@Test void t() { f(); }"),
+            row("custom", "a", 1, 1, "@Test void t() { f(); }"),
+            // Only the top-1 output counts.
+            row("custom", "b", 0, 2, "@Test void u() { g(); }"),
+            // No ir prediction for this pair: not compared.
+            row("custom", "c", 0, 1, "@Test void t() { f(); }"),
+        ]);
+        assert_eq!(
+            copies,
+            Copies::from([(("custom".into(), "alpha".into()), (1, 3))])
+        );
     }
 
     #[test]

@@ -69,13 +69,24 @@ pub fn run_report(out: &Path, profile: &str, beside: Option<&Path>) -> Result<Ve
     let setup = results::Setup::load(out, profile);
     let results_md = results::write_results(&eval, &setup, &fig3, &reports)?;
     if let (Some(other), Some(dir)) = (&other, beside) {
+        let copies = |dir: &Path| -> Result<inputs::Copies> {
+            let path = Layout::new(dir).table(crate::tables::predictions::NAME);
+            if !path.exists() {
+                return Ok(inputs::Copies::new());
+            }
+            Ok(inputs::copies_of_ir(
+                &crate::tables::predictions::read_rows(&path)?,
+            ))
+        };
         let this = inputs::Side {
             name: out.display().to_string(),
             eval: &eval,
+            copies: copies(out)?,
         };
         let other = inputs::Side {
             name: dir.display().to_string(),
             eval: other,
+            copies: copies(dir)?,
         };
         let rows = inputs::compare(&this, &other);
         let mut md = String::new();

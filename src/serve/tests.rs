@@ -114,6 +114,7 @@ impl Suggester for Fake {
                         test: format!("{}:{focal}:{i}", request.project),
                         mean_nll: i as f64,
                         well_formed: true,
+                        empty: false,
                     })
                     .collect())
             })

@@ -387,6 +387,7 @@ impl Engine {
             .zip(losses)
             .map(|((source, test), mean_nll)| Candidate {
                 well_formed: super::write::parses_as_method(&test),
+                empty: super::write::body_is_empty(&test),
                 source,
                 test,
                 mean_nll,
@@ -397,6 +398,7 @@ impl Engine {
         scored.sort_by(|a, b| {
             b.well_formed
                 .cmp(&a.well_formed)
+                .then(a.empty.cmp(&b.empty))
                 .then(a.mean_nll.total_cmp(&b.mean_nll))
         });
         let mut seen = std::collections::HashSet::new();

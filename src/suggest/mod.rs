@@ -42,6 +42,11 @@ pub struct Candidate {
     /// because the model predicts its own repetition, and would otherwise push every real test
     /// out of the top k (measured on opencsv with the `cpu` base).
     pub well_formed: bool,
+    /// Whether the method's body holds no statement (`@Test public void test() { }`). An empty
+    /// test tests nothing, yet a weak model gives it the lowest mean NLL of all (measured on
+    /// byte-buddy with the `cpu` base), so empty candidates rank after every well-formed one
+    /// with a body, and `--write` never picks one.
+    pub empty: bool,
 }
 
 /// The method to suggest tests for.

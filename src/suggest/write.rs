@@ -336,6 +336,40 @@ pub fn parses_as_method(test: &str) -> bool {
     })
 }
 
+/// Whether `test` is a method whose body holds no statement (comments aside): an empty test
+/// checks nothing. Text that is not one method, or has no body, is not "empty" here; whether it
+/// parses is [`parses_as_method`]'s question.
+pub fn body_is_empty(test: &str) -> bool {
+    let wrapped = format!("class Wrapper {{\n{test}\n}}");
+    let Ok(mut parser) = JavaParser::new() else {
+        return false;
+    };
+    let Some(tree) = parser.parse_tree(&wrapped) else {
+        return false;
+    };
+    let Some(class_body) = tree
+        .root_node()
+        .named_child(0)
+        .and_then(|class| class.child_by_field_name("body"))
+    else {
+        return false;
+    };
+    let mut cursor = class_body.walk();
+    let methods: Vec<_> = class_body
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() == "method_declaration")
+        .collect();
+    let [method] = methods.as_slice() else {
+        return false;
+    };
+    method.child_by_field_name("body").is_some_and(|block| {
+        let mut cursor = block.walk();
+        block
+            .named_children(&mut cursor)
+            .all(|n| n.kind().ends_with("comment"))
+    })
+}
+
 /// The name a test method's text declares.
 pub fn method_name(test: &str) -> Result<String> {
     crate::retrieve::query::declared_name(test)
@@ -625,6 +659,23 @@ mod tests {
         let (_, third) =
             insert_method(&twice, "FooTest", "@Test public void testBar() {}").unwrap();
         assert_eq!(third, "testBar3");
+    }
+
+    #[test]
+    fn a_method_without_statements_is_empty() {
+        assert!(body_is_empty(
+            "@Test public void test() throws Exception {\n}"
+        ));
+        assert!(body_is_empty(
+            "@Test public void t() { /* later */ // todo\n }"
+        ));
+        assert!(!body_is_empty("@Test public void t() { x(); }"));
+        assert!(!body_is_empty("@Test public void t() { assertThat(0); }"));
+        assert!(!body_is_empty("@Test public void t() { int a = 1; }"));
+        // Not one method: not this function's call.
+        assert!(!body_is_empty("void a() {} void b() {}"));
+        assert!(!body_is_empty("assertEquals ( 1 , foo"));
+        assert!(!body_is_empty("abstract void t();"));
     }
 
     #[test]

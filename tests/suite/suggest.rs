@@ -102,17 +102,21 @@ public class Gate {
 "#;
 
 fn assert_ranked(candidates: &[Candidate]) {
-    // Well-formed methods first, each group by mean NLL.
+    // Well-formed methods with a body first, then empty ones, then the rest, each by mean NLL.
+    let key = |c: &Candidate| (!c.well_formed, c.empty, c.mean_nll);
     assert!(
-        candidates
-            .windows(2)
-            .all(|w| (!w[0].well_formed, w[0].mean_nll) <= (!w[1].well_formed, w[1].mean_nll)),
-        "not ranked well-formed first, then by mean NLL: {candidates:#?}"
+        candidates.windows(2).all(|w| key(&w[0]) <= key(&w[1])),
+        "not ranked well-formed with a body first, then by mean NLL: {candidates:#?}"
     );
     for c in candidates {
         assert_eq!(
             c.well_formed,
             tailor::suggest::write::parses_as_method(&c.test),
+            "{c:?}"
+        );
+        assert_eq!(
+            c.empty,
+            tailor::suggest::write::body_is_empty(&c.test),
             "{c:?}"
         );
     }
