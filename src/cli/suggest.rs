@@ -183,6 +183,8 @@ pub fn describe(candidate: &Candidate) -> String {
         ", not a well-formed method"
     } else if candidate.empty {
         ", empty body"
+    } else if candidate.calls_focal {
+        ", calls the method"
     } else {
         ""
     };

@@ -115,6 +115,7 @@ impl Suggester for Fake {
                         mean_nll: i as f64,
                         well_formed: true,
                         empty: false,
+                        calls_focal: false,
                     })
                     .collect())
             })

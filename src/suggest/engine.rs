@@ -101,6 +101,8 @@ struct Prepared {
     input_ids: Vec<u32>,
     /// The project's nearest existing tests, adapted to the method, best first.
     retrieved: Vec<(Hit, String)>,
+    /// The focal method's name ("" when the request gave only text).
+    method: String,
 }
 
 /// The focal method of a request, resolved.
@@ -252,6 +254,7 @@ impl Engine {
             k: request.k,
             input_ids,
             retrieved,
+            method: focal.method,
         })
     }
 
@@ -388,6 +391,7 @@ impl Engine {
             .map(|((source, test), mean_nll)| Candidate {
                 well_formed: super::write::parses_as_method(&test),
                 empty: super::write::body_is_empty(&test),
+                calls_focal: super::write::calls_method(&test, &prepared.method),
                 source,
                 test,
                 mean_nll,
@@ -399,6 +403,7 @@ impl Engine {
             b.well_formed
                 .cmp(&a.well_formed)
                 .then(a.empty.cmp(&b.empty))
+                .then(b.calls_focal.cmp(&a.calls_focal))
                 .then(a.mean_nll.total_cmp(&b.mean_nll))
         });
         let mut seen = std::collections::HashSet::new();

@@ -370,6 +370,27 @@ pub fn body_is_empty(test: &str) -> bool {
     })
 }
 
+/// Whether the one method in `test` invokes a method named `focal` (`x.focal(…)`, `focal(…)`):
+/// Methods2Test's own sign that a test exercises its focal method. A generic test that never
+/// calls the method (`assertThat(0);`) can have a lower mean NLL than one that does.
+pub fn calls_method(test: &str, focal: &str) -> bool {
+    if focal.is_empty() {
+        return false;
+    }
+    let wrapped = format!("class Wrapper {{\n{test}\n}}");
+    let Ok(mut parser) = JavaParser::new() else {
+        return false;
+    };
+    let Some(tree) = parser.parse_tree(&wrapped) else {
+        return false;
+    };
+    let file = crate::java::extract(&tree, "candidate", &wrapped, crate::java::Detail::Full);
+    file.classes
+        .iter()
+        .flat_map(|c| &c.methods)
+        .any(|m| m.calls.iter().any(|call| call.name == focal))
+}
+
 /// The name a test method's text declares.
 pub fn method_name(test: &str) -> Result<String> {
     crate::retrieve::query::declared_name(test)
@@ -676,6 +697,32 @@ mod tests {
         assert!(!body_is_empty("void a() {} void b() {}"));
         assert!(!body_is_empty("assertEquals ( 1 , foo"));
         assert!(!body_is_empty("abstract void t();"));
+    }
+
+    #[test]
+    fn a_test_calls_its_focal_method_by_name_not_by_its_own_name() {
+        assert!(calls_method(
+            "@Test public void t() { assertThat(matchers.isConstructor().matches(m), is(true)); }",
+            "isConstructor"
+        ));
+        assert!(calls_method(
+            "@Test public void t() { isConstructor(); }",
+            "isConstructor"
+        ));
+        // Its own name, another method, a string or an empty focal name: no call.
+        assert!(!calls_method(
+            "@Test public void isConstructor() { x(); }",
+            "isConstructor"
+        ));
+        assert!(!calls_method(
+            "@Test public void t() { assertThat(0); }",
+            "isConstructor"
+        ));
+        assert!(!calls_method(
+            "@Test public void t() { f(\"isConstructor()\"); }",
+            "isConstructor"
+        ));
+        assert!(!calls_method("@Test public void t() { x(); }", ""));
     }
 
     #[test]

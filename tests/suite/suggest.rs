@@ -102,8 +102,9 @@ public class Gate {
 "#;
 
 fn assert_ranked(candidates: &[Candidate]) {
-    // Well-formed methods with a body first, then empty ones, then the rest, each by mean NLL.
-    let key = |c: &Candidate| (!c.well_formed, c.empty, c.mean_nll);
+    // Well-formed methods with a body first (those calling the focal method before the
+    // others), then empty ones, then the rest, each by mean NLL.
+    let key = |c: &Candidate| (!c.well_formed, c.empty, !c.calls_focal, c.mean_nll);
     assert!(
         candidates.windows(2).all(|w| key(&w[0]) <= key(&w[1])),
         "not ranked well-formed with a body first, then by mean NLL: {candidates:#?}"
