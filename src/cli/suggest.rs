@@ -11,9 +11,7 @@ use super::{DeviceArgs, RunArgs};
 use crate::adapt::registry;
 use crate::layout::Layout;
 use crate::suggest::focal::find_method;
-use crate::suggest::write::{
-    TestConventions, body_is_empty, format_method, parses_as_method, write_test,
-};
+use crate::suggest::write::{TestConventions, format_method, write_test};
 use crate::suggest::{Candidate, Engine, EngineOptions, FocalSpec, Source, SuggestRequest};
 use crate::tables::pairs::read_pairs;
 
@@ -133,7 +131,7 @@ pub fn run(args: Args) -> Result<()> {
         let Some((rank, best)) = candidates
             .iter()
             .enumerate()
-            .find(|(_, c)| parses_as_method(&c.test) && !body_is_empty(&c.test))
+            .find(|(_, c)| c.well_formed && !c.empty)
         else {
             bail!(
                 "none of the {} candidate(s) is a well-formed Java method with a statement in its \

@@ -291,6 +291,11 @@ pub fn fmt(value: Option<f64>, decimals: usize) -> String {
     }
 }
 
+/// A share (0–1) as a percentage with one decimal for a Markdown table, `—` when missing.
+pub fn pct(v: Option<f64>) -> String {
+    fmt(v.map(|v| v * 100.0), 1) + if v.is_some() { "%" } else { "" }
+}
+
 /// Writes `text` to `dir/name`, creating `dir`.
 pub fn write_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

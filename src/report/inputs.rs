@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::evaluation::{Evaluation, fmt, mean};
+use super::evaluation::{Evaluation, fmt, mean, pct};
 use super::plot::label;
 use crate::evaluate::metric;
 use crate::label::RunLabel;
@@ -22,6 +22,24 @@ pub struct Side<'a> {
     pub name: String,
     pub eval: &'a Evaluation,
     pub copies: Copies,
+}
+
+impl<'a> Side<'a> {
+    /// The side of output folder `out`, named by its path, with the copies its predictions
+    /// table shows (none without one).
+    pub fn load(out: &Path, eval: &'a Evaluation) -> Result<Self> {
+        let path = crate::layout::Layout::new(out).table(crate::tables::predictions::NAME);
+        let copies = if path.exists() {
+            copies_of_ir(&crate::tables::predictions::read_rows(&path)?)
+        } else {
+            Copies::new()
+        };
+        Ok(Self {
+            name: out.display().to_string(),
+            eval,
+            copies,
+        })
+    }
 }
 
 /// Per (strategy, project): top-1 outputs equal to `ir`'s top-1 for the same test pair, and
@@ -92,16 +110,12 @@ pub fn compare(this: &Side<'_>, other: &Side<'_>) -> Vec<InputsRow> {
     }
     let mut rows = Vec::new();
     for run in &labels {
+        let theirs = other.eval.per_project(run, metric::BLEU_CORPUS);
         let projects: BTreeSet<String> = this
             .eval
             .per_project(run, metric::BLEU_CORPUS)
             .into_keys()
-            .filter(|p| {
-                other
-                    .eval
-                    .per_project(run, metric::BLEU_CORPUS)
-                    .contains_key(p)
-            })
+            .filter(|p| theirs.contains_key(p))
             .collect();
         if projects.is_empty() {
             continue;
@@ -174,10 +188,6 @@ fn retrieved_setting(run_dir: &Path) -> String {
         .and_then(toml::Value::as_integer)
         .unwrap_or(0)
         .to_string()
-}
-
-fn pct(v: Option<f64>) -> String {
-    fmt(v.map(|v| v * 100.0), 1) + if v.is_some() { "%" } else { "" }
 }
 
 /// The section of `results.md`: the table and, per label trained on both sides, which side
@@ -314,8 +324,8 @@ pub fn write_csv(rows: &[InputsRow], dir: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::test_rows::{finetune_row, metric_row};
     use crate::tables::finetune::FinetuneRow;
-    use crate::tables::metrics::MetricRow;
 
     fn evaluation(rows: &[(&str, &str, &str, f64)], finetune: Vec<FinetuneRow>) -> Evaluation {
         Evaluation {
@@ -324,12 +334,8 @@ mod tests {
             finetune,
             metrics: rows
                 .iter()
-                .map(|(project, strategy, metric, value)| MetricRow {
-                    project_id: (*project).into(),
-                    strategy: (*strategy).into(),
-                    fold: 0,
-                    metric: (*metric).into(),
-                    value: *value,
+                .map(|(project, strategy, metric, value)| {
+                    metric_row(project, strategy, metric, *value)
                 })
                 .collect(),
             scores: Vec::new(),
@@ -344,32 +350,9 @@ mod tests {
         )
         .unwrap();
         FinetuneRow {
-            project_id: project.into(),
-            strategy: strategy.into(),
-            fold: 0,
-            status: "done".into(),
-            error: None,
-            trainable_params: 1,
-            total_params: 10,
-            adapter_bytes: 4,
-            steps: 10,
-            epochs: 1.0,
-            tokens: 100,
             pf_seconds: if retrieved == 1 { 0.04 } else { 0.03 },
-            wall_seconds: 1.0,
-            best_val_loss: 1.0,
-            test_loss: 1.0,
-            test_perplexity: 1.0f64.exp(),
-            test_tokens: 10,
-            train_examples: 1,
-            valid_examples: 1,
-            test_examples: 1,
             run_dir: run_dir.to_string_lossy().into_owned(),
-            stopped: "early_stopping".into(),
-            best_step: 5,
-            step0_val_loss: 2.0,
-            fold_hash: String::new(),
-            base_hash: String::new(),
+            ..finetune_row(project, strategy)
         }
     }
 

@@ -19,6 +19,8 @@ pub mod table1;
 pub mod table2;
 pub mod table3;
 pub mod table4;
+#[cfg(test)]
+mod test_rows;
 
 use std::path::{Path, PathBuf};
 
@@ -67,38 +69,15 @@ pub fn run_report(out: &Path, profile: &str, beside: Option<&Path>) -> Result<Ve
     files.extend(figure4::write_figure4(&eval, &figures, &reports)?);
     files.extend(figure5::write_figure5(&eval, &figures, &reports)?);
     let setup = results::Setup::load(out, profile);
-    let results_md = results::write_results(&eval, &setup, &fig3, &reports)?;
+    let mut beside_md = String::new();
     if let (Some(other), Some(dir)) = (&other, beside) {
-        let copies = |dir: &Path| -> Result<inputs::Copies> {
-            let path = Layout::new(dir).table(crate::tables::predictions::NAME);
-            if !path.exists() {
-                return Ok(inputs::Copies::new());
-            }
-            Ok(inputs::copies_of_ir(
-                &crate::tables::predictions::read_rows(&path)?,
-            ))
-        };
-        let this = inputs::Side {
-            name: out.display().to_string(),
-            eval: &eval,
-            copies: copies(out)?,
-        };
-        let other = inputs::Side {
-            name: dir.display().to_string(),
-            eval: other,
-            copies: copies(dir)?,
-        };
+        let this = inputs::Side::load(out, &eval)?;
+        let other = inputs::Side::load(dir, other)?;
         let rows = inputs::compare(&this, &other);
-        let mut md = String::new();
-        inputs::write_section(&mut md, &this, &other, &rows);
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&results_md)
-            .with_context(|| format!("appending to {}", results_md.display()))?;
-        std::io::Write::write_all(&mut file, md.as_bytes())
-            .with_context(|| format!("appending to {}", results_md.display()))?;
+        inputs::write_section(&mut beside_md, &this, &other, &rows);
         files.push(inputs::write_csv(&rows, &reports)?);
     }
+    let results_md = results::write_results(&eval, &setup, &fig3, &beside_md, &reports)?;
     files.push(results_md);
     Ok(files)
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::evaluation::{Evaluation, fmt, mean, write_text};
+use super::evaluation::{Evaluation, fmt, mean, pct, write_text};
 use super::figure3::{Block, Figure3};
 use super::paper;
 use super::plot::{label, order};
@@ -56,10 +56,6 @@ impl Setup {
     }
 }
 
-fn pct(v: Option<f64>) -> String {
-    fmt(v.map(|v| v * 100.0), 1) + if v.is_some() { "%" } else { "" }
-}
-
 /// What every section compares: the runs with metrics, in the paper's order, and the pair
 /// tests of Table 4.
 struct Compared {
@@ -102,11 +98,13 @@ impl Compared {
     }
 }
 
-/// Writes `results.md` under `dir`: one section after another, each a function below.
+/// Writes `results.md` under `dir`: one section after another, each a function below, then
+/// `appendix` (another folder's runs beside these, [`super::inputs`]; empty for none).
 pub fn write_results(
     eval: &Evaluation,
     setup: &Setup,
     fig3: &Figure3,
+    appendix: &str,
     dir: &Path,
 ) -> Result<PathBuf> {
     let compared = Compared::new(eval);
@@ -123,6 +121,7 @@ pub fn write_results(
     write_model_size(&mut md, eval);
     write_differences(&mut md, setup, eval, &compared);
     super::samples::write_samples(&mut md, eval)?;
+    md.push_str(appendix);
     write_text(dir, "results.md", &md)
 }
 
@@ -734,48 +733,7 @@ fn trained_share(eval: &Evaluation, strategy: &RunLabel) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::metrics::MetricRow;
-
-    fn metric_row(project: &str, strategy: &str, metric: &str, value: f64) -> MetricRow {
-        MetricRow {
-            project_id: project.into(),
-            strategy: strategy.into(),
-            fold: 0,
-            metric: metric.into(),
-            value,
-        }
-    }
-
-    fn finetune_row(project: &str, strategy: &str, pf_seconds: f64) -> FinetuneRow {
-        FinetuneRow {
-            project_id: project.into(),
-            strategy: strategy.into(),
-            fold: 0,
-            status: table::DONE.into(),
-            error: None,
-            trainable_params: 10,
-            total_params: 100,
-            adapter_bytes: 40,
-            steps: 30,
-            epochs: 3.0,
-            tokens: 3000,
-            pf_seconds,
-            wall_seconds: 1.0,
-            best_val_loss: 2.5,
-            test_loss: 2.5,
-            test_perplexity: 2.5f64.exp(),
-            test_tokens: 100,
-            train_examples: 8,
-            valid_examples: 2,
-            test_examples: 2,
-            run_dir: String::new(),
-            stopped: "early_stopping".into(),
-            best_step: 20,
-            step0_val_loss: 5.0,
-            fold_hash: String::new(),
-            base_hash: String::new(),
-        }
-    }
+    use crate::report::test_rows::{finetune_row, metric_row};
 
     /// BLEU-4 per project for each strategy, over the projects `alpha` and `beta`.
     fn evaluation(bleu: &[(&str, [f64; 2])], finetune: Vec<FinetuneRow>) -> Evaluation {
@@ -841,8 +799,14 @@ mod tests {
         let eval = evaluation(
             &[("baseline", [0.0, 0.0]), ("custom", [5.0, 6.0])],
             vec![
-                finetune_row("alpha", "custom", 0.03),
-                finetune_row("beta", "custom", 0.05),
+                FinetuneRow {
+                    pf_seconds: 0.03,
+                    ..finetune_row("alpha", "custom")
+                },
+                FinetuneRow {
+                    pf_seconds: 0.05,
+                    ..finetune_row("beta", "custom")
+                },
             ],
         );
         let md = rq3(&eval);
@@ -862,8 +826,14 @@ mod tests {
                 ("lora", [1.0, 2.0]),
             ],
             vec![
-                finetune_row("alpha", "custom", 0.05),
-                finetune_row("alpha", "lora", 0.01),
+                FinetuneRow {
+                    pf_seconds: 0.05,
+                    ..finetune_row("alpha", "custom")
+                },
+                FinetuneRow {
+                    pf_seconds: 0.01,
+                    ..finetune_row("alpha", "lora")
+                },
             ],
         );
         let md = rq3(&eval);

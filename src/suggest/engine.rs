@@ -388,13 +388,16 @@ impl Engine {
         let mut scored: Vec<Candidate> = candidates
             .into_iter()
             .zip(losses)
-            .map(|((source, test), mean_nll)| Candidate {
-                well_formed: super::write::parses_as_method(&test),
-                empty: super::write::body_is_empty(&test),
-                calls_focal: super::write::calls_method(&test, &prepared.method),
-                source,
-                test,
-                mean_nll,
+            .map(|((source, test), mean_nll)| {
+                let shape = super::write::test_shape(&test, &prepared.method);
+                Candidate {
+                    well_formed: shape.well_formed,
+                    empty: shape.empty,
+                    calls_focal: shape.calls_focal,
+                    source,
+                    test,
+                    mean_nll,
+                }
             })
             .collect();
         // Well-formed first, then by loss. Stable: equal keys keep generated before retrieved,

@@ -309,86 +309,86 @@ fn unique_name(wanted: &str, taken: &HashSet<&str>) -> String {
         .expect("an unused name exists")
 }
 
+/// What ranking needs to know of a candidate test, read from one parse of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TestShape {
+    /// [`parses_as_method`].
+    pub well_formed: bool,
+    /// [`body_is_empty`].
+    pub empty: bool,
+    /// [`calls_method`].
+    pub calls_focal: bool,
+}
+
+/// [`TestShape`] of `test` for the focal method `focal` ("" when unknown): one parse, where
+/// ranking a candidate would otherwise parse it once per question.
+pub fn test_shape(test: &str, focal: &str) -> TestShape {
+    let wrapped = format!("class Wrapper {{\n{test}\n}}");
+    let Ok(mut parser) = JavaParser::new() else {
+        return TestShape::default();
+    };
+    let Some(tree) = parser.parse_tree(&wrapped) else {
+        return TestShape::default();
+    };
+    let root = tree.root_node();
+    let Some(class_body) = root
+        .named_child(0)
+        .and_then(|class| class.child_by_field_name("body"))
+    else {
+        return TestShape::default();
+    };
+    let mut cursor = class_body.walk();
+    let members: Vec<_> = class_body
+        .named_children(&mut cursor)
+        .filter(|n| !n.kind().ends_with("comment"))
+        .collect();
+    let methods: Vec<_> = members
+        .iter()
+        .filter(|n| n.kind() == "method_declaration")
+        .collect();
+    let empty = match methods.as_slice() {
+        [method] => method.child_by_field_name("body").is_some_and(|block| {
+            let mut cursor = block.walk();
+            block
+                .named_children(&mut cursor)
+                .all(|n| n.kind().ends_with("comment"))
+        }),
+        _ => false,
+    };
+    let calls_focal = !focal.is_empty() && {
+        let file = crate::java::extract(&tree, "candidate", &wrapped, crate::java::Detail::Full);
+        file.classes
+            .iter()
+            .flat_map(|c| &c.methods)
+            .any(|m| m.calls.iter().any(|call| call.name == focal))
+    };
+    TestShape {
+        well_formed: !root.has_error()
+            && members.len() == 1
+            && members[0].kind() == "method_declaration",
+        empty,
+        calls_focal,
+    }
+}
+
 /// Whether `test` is one well-formed method declaration (a generated candidate may not be):
 /// it parses without error as the only member of a class.
 pub fn parses_as_method(test: &str) -> bool {
-    let wrapped = format!("class Wrapper {{\n{test}\n}}");
-    let Ok(mut parser) = JavaParser::new() else {
-        return false;
-    };
-    let Some(tree) = parser.parse_tree(&wrapped) else {
-        return false;
-    };
-    let root = tree.root_node();
-    if root.has_error() {
-        return false;
-    }
-    let body = root
-        .named_child(0)
-        .and_then(|class| class.child_by_field_name("body"));
-    body.is_some_and(|body| {
-        let mut cursor = body.walk();
-        let members: Vec<_> = body
-            .named_children(&mut cursor)
-            .filter(|n| !n.kind().ends_with("comment"))
-            .collect();
-        members.len() == 1 && members[0].kind() == "method_declaration"
-    })
+    test_shape(test, "").well_formed
 }
 
 /// Whether `test` is a method whose body holds no statement (comments aside): an empty test
 /// checks nothing. Text that is not one method, or has no body, is not "empty" here; whether it
 /// parses is [`parses_as_method`]'s question.
 pub fn body_is_empty(test: &str) -> bool {
-    let wrapped = format!("class Wrapper {{\n{test}\n}}");
-    let Ok(mut parser) = JavaParser::new() else {
-        return false;
-    };
-    let Some(tree) = parser.parse_tree(&wrapped) else {
-        return false;
-    };
-    let Some(class_body) = tree
-        .root_node()
-        .named_child(0)
-        .and_then(|class| class.child_by_field_name("body"))
-    else {
-        return false;
-    };
-    let mut cursor = class_body.walk();
-    let methods: Vec<_> = class_body
-        .named_children(&mut cursor)
-        .filter(|n| n.kind() == "method_declaration")
-        .collect();
-    let [method] = methods.as_slice() else {
-        return false;
-    };
-    method.child_by_field_name("body").is_some_and(|block| {
-        let mut cursor = block.walk();
-        block
-            .named_children(&mut cursor)
-            .all(|n| n.kind().ends_with("comment"))
-    })
+    test_shape(test, "").empty
 }
 
 /// Whether the one method in `test` invokes a method named `focal` (`x.focal(…)`, `focal(…)`):
 /// Methods2Test's own sign that a test exercises its focal method. A generic test that never
 /// calls the method (`assertThat(0);`) can have a lower mean NLL than one that does.
 pub fn calls_method(test: &str, focal: &str) -> bool {
-    if focal.is_empty() {
-        return false;
-    }
-    let wrapped = format!("class Wrapper {{\n{test}\n}}");
-    let Ok(mut parser) = JavaParser::new() else {
-        return false;
-    };
-    let Some(tree) = parser.parse_tree(&wrapped) else {
-        return false;
-    };
-    let file = crate::java::extract(&tree, "candidate", &wrapped, crate::java::Detail::Full);
-    file.classes
-        .iter()
-        .flat_map(|c| &c.methods)
-        .any(|m| m.calls.iter().any(|call| call.name == focal))
+    test_shape(test, focal).calls_focal
 }
 
 /// The name a test method's text declares.
